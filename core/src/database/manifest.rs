@@ -1,0 +1,191 @@
+//! The database manifest: everything a device needs besides the table, signed by the server.
+
+use crate::encoding::Reader;
+use crate::error::{Error, Result};
+use crate::hash::HashKind;
+use crate::hash_to_group::MAX_DST_LEN;
+use crate::params::Params;
+
+/// Most sources a manifest records.
+pub const MAX_SOURCES: usize = 64;
+/// Longest source name.
+pub const MAX_SOURCE_NAME: usize = 64;
+
+/// One hash-list source (organisation) and how many distinct hashes it listed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    /// The source's name.
+    pub name: String,
+    /// Distinct hashes it listed.
+    pub count: u64,
+}
+
+/// The signed manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Manifest {
+    /// Database epoch: vouchers carry it, and opening checks it.
+    pub epoch: u64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_unix: u64,
+    /// m, the number of table cells (a multiple of 3).
+    pub cells: u64,
+    /// n, the number of hashes encoded.
+    pub entries: u64,
+    /// The OKVS position seed.
+    #[serde(with = "hex_bytes")]
+    pub seed: [u8; 32],
+    /// L = α·G, compressed.
+    #[serde(with = "hex_bytes")]
+    pub blinding_point: [u8; 32],
+    /// The Ed25519 key that signed this manifest.
+    #[serde(with = "hex_bytes")]
+    pub verifying_key: [u8; 32],
+    /// T, s_max and the synthetic rate.
+    pub params: Params,
+    /// The hash kinds listed.
+    pub kinds: Vec<HashKind>,
+    /// The hash-to-group domain-separation tag.
+    #[serde(serialize_with = "dst_str")]
+    pub dst: Vec<u8>,
+    /// Digest of the table (see [`super::table_digest`]).
+    #[serde(with = "hex_bytes")]
+    pub table_digest: [u8; 32],
+    /// Hashes were kept only if at least this many sources listed them.
+    pub min_sources: u8,
+    /// The sources and their counts (never their hashes).
+    pub sources: Vec<Source>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+}
+
+fn dst_str<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
+}
+
+impl serde::Serialize for HashKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Manifest {
+    /// Canonical encoding (see `docs/PROTOCOL.md`).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(256);
+        v.extend_from_slice(&self.epoch.to_le_bytes());
+        v.extend_from_slice(&self.created_unix.to_le_bytes());
+        v.extend_from_slice(&self.cells.to_le_bytes());
+        v.extend_from_slice(&self.entries.to_le_bytes());
+        v.extend_from_slice(&self.seed);
+        v.extend_from_slice(&self.blinding_point);
+        v.extend_from_slice(&self.verifying_key);
+        v.extend_from_slice(&self.params.threshold.to_le_bytes());
+        v.extend_from_slice(&self.params.s_max.to_le_bytes());
+        v.extend_from_slice(&self.params.synthetic_rate_ppm.to_le_bytes());
+        v.push(self.kinds.len() as u8);
+        v.extend(self.kinds.iter().map(|k| k.id()));
+        v.push(self.dst.len() as u8);
+        v.extend_from_slice(&self.dst);
+        v.extend_from_slice(&self.table_digest);
+        v.push(self.min_sources);
+        v.push(self.sources.len() as u8);
+        for s in &self.sources {
+            v.push(s.name.len() as u8);
+            v.extend_from_slice(s.name.as_bytes());
+            v.extend_from_slice(&s.count.to_le_bytes());
+        }
+        v
+    }
+
+    /// Decode and check every field's range.
+    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
+        let what = "manifest";
+        let mut r = Reader::new(bytes, what);
+        let epoch = r.u64()?;
+        let created_unix = r.u64()?;
+        let cells = r.u64()?;
+        let entries = r.u64()?;
+        let seed = r.array()?;
+        let blinding_point = r.array()?;
+        let verifying_key = r.array()?;
+        let params = Params {
+            threshold: r.u32()?,
+            s_max: r.u32()?,
+            synthetic_rate_ppm: r.u32()?,
+        };
+        let nk = r.u8()? as usize;
+        let mut kinds = Vec::with_capacity(nk);
+        for _ in 0..nk {
+            kinds.push(HashKind::from_id(r.u8()?).map_err(|_| Error::OutOfRange {
+                what: "manifest hash kinds",
+                reason: "unknown kind",
+            })?);
+        }
+        let dl = r.u8()? as usize;
+        let dst = r.take(dl)?.to_vec();
+        let table_digest = r.array()?;
+        let min_sources = r.u8()?;
+        let ns = r.u8()? as usize;
+        let mut sources = Vec::with_capacity(ns.min(MAX_SOURCES));
+        for _ in 0..ns {
+            let l = r.u8()? as usize;
+            let name = std::str::from_utf8(r.take(l)?)
+                .map_err(|_| Error::OutOfRange { what: "manifest source name", reason: "not UTF-8" })?
+                .to_owned();
+            sources.push(Source { name, count: r.u64()? });
+        }
+        r.finish()?;
+        let m = Manifest {
+            epoch,
+            created_unix,
+            cells,
+            entries,
+            seed,
+            blinding_point,
+            verifying_key,
+            params,
+            kinds,
+            dst,
+            table_digest,
+            min_sources,
+            sources,
+        };
+        m.check()?;
+        Ok(m)
+    }
+
+    /// Parameter sanity, shared by encoder and decoder.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what, reason| Err(Error::OutOfRange { what, reason });
+        self.params.validate().map_err(|_| Error::OutOfRange {
+            what: "manifest parameters",
+            reason: "threshold, s_max or synthetic rate out of range",
+        })?;
+        if self.cells == 0 || self.cells % 3 != 0 || self.cells > super::MAX_CELLS {
+            return bad("manifest cells", "must be a positive multiple of 3 and at most 2^28");
+        }
+        if self.entries > self.cells {
+            return bad("manifest entries", "more entries than cells");
+        }
+        if self.kinds.is_empty() || self.kinds.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("manifest hash kinds", "must be non-empty, sorted and distinct");
+        }
+        if self.dst.is_empty() || self.dst.len() > MAX_DST_LEN {
+            return bad("manifest DST", "must be 1 to 255 bytes");
+        }
+        if self.sources.len() > MAX_SOURCES {
+            return bad("manifest sources", "more than 64 sources");
+        }
+        if self.sources.iter().any(|s| s.name.is_empty() || s.name.len() > MAX_SOURCE_NAME) {
+            return bad("manifest source name", "must be 1 to 64 bytes");
+        }
+        if self.min_sources as usize > self.sources.len().max(1) {
+            return bad("manifest min_sources", "larger than the number of sources");
+        }
+        Ok(())
+    }
+}

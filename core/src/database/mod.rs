@@ -1,0 +1,299 @@
+//! The signed blinded database: a manifest signed with the server's Ed25519 key, followed by
+//! a fixed-offset table of compressed ristretto255 points (the OKVS), so a device can memory-
+//! map the file and decompress only the three cells a voucher needs.
+//!
+//! File layout (all integers little-endian; see `docs/PROTOCOL.md` §Database):
+//!
+//! ```text
+//! "BMDB" | version u16 = 1 | flags u16 = 0 | manifest_len u32 | manifest | signature (64) | table (m × 32)
+//! ```
+
+mod builder;
+mod manifest;
+mod storage;
+
+pub use builder::{BuildOptions, DatabaseBuilder, SourceList};
+pub use manifest::{MAX_SOURCES, Manifest, Source};
+pub use storage::Storage;
+
+use crate::encoding::{self, Reader};
+use crate::error::{Error, Result};
+use crate::hash::MediaHash;
+use crate::keys::ServerPublicKey;
+use crate::okvs;
+use crate::params::Params;
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable};
+use curve25519_dalek::traits::IsIdentity;
+use curve25519_dalek::RistrettoPoint;
+use ed25519_dalek::Signature;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub(crate) const MAGIC: &[u8; 4] = b"BMDB";
+/// The database format version this build reads and writes.
+pub const FORMAT_VERSION: u16 = 1;
+pub(crate) const HEADER_LEN: usize = 12;
+/// Largest manifest accepted.
+pub const MAX_MANIFEST_LEN: u32 = 64 * 1024;
+/// Largest table accepted (2^28 cells, 8 GiB).
+pub const MAX_CELLS: u64 = 1 << 28;
+/// Cells per chunk of the table digest (1 MiB of table).
+pub const DIGEST_CHUNK_CELLS: usize = 32 * 1024;
+const SIGNATURE_LEN: usize = 64;
+
+/// Digest of a table: `SHA-256("blindmatch-v1 table" ‖ LE64(m) ‖ SHA-256(chunk_0) ‖ …)` over
+/// 1 MiB chunks, the chunk hashes computed in parallel.
+pub fn table_digest(table: &[u8]) -> [u8; 32] {
+    let chunk_hashes: Vec<[u8; 32]> =
+        table.par_chunks(DIGEST_CHUNK_CELLS * 32).map(|c| Sha256::digest(c).into()).collect();
+    let mut h = Sha256::new();
+    h.update(b"blindmatch-v1 table");
+    h.update(((table.len() / 32) as u64).to_le_bytes());
+    for c in &chunk_hashes {
+        h.update(c);
+    }
+    h.finalize().into()
+}
+
+pub(crate) fn root_hash(header: &[u8], manifest: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"blindmatch-v1 root")
+        .chain_update(header)
+        .chain_update(manifest)
+        .finalize()
+        .into()
+}
+
+pub(crate) fn signed_message(header: &[u8], manifest: &[u8]) -> Vec<u8> {
+    [b"blindmatch-v1 manifest".as_slice(), header, manifest].concat()
+}
+
+/// What a full audit found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Cells checked.
+    pub cells: u64,
+    /// The root hash.
+    pub root: [u8; 32],
+}
+
+/// The parsed, unverified header of a database file: enough to display it.
+#[derive(Clone, Debug)]
+pub struct Inspected {
+    /// The manifest as written.
+    pub manifest: Manifest,
+    /// The root hash computed over header and manifest.
+    pub root: [u8; 32],
+    /// Total file length.
+    pub file_len: u64,
+}
+
+struct Layout<'a> {
+    header: &'a [u8],
+    manifest_bytes: &'a [u8],
+    manifest: Manifest,
+    signature: [u8; 64],
+    table_offset: usize,
+}
+
+fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
+    let what = "database";
+    let mut r = Reader::new(bytes, what);
+    r.expect_magic(MAGIC)?;
+    let version = r.u16()?;
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion { what, found: version });
+    }
+    if r.u16()? != 0 {
+        return Err(Error::OutOfRange { what: "database flags", reason: "must be zero" });
+    }
+    let mlen = r.u32()?;
+    if mlen > MAX_MANIFEST_LEN {
+        return Err(Error::OutOfRange { what: "manifest length", reason: "larger than 64 KiB" });
+    }
+    let manifest_bytes = r.take(mlen as usize)?;
+    let signature = r.array::<SIGNATURE_LEN>()?;
+    let manifest = Manifest::decode(manifest_bytes)?;
+    let table_len = manifest.cells * 32;
+    let rest = r.remaining() as u64;
+    if rest < table_len {
+        return Err(Error::Truncated { what: "database table" });
+    }
+    if rest > table_len {
+        return Err(Error::TrailingBytes { what, extra: (rest - table_len) as usize });
+    }
+    let table_offset = HEADER_LEN + mlen as usize + SIGNATURE_LEN;
+    Ok(Layout {
+        header: bytes.get(..HEADER_LEN).ok_or(Error::Truncated { what })?,
+        manifest_bytes,
+        manifest,
+        signature,
+        table_offset,
+    })
+}
+
+/// Read a database file's header and manifest without verifying anything (for display).
+pub fn inspect(bytes: &[u8]) -> Result<Inspected> {
+    let l = parse_layout(bytes)?;
+    Ok(Inspected {
+        root: root_hash(l.header, l.manifest_bytes),
+        manifest: l.manifest,
+        file_len: bytes.len() as u64,
+    })
+}
+
+/// A loaded, verified blinded database. Immutable and `Send + Sync`: share it in an `Arc`.
+pub struct Database {
+    storage: Storage,
+    table_offset: usize,
+    manifest: Manifest,
+    root: [u8; 32],
+    server: ServerPublicKey,
+    l_table: RistrettoBasepointTable,
+}
+
+impl core::fmt::Debug for Database {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Database")
+            .field("epoch", &self.manifest.epoch)
+            .field("cells", &self.manifest.cells)
+            .field("root", &hex::encode(self.root))
+            .finish()
+    }
+}
+
+impl Database {
+    /// Fast load: check the signature under the pinned server key, the table digest, the
+    /// root hash (if one is expected) and the parameters. Does not decompress the table; use
+    /// [`Database::verify`] for a full audit.
+    pub fn open(
+        storage: impl Into<Storage>,
+        pinned: &ServerPublicKey,
+        expected_root: Option<&[u8; 32]>,
+    ) -> Result<Self> {
+        let storage = storage.into();
+        let bytes = storage.as_slice();
+        let l = parse_layout(bytes)?;
+        let m = &l.manifest;
+        if m.blinding_point != *pinned.blinding_point_bytes()
+            || m.verifying_key != *pinned.verifying_key().as_bytes()
+        {
+            return Err(Error::ServerKeyMismatch);
+        }
+        let sig = Signature::from_bytes(&l.signature);
+        pinned
+            .verifying_key()
+            .verify_strict(&signed_message(l.header, l.manifest_bytes), &sig)
+            .map_err(|_| Error::BadSignature)?;
+        let root = root_hash(l.header, l.manifest_bytes);
+        if let Some(exp) = expected_root {
+            if !bool::from(root.ct_eq(exp)) {
+                return Err(Error::RootHashMismatch);
+            }
+        }
+        let table = bytes.get(l.table_offset..).ok_or(Error::Truncated { what: "database" })?;
+        if table_digest(table) != m.table_digest {
+            return Err(Error::TableDigestMismatch);
+        }
+        let manifest = l.manifest;
+        let table_offset = l.table_offset;
+        let l_table = RistrettoBasepointTable::create(pinned.blinding_point());
+        Ok(Database { storage, table_offset, manifest, root, server: pinned.clone(), l_table })
+    }
+
+    /// Memory-map a file and [`open`](Database::open) it.
+    pub fn open_file(
+        path: impl AsRef<std::path::Path>,
+        pinned: &ServerPublicKey,
+        expected_root: Option<&[u8; 32]>,
+    ) -> Result<Self> {
+        Database::open(Storage::map_file(path.as_ref())?, pinned, expected_root)
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The protocol parameters (T, s_max, synthetic rate).
+    pub fn params(&self) -> &Params {
+        &self.manifest.params
+    }
+
+    /// The database epoch.
+    pub fn epoch(&self) -> u64 {
+        self.manifest.epoch
+    }
+
+    /// The root hash devices display and auditors compare out of band.
+    pub fn root_hash(&self) -> &[u8; 32] {
+        &self.root
+    }
+
+    /// The server key the database was verified against.
+    pub fn server_key(&self) -> &ServerPublicKey {
+        &self.server
+    }
+
+    pub(crate) fn l_table(&self) -> &RistrettoBasepointTable {
+        &self.l_table
+    }
+
+    fn table(&self) -> &[u8] {
+        self.storage.as_slice().get(self.table_offset..).unwrap_or(&[])
+    }
+
+    fn cell_bytes(&self, i: u64) -> Option<[u8; 32]> {
+        let start = usize::try_from(i).ok()?.checked_mul(32)?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.table().get(start..start + 32)?);
+        Some(out)
+    }
+
+    /// Decode the OKVS at `x`: the sum of its three cells (decompressing only those).
+    pub fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
+        if !self.manifest.kinds.contains(&x.kind()) {
+            return Err(Error::KindNotListed { kind: x.kind().name() });
+        }
+        let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, x);
+        let mut cells = [RistrettoPoint::default(); 3];
+        for (c, p) in cells.iter_mut().zip(pos) {
+            let b = self.cell_bytes(p).ok_or(Error::Truncated { what: "database table" })?;
+            *c = encoding::point(&b, "database cell")?;
+        }
+        Ok(okvs::decode(cells))
+    }
+
+    /// Full audit for auditors and the CLI: every cell canonical and not the identity, all
+    /// cells distinct, on top of what [`open`](Database::open) checked.
+    pub fn verify(&self) -> Result<AuditReport> {
+        let table = self.table();
+        let bad = table.par_chunks(32).enumerate().find_first(|(_, c)| {
+            let mut b = [0u8; 32];
+            b.copy_from_slice(c);
+            !matches!(CompressedRistretto(b).decompress(), Some(p) if !p.is_identity())
+        });
+        if let Some((i, _)) = bad {
+            return Err(Error::AuditFailed {
+                cell: i as u64,
+                reason: "not a canonical non-identity point",
+            });
+        }
+        let mut sorted: Vec<[u8; 32]> = table
+            .chunks_exact(32)
+            .map(|c| {
+                let mut b = [0u8; 32];
+                b.copy_from_slice(c);
+                b
+            })
+            .collect();
+        sorted.par_sort_unstable();
+        if let Some(w) = sorted.windows(2).position(|w| w[0] == w[1]) {
+            let dup = sorted[w];
+            let cell = table.chunks_exact(32).position(|c| c == dup).unwrap_or(0);
+            return Err(Error::AuditFailed { cell: cell as u64, reason: "duplicate cell" });
+        }
+        Ok(AuditReport { cells: self.manifest.cells, root: self.root })
+    }
+}
