@@ -277,7 +277,7 @@ impl Client {
             let k_ad = adct_key(self.keys.adkey(), &q);
             aead::seal_into(&k_ad, LABEL_ADCT, &adct_aad(id), &padded, &mut pt);
         }
-        let aad = out.clone();
+        let aad = out[..HEADER_LEN + 32].to_vec();
         aead::seal_into(&rkey, LABEL_RCT, &aad, &pt, &mut out);
         debug_assert_eq!(out.len(), voucher_len(s_max, bucket));
         Ok(out)
