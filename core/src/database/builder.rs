@@ -1,6 +1,6 @@
 //! Server setup: from hash lists to a signed database file.
 
-use super::{FORMAT_VERSION, HEADER_LEN, MAGIC, Manifest, Source, root_hash, signed_message, table_digest};
+use super::{FORMAT_VERSION, HEADER_LEN, MAGIC, Manifest, Source, signed_message, table_digest};
 use crate::error::{Error, Result};
 use crate::hash::{HashKind, MediaHash};
 use crate::hash_to_group::{DEFAULT_DST, hash_media};
@@ -194,10 +194,24 @@ impl DatabaseBuilder {
             params: opts.params,
             kinds,
             dst: opts.dst.clone(),
-            table_digest: table_digest(&compressed),
+            table_digest: [0; 32],
             min_sources: opts.min_sources,
             sources: source_meta,
         };
+        DatabaseBuilder::assemble(key, manifest, &compressed)
+    }
+
+    /// Sign a manifest over a table and lay out the file: fills in the table digest, the
+    /// server's public keys, then signs. The builder's last step; also how tests play a
+    /// malicious or careless server that publishes a crafted table.
+    pub fn assemble(key: &ServerSecretKey, mut manifest: Manifest, table: &[u8]) -> Result<Vec<u8>> {
+        if table.len() as u64 != manifest.cells.saturating_mul(32) {
+            return Err(Error::InvalidParameter { name: "table", reason: "length is not cells × 32".into() });
+        }
+        let public = key.public();
+        manifest.blinding_point = *public.blinding_point_bytes();
+        manifest.verifying_key = *public.verifying_key().as_bytes();
+        manifest.table_digest = table_digest(table);
         manifest.check()?;
         let mbytes = manifest.encode();
         let mut header = Vec::with_capacity(HEADER_LEN);
@@ -206,12 +220,11 @@ impl DatabaseBuilder {
         header.extend_from_slice(&0u16.to_le_bytes());
         header.extend_from_slice(&(mbytes.len() as u32).to_le_bytes());
         let signature = key.signing().sign(&signed_message(&header, &mbytes));
-        let _ = root_hash(&header, &mbytes);
-        let mut file = Vec::with_capacity(header.len() + mbytes.len() + 64 + compressed.len());
+        let mut file = Vec::with_capacity(header.len() + mbytes.len() + 64 + table.len());
         file.extend_from_slice(&header);
         file.extend_from_slice(&mbytes);
         file.extend_from_slice(&signature.to_bytes());
-        file.extend_from_slice(&compressed);
+        file.extend_from_slice(table);
         Ok(file)
     }
 }

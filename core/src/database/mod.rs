@@ -14,6 +14,7 @@ mod storage;
 
 pub use builder::{BuildOptions, DatabaseBuilder, SourceList};
 pub use manifest::{MAX_SOURCES, Manifest, Source};
+pub use builder::Progress;
 pub use storage::Storage;
 
 use crate::encoding::{self, Reader};

@@ -79,6 +79,11 @@ impl ServerSecretKey {
         ServerPublicKey { l, l_bytes: l.compress(), verifying: self.signing.verifying_key() }
     }
 
+    /// α·P: the server's blinding of a point (the OPRF evaluation). For audits and tests.
+    pub fn blind(&self, p: &RistrettoPoint) -> RistrettoPoint {
+        p * self.alpha
+    }
+
     pub(crate) fn alpha(&self) -> &Scalar {
         &self.alpha
     }
