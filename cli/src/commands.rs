@@ -1,0 +1,350 @@
+//! The subcommands.
+
+use crate::fail::{Context, Fail, Result};
+use crate::files;
+use crate::store::{AccountStore, SqliteStore};
+use blindmatch_core::database::{self, Inspected};
+use blindmatch_core::media::{self, PdqOutcome};
+use blindmatch_core::*;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub fn load_server_key(path: &Path) -> Result<ServerSecretKey> {
+    ServerSecretKey::from_bytes(&files::read_secret(path)?).at(path)
+}
+
+pub fn load_server_pub(path: &Path) -> Result<ServerPublicKey> {
+    ServerPublicKey::from_bytes(&files::read(path)?).at(path)
+}
+
+pub fn load_client_key(path: &Path) -> Result<ClientKey> {
+    ClientKey::import(&files::read_secret(path)?).at(path)
+}
+
+fn parse_root(root: Option<&str>) -> Result<Option<[u8; 32]>> {
+    root.map(|r| {
+        hex::decode(r.trim())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| Fail::msg("--root: expected 64 hex digits"))
+    })
+    .transpose()
+}
+
+pub fn server_keygen(out: &Path) -> Result<()> {
+    files::ensure_dir(out)?;
+    let key = ServerSecretKey::generate();
+    let sk = out.join("server.key");
+    let pk = out.join("server.pub");
+    files::write_atomic(&sk, &key.to_bytes(), true)?;
+    files::write_atomic(&pk, &key.public().to_bytes(), false)?;
+    println!("secret key: {} (mode 0600; never leaves the server)", sk.display());
+    println!("public key: {} (fingerprint {})", pk.display(), key.public().fingerprint());
+    Ok(())
+}
+
+pub fn client_keygen(out: &Path) -> Result<()> {
+    files::write_atomic(out, &ClientKey::generate().export(), true)?;
+    println!("client key: {} (mode 0600)", out.display());
+    Ok(())
+}
+
+pub struct DbBuild {
+    pub server_key: PathBuf,
+    pub lists: Vec<String>,
+    pub kind: Option<String>,
+    pub threshold: u32,
+    pub synthetic_rate: f64,
+    pub smax: u32,
+    pub min_sources: u8,
+    pub epoch: u64,
+    pub expansion: f64,
+    pub out: PathBuf,
+}
+
+pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<SourceList>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, path) = match spec.split_once('=') {
+                Some((n, p)) if !n.is_empty() => (n.to_string(), PathBuf::from(p)),
+                _ => {
+                    let p = PathBuf::from(spec);
+                    let n = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| spec.clone());
+                    (n, p)
+                }
+            };
+            let text = String::from_utf8(files::read(&path)?).map_err(|_| Fail::at(&path, "not UTF-8 text"))?;
+            let hashes = hashlist::parse(&text, kind).at(&path)?;
+            Ok(SourceList { name, hashes })
+        })
+        .collect()
+}
+
+pub fn db_build(a: &DbBuild) -> Result<()> {
+    let key = load_server_key(&a.server_key)?;
+    let kind = a.kind.as_deref().map(HashKind::from_name).transpose().what("--kind")?;
+    let lists = read_lists(&a.lists, kind)?;
+    let params = Params::with_rate(a.threshold, a.smax, a.synthetic_rate).what("parameters")?;
+    let opts = BuildOptions {
+        params,
+        epoch: a.epoch,
+        min_sources: a.min_sources,
+        expansion: a.expansion,
+        ..Default::default()
+    };
+    let show = std::io::stderr().is_terminal();
+    let progress = move |done: u64, total: u64| {
+        if show && total >= 50_000 {
+            let pct = done * 100 / total.max(1);
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\rblinding [{bar:<25}] {pct:3}% ({done}/{total})");
+        }
+    };
+    let t = std::time::Instant::now();
+    let bytes = DatabaseBuilder::build_with_progress(&key, &lists, &opts, &progress).what("build")?;
+    if show {
+        eprintln!();
+    }
+    files::write_atomic(&a.out, &bytes, false)?;
+    let info = database::inspect(&bytes).at(&a.out)?;
+    eprintln!(
+        "built {} entries into {} cells ({} bytes, {:.1} bytes/hash) in {:.2} s",
+        info.manifest.entries,
+        info.manifest.cells,
+        bytes.len(),
+        bytes.len() as f64 / info.manifest.entries.max(1) as f64,
+        t.elapsed().as_secs_f64()
+    );
+    println!("{}", hex::encode(info.root));
+    Ok(())
+}
+
+fn inspect_file(path: &Path) -> Result<Inspected> {
+    database::inspect(&files::read(path)?).at(path)
+}
+
+pub fn db_inspect(path: &Path, json: bool) -> Result<()> {
+    let info = inspect_file(path)?;
+    let m = &info.manifest;
+    if json {
+        let v = serde_json::json!({
+            "root": hex::encode(info.root),
+            "file_bytes": info.file_len,
+            "manifest": m,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).what("json")?);
+        return Ok(());
+    }
+    println!("root hash        {}", hex::encode(info.root));
+    println!("epoch            {}", m.epoch);
+    println!("created (unix)   {}", m.created_unix);
+    println!("entries          {}", m.entries);
+    println!("cells            {} ({:.3}× entries)", m.cells, m.cells as f64 / m.entries.max(1) as f64);
+    println!("file size        {} bytes", info.file_len);
+    println!("threshold T      {}", m.params.threshold);
+    println!("s_max            {}", m.params.s_max);
+    println!("synthetic rate   {}", m.params.synthetic_rate());
+    println!("hash kinds       {}", m.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+    println!("DST              {}", String::from_utf8_lossy(&m.dst));
+    println!("signing key      {}", hex::encode(m.verifying_key));
+    println!("L = α·G          {}", hex::encode(m.blinding_point));
+    println!("min sources      {}", m.min_sources);
+    for s in &m.sources {
+        println!("source           {} ({} hashes)", s.name, s.count);
+    }
+    println!("(not verified: use `blindmatch db verify` with the server's public key)");
+    Ok(())
+}
+
+pub fn db_verify(path: &Path, server_pub: &Path, root: Option<&str>) -> Result<()> {
+    let pk = load_server_pub(server_pub)?;
+    let root = parse_root(root)?;
+    let t = std::time::Instant::now();
+    let db = Database::open_file(path, &pk, root.as_ref()).at(path)?;
+    let load = t.elapsed();
+    let report = db.verify().at(path)?;
+    println!(
+        "OK: signature, table digest{}, {} cells canonical, non-identity and distinct",
+        if root.is_some() { ", root hash" } else { "" },
+        report.cells
+    );
+    println!("root hash {}", hex::encode(report.root));
+    eprintln!("fast load {:.1} ms, full audit {:.2} s", load.as_secs_f64() * 1e3, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub struct VoucherArgs {
+    pub db: PathBuf,
+    pub server_pub: PathBuf,
+    pub client_key: PathBuf,
+    pub root: Option<String>,
+    pub out: PathBuf,
+    pub ad: String,
+    pub kind: String,
+    pub hashes: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Hash a media file with `kind`; PDQ decodes the image and applies the quality gate.
+pub fn hash_file(kind: HashKind, path: &Path, gate: bool) -> Result<Option<(MediaHash, Option<u32>)>> {
+    if kind != HashKind::Pdq {
+        return Ok(Some((media::hash_file(kind, path).at(path)?, None)));
+    }
+    let img = image::open(path).map_err(|e| Fail::at(path, format!("cannot decode image: {e}")))?.to_rgb8();
+    let min = if gate { media::DEFAULT_MIN_PDQ_QUALITY } else { 0 };
+    match media::pdq_media_hash(img.as_raw(), img.width(), img.height(), media::pdq::PixelFormat::Rgb8, min)
+        .at(path)?
+    {
+        PdqOutcome::Hash { hash, quality } => Ok(Some((hash, Some(quality)))),
+        PdqOutcome::LowQuality { quality } => {
+            eprintln!("{}: PDQ quality {quality} is below the gate ({}); not hashed", path.display(), min);
+            Ok(None)
+        }
+    }
+}
+
+fn sanitize(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+fn truncate_id(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
+    if a.files.is_empty() && a.hashes.is_empty() {
+        return Err(Fail::msg("give media FILEs or --hash KIND:HEX"));
+    }
+    let pk = load_server_pub(&a.server_pub)?;
+    let key = load_client_key(&a.client_key)?;
+    let root = parse_root(a.root.as_deref())?;
+    let db = Arc::new(Database::open_file(&a.db, &pk, root.as_ref()).at(&a.db)?);
+    let client = Client::new(db, &key).at(&a.client_key)?;
+    let kind = HashKind::from_name(&a.kind).what("--kind")?;
+    let mut items: Vec<(String, MediaHash)> = Vec::new();
+    for (i, h) in a.hashes.iter().enumerate() {
+        items.push((format!("hash-{i}"), MediaHash::from_typed_hex(h).what("--hash")?));
+    }
+    for f in &a.files {
+        if let Some((h, _)) = hash_file(kind, f, true)? {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            items.push((truncate_id(&name).to_string(), h));
+        }
+    }
+    // Make every voucher first, then write: an error leaves no voucher files behind.
+    let mut made = Vec::with_capacity(items.len());
+    for (id, h) in &items {
+        let v = client.voucher(h, id.as_bytes(), a.ad.as_bytes()).what(&format!("voucher for {id}"))?;
+        made.push((id, v));
+    }
+    files::ensure_dir(&a.out)?;
+    for (i, (id, v)) in made.iter().enumerate() {
+        let path = a.out.join(format!("{i:05}-{}.bmv", sanitize(id)));
+        files::write_atomic(&path, v, false)?;
+    }
+    println!("{} vouchers written to {}", made.len(), a.out.display());
+    Ok(())
+}
+
+pub fn server_open(
+    key_path: &Path,
+    db_path: &Path,
+    store_path: &Path,
+    account: &str,
+    vouchers: &[PathBuf],
+    json: bool,
+) -> Result<()> {
+    let key = load_server_key(key_path)?;
+    let pk = key.public();
+    let db = Database::open_file(db_path, &pk, None).at(db_path)?;
+    let opener = Opener::new(key, db.manifest()).at(key_path)?;
+    // Read and open everything before touching the store: any bad voucher aborts the batch.
+    let bytes: Vec<Vec<u8>> = vouchers.iter().map(|p| files::read(p)).collect::<Result<_>>()?;
+    let results = opener.open_batch(&bytes);
+    let mut opened = Vec::new();
+    let mut no_match = 0;
+    for (path, r) in vouchers.iter().zip(results) {
+        match r.at(path)? {
+            OpenOutcome::Opened(rec) => opened.push(rec),
+            OpenOutcome::NoMatch => no_match += 1,
+        }
+    }
+    let mut store = SqliteStore::open(store_path).at(store_path)?;
+    let added = store.add(account, db.params(), &opened).at(store_path)?;
+    if json {
+        let v = serde_json::json!({"vouchers": vouchers.len(), "opened": opened.len(), "new": added, "no_match": no_match});
+        println!("{v}");
+    } else {
+        println!(
+            "{} vouchers: {} opened ({} new), {} closed (no match)",
+            vouchers.len(),
+            opened.len(),
+            added,
+            no_match
+        );
+    }
+    Ok(())
+}
+
+pub fn status_json(outcome: &Outcome) -> serde_json::Value {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match outcome {
+        Outcome::BelowThreshold { opened } => serde_json::json!({"state": "below_threshold", "opened": opened}),
+        Outcome::Revealed { real, synthetic } => serde_json::json!({
+            "state": "revealed",
+            "real": real.iter().map(|m| serde_json::json!({"id": text(&m.id), "ad": text(&m.ad)})).collect::<Vec<_>>(),
+            "synthetic": synthetic.iter().map(|i| text(i)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+pub fn evaluate_account(store_path: &Path, account: &str) -> Result<Outcome> {
+    let store = SqliteStore::open(store_path).at(store_path)?;
+    let (params, records) = store
+        .load(account)
+        .at(store_path)?
+        .ok_or_else(|| Fail::at(store_path, format!("no account {account:?} in this store")))?;
+    threshold::evaluate(&params, &records).at(store_path)
+}
+
+pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()> {
+    let outcome = evaluate_account(store_path, account)?;
+    if json {
+        println!("{}", status_json(&outcome));
+        return Ok(());
+    }
+    match &outcome {
+        Outcome::BelowThreshold { opened } => {
+            println!("below threshold: {opened} opened vouchers; nothing is revealed")
+        }
+        Outcome::Revealed { real, synthetic } => {
+            println!("threshold reached: {} real matches, {} synthetic vouchers", real.len(), synthetic.len());
+            for m in real {
+                println!("  match  {}  {}", String::from_utf8_lossy(&m.id), String::from_utf8_lossy(&m.ad));
+            }
+            for s in synthetic {
+                println!("  synthetic  {}", String::from_utf8_lossy(s));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn hash(kind: &str, gate: bool, paths: &[PathBuf]) -> Result<()> {
+    let kind = HashKind::from_name(kind).what("--kind")?;
+    for p in paths {
+        if let Some((h, q)) = hash_file(kind, p, gate)? {
+            match q {
+                Some(q) => println!("{}:{}  quality={q}  {}", kind, h.to_hex(), p.display()),
+                None => println!("{}:{}  {}", kind, h.to_hex(), p.display()),
+            }
+        }
+    }
+    Ok(())
+}

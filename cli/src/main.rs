@@ -1,0 +1,242 @@
+//! `blindmatch`: the command line for server engineers, auditors and researchers.
+#![deny(unsafe_code)]
+#![allow(missing_docs)]
+
+mod bench;
+mod commands;
+mod demo;
+mod fail;
+mod files;
+mod imaging;
+mod store;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Privacy-preserving media matching: blinded hash databases, vouchers, threshold reveal.
+#[derive(Parser)]
+#[command(name = "blindmatch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Server keys, opening vouchers, account status.
+    #[command(subcommand)]
+    Server(ServerCmd),
+    /// Build, inspect and audit blinded databases.
+    #[command(subcommand)]
+    Db(DbCmd),
+    /// Client keys and vouchers (what a device does).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Hash files: sha256, sha1, md5 (file bytes) or pdq (decoded PNG/JPEG pixels).
+    Hash {
+        /// Hash kind.
+        #[arg(long, default_value = "sha256")]
+        kind: String,
+        /// Print PDQ hashes even below the quality gate.
+        #[arg(long)]
+        no_quality_gate: bool,
+        /// Files to hash.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The end-to-end demo: keys, a 100,000-hash database, an account that crosses the threshold.
+    Demo {
+        /// Keep the demo's files here instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Listed hashes in the demo database.
+        #[arg(long, default_value_t = 100_000)]
+        listed: u64,
+    },
+    /// Measure every operation and its curve25519-dalek floor in one run.
+    Bench {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Entries in the database-build measurement.
+        #[arg(long, default_value_t = 20_000)]
+        entries: u64,
+    },
+    /// Robustness of each hasher under common edits, over the images in a folder.
+    EvalHash {
+        /// Folder of PNG/JPEG images.
+        dir: PathBuf,
+        /// Write the chart here (SVG).
+        #[arg(long, default_value = "eval-hash.svg")]
+        chart: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServerCmd {
+    /// Generate a server key: DIR/server.key (mode 0600) and DIR/server.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Open vouchers for an account and record the opened ones in the store.
+    Open {
+        #[arg(long)]
+        server_key: PathBuf,
+        #[arg(long)]
+        db: PathBuf,
+        /// The account store (SQLite file; created if missing).
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        account: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        vouchers: Vec<PathBuf>,
+    },
+    /// An account's status: below the threshold, the count of opened vouchers; at or above,
+    /// the real matches' ids and associated data and the synthetic ids.
+    Status {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Build a signed blinded database from hash lists; prints the root hash.
+    Build {
+        #[arg(long)]
+        server_key: PathBuf,
+        /// A hash list, optionally named by its source: `SOURCE=FILE` (repeatable).
+        #[arg(long = "list", required = true)]
+        lists: Vec<String>,
+        /// Kind of bare (one-hash-per-line) entries; CSV lines carry their own.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        threshold: u32,
+        #[arg(long, default_value_t = 0.01)]
+        synthetic_rate: f64,
+        #[arg(long, default_value_t = 60)]
+        smax: u32,
+        #[arg(long, default_value_t = 1)]
+        min_sources: u8,
+        #[arg(long, default_value_t = 1)]
+        epoch: u64,
+        #[arg(long, default_value_t = 1.25)]
+        expansion: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show a database's manifest and root hash (nothing is verified).
+    Inspect {
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full audit: signature, table digest, root hash, every cell canonical, non-identity, distinct.
+    Verify {
+        db: PathBuf,
+        #[arg(long)]
+        server_pub: PathBuf,
+        /// The root hash published out of band (hex).
+        #[arg(long)]
+        root: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Generate a client (account) key file, mode 0600.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make one voucher file per item.
+    Voucher {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        server_pub: PathBuf,
+        #[arg(long)]
+        client_key: PathBuf,
+        /// Expected root hash (hex), checked on load.
+        #[arg(long)]
+        root: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Associated data attached to every voucher.
+        #[arg(long, default_value = "")]
+        ad: String,
+        /// Kind used to hash FILEs.
+        #[arg(long, default_value = "sha256")]
+        kind: String,
+        /// A media hash given directly as KIND:HEX (repeatable).
+        #[arg(long = "hash")]
+        hashes: Vec<String>,
+        /// Media files.
+        files: Vec<PathBuf>,
+    },
+}
+
+fn run(cli: Cli) -> fail::Result<()> {
+    use commands::*;
+    match cli.command {
+        Command::Server(ServerCmd::Keygen { out }) => server_keygen(&out),
+        Command::Server(ServerCmd::Open { server_key, db, store, account, json, vouchers }) => {
+            server_open(&server_key, &db, &store, &account, &vouchers, json)
+        }
+        Command::Server(ServerCmd::Status { store, account, json }) => server_status(&store, &account, json),
+        Command::Db(DbCmd::Build {
+            server_key,
+            lists,
+            kind,
+            threshold,
+            synthetic_rate,
+            smax,
+            min_sources,
+            epoch,
+            expansion,
+            out,
+        }) => db_build(&DbBuild {
+            server_key,
+            lists,
+            kind,
+            threshold,
+            synthetic_rate,
+            smax,
+            min_sources,
+            epoch,
+            expansion,
+            out,
+        }),
+        Command::Db(DbCmd::Inspect { db, json }) => db_inspect(&db, json),
+        Command::Db(DbCmd::Verify { db, server_pub, root }) => db_verify(&db, &server_pub, root.as_deref()),
+        Command::Client(ClientCmd::Keygen { out }) => client_keygen(&out),
+        Command::Client(ClientCmd::Voucher { db, server_pub, client_key, root, out, ad, kind, hashes, files }) => {
+            client_voucher(&VoucherArgs { db, server_pub, client_key, root, out, ad, kind, hashes, files })
+        }
+        Command::Hash { kind, no_quality_gate, files } => hash(&kind, !no_quality_gate, &files),
+        Command::Demo { dir, listed } => demo::run(dir, listed),
+        Command::Bench { json, entries } => bench::run(json, entries),
+        Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("blindmatch: error: {e}");
+        std::process::exit(e.code);
+    }
+}
