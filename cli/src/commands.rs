@@ -39,8 +39,15 @@ pub fn server_keygen(out: &Path) -> Result<()> {
     let pk = out.join("server.pub");
     files::write_atomic(&sk, &key.to_bytes(), true)?;
     files::write_atomic(&pk, &key.public().to_bytes(), false)?;
-    println!("secret key: {} (mode 0600; never leaves the server)", sk.display());
-    println!("public key: {} (fingerprint {})", pk.display(), key.public().fingerprint());
+    println!(
+        "secret key: {} (mode 0600; never leaves the server)",
+        sk.display()
+    );
+    println!(
+        "public key: {} (fingerprint {})",
+        pk.display(),
+        key.public().fingerprint()
+    );
     Ok(())
 }
 
@@ -71,11 +78,15 @@ pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<Source
                 Some((n, p)) if !n.is_empty() => (n.to_string(), PathBuf::from(p)),
                 _ => {
                     let p = PathBuf::from(spec);
-                    let n = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| spec.clone());
+                    let n = p
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| spec.clone());
                     (n, p)
                 }
             };
-            let text = String::from_utf8(files::read(&path)?).map_err(|_| Fail::at(&path, "not UTF-8 text"))?;
+            let text = String::from_utf8(files::read(&path)?)
+                .map_err(|_| Fail::at(&path, "not UTF-8 text"))?;
             let hashes = hashlist::parse(&text, kind).at(&path)?;
             Ok(SourceList { name, hashes })
         })
@@ -84,7 +95,12 @@ pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<Source
 
 pub fn db_build(a: &DbBuild) -> Result<()> {
     let key = load_server_key(&a.server_key)?;
-    let kind = a.kind.as_deref().map(HashKind::from_name).transpose().what("--kind")?;
+    let kind = a
+        .kind
+        .as_deref()
+        .map(HashKind::from_name)
+        .transpose()
+        .what("--kind")?;
     let lists = read_lists(&a.lists, kind)?;
     let params = Params::with_rate(a.threshold, a.smax, a.synthetic_rate).what("parameters")?;
     let opts = BuildOptions {
@@ -103,7 +119,8 @@ pub fn db_build(a: &DbBuild) -> Result<()> {
         }
     };
     let t = std::time::Instant::now();
-    let bytes = DatabaseBuilder::build_with_progress(&key, &lists, &opts, &progress).what("build")?;
+    let bytes =
+        DatabaseBuilder::build_with_progress(&key, &lists, &opts, &progress).what("build")?;
     if show {
         eprintln!();
     }
@@ -141,12 +158,23 @@ pub fn db_inspect(path: &Path, json: bool) -> Result<()> {
     println!("epoch            {}", m.epoch);
     println!("created (unix)   {}", m.created_unix);
     println!("entries          {}", m.entries);
-    println!("cells            {} ({:.3}× entries)", m.cells, m.cells as f64 / m.entries.max(1) as f64);
+    println!(
+        "cells            {} ({:.3}× entries)",
+        m.cells,
+        m.cells as f64 / m.entries.max(1) as f64
+    );
     println!("file size        {} bytes", info.file_len);
     println!("threshold T      {}", m.params.threshold);
     println!("s_max            {}", m.params.s_max);
     println!("synthetic rate   {}", m.params.synthetic_rate());
-    println!("hash kinds       {}", m.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "));
+    println!(
+        "hash kinds       {}",
+        m.kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("DST              {}", String::from_utf8_lossy(&m.dst));
     println!("signing key      {}", hex::encode(m.verifying_key));
     println!("L = α·G          {}", hex::encode(m.blinding_point));
@@ -171,7 +199,11 @@ pub fn db_verify(path: &Path, server_pub: &Path, root: Option<&str>) -> Result<(
         report.cells
     );
     println!("root hash {}", hex::encode(report.root));
-    eprintln!("fast load {:.1} ms, full audit {:.2} s", load.as_secs_f64() * 1e3, t.elapsed().as_secs_f64());
+    eprintln!(
+        "fast load {:.1} ms, full audit {:.2} s",
+        load.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -188,25 +220,53 @@ pub struct VoucherArgs {
 }
 
 /// Hash a media file with `kind`; PDQ decodes the image and applies the quality gate.
-pub fn hash_file(kind: HashKind, path: &Path, gate: bool) -> Result<Option<(MediaHash, Option<u32>)>> {
+pub fn hash_file(
+    kind: HashKind,
+    path: &Path,
+    gate: bool,
+) -> Result<Option<(MediaHash, Option<u32>)>> {
     if kind != HashKind::Pdq {
         return Ok(Some((media::hash_file(kind, path).at(path)?, None)));
     }
-    let img = image::open(path).map_err(|e| Fail::at(path, format!("cannot decode image: {e}")))?.to_rgb8();
-    let min = if gate { media::DEFAULT_MIN_PDQ_QUALITY } else { 0 };
-    match media::pdq_media_hash(img.as_raw(), img.width(), img.height(), media::pdq::PixelFormat::Rgb8, min)
-        .at(path)?
+    let img = image::open(path)
+        .map_err(|e| Fail::at(path, format!("cannot decode image: {e}")))?
+        .to_rgb8();
+    let min = if gate {
+        media::DEFAULT_MIN_PDQ_QUALITY
+    } else {
+        0
+    };
+    match media::pdq_media_hash(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        media::pdq::PixelFormat::Rgb8,
+        min,
+    )
+    .at(path)?
     {
         PdqOutcome::Hash { hash, quality } => Ok(Some((hash, Some(quality)))),
         PdqOutcome::LowQuality { quality } => {
-            eprintln!("{}: PDQ quality {quality} is below the gate ({}); not hashed", path.display(), min);
+            eprintln!(
+                "{}: PDQ quality {quality} is below the gate ({}); not hashed",
+                path.display(),
+                min
+            );
             Ok(None)
         }
     }
 }
 
 fn sanitize(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn truncate_id(s: &str) -> &str {
@@ -229,18 +289,26 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let kind = HashKind::from_name(&a.kind).what("--kind")?;
     let mut items: Vec<(String, MediaHash)> = Vec::new();
     for (i, h) in a.hashes.iter().enumerate() {
-        items.push((format!("hash-{i}"), MediaHash::from_typed_hex(h).what("--hash")?));
+        items.push((
+            format!("hash-{i}"),
+            MediaHash::from_typed_hex(h).what("--hash")?,
+        ));
     }
     for f in &a.files {
         if let Some((h, _)) = hash_file(kind, f, true)? {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             items.push((truncate_id(&name).to_string(), h));
         }
     }
     // Make every voucher first, then write: an error leaves no voucher files behind.
     let mut made = Vec::with_capacity(items.len());
     for (id, h) in &items {
-        let v = client.voucher(h, id.as_bytes(), a.ad.as_bytes()).what(&format!("voucher for {id}"))?;
+        let v = client
+            .voucher(h, id.as_bytes(), a.ad.as_bytes())
+            .what(&format!("voucher for {id}"))?;
         made.push((id, v));
     }
     files::ensure_dir(&a.out)?;
@@ -265,7 +333,10 @@ pub fn server_open(
     let db = Database::open_file(db_path, &pk, None).at(db_path)?;
     let opener = Opener::new(key, db.manifest()).at(key_path)?;
     // Read and open everything before touching the store: any bad voucher aborts the batch.
-    let bytes: Vec<Vec<u8>> = vouchers.iter().map(|p| files::read(p)).collect::<Result<_>>()?;
+    let bytes: Vec<Vec<u8>> = vouchers
+        .iter()
+        .map(|p| files::read(p))
+        .collect::<Result<_>>()?;
     let results = opener.open_batch(&bytes);
     let mut opened = Vec::new();
     let mut no_match = 0;
@@ -295,7 +366,9 @@ pub fn server_open(
 pub fn status_json(outcome: &Outcome) -> serde_json::Value {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match outcome {
-        Outcome::BelowThreshold { opened } => serde_json::json!({"state": "below_threshold", "opened": opened}),
+        Outcome::BelowThreshold { opened } => {
+            serde_json::json!({"state": "below_threshold", "opened": opened})
+        }
         Outcome::Revealed { real, synthetic } => serde_json::json!({
             "state": "revealed",
             "real": real.iter().map(|m| serde_json::json!({"id": text(&m.id), "ad": text(&m.ad)})).collect::<Vec<_>>(),
@@ -324,9 +397,17 @@ pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()>
             println!("below threshold: {opened} opened vouchers; nothing is revealed")
         }
         Outcome::Revealed { real, synthetic } => {
-            println!("threshold reached: {} real matches, {} synthetic vouchers", real.len(), synthetic.len());
+            println!(
+                "threshold reached: {} real matches, {} synthetic vouchers",
+                real.len(),
+                synthetic.len()
+            );
             for m in real {
-                println!("  match  {}  {}", String::from_utf8_lossy(&m.id), String::from_utf8_lossy(&m.ad));
+                println!(
+                    "  match  {}  {}",
+                    String::from_utf8_lossy(&m.id),
+                    String::from_utf8_lossy(&m.ad)
+                );
             }
             for s in synthetic {
                 println!("  synthetic  {}", String::from_utf8_lossy(s));

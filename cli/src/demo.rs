@@ -26,7 +26,11 @@ fn write_media(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
             let (w, h) = (48 + (i % 5) as u32 * 8, 40);
             let seed: u8 = rng.random();
             let img = image::RgbImage::from_fn(w, h, |x, y| {
-                image::Rgb([(x * 5) as u8 ^ seed, (y * 6) as u8, (x + y + i as u32) as u8])
+                image::Rgb([
+                    (x * 5) as u8 ^ seed,
+                    (y * 6) as u8,
+                    (x + y + i as u32) as u8,
+                ])
             });
             let path = dir.join(format!("IMG_{:04}.png", i + 1));
             img.save(&path).map_err(|e| Fail::at(&path, e))?;
@@ -51,7 +55,10 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
             tmp.path().to_path_buf()
         }
     };
-    println!("blindmatch end-to-end demo (working directory {})", dir.display());
+    println!(
+        "blindmatch end-to-end demo (working directory {})",
+        dir.display()
+    );
     println!(
         "threshold T = {THRESHOLD}, s_max = {S_MAX}, synthetic rate = {RATE}; {ITEMS} media items of which {MATCHING} are on the list"
     );
@@ -61,7 +68,10 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let public = server.public();
     files::write_atomic(&dir.join("server.key"), &server.to_bytes(), true)?;
     files::write_atomic(&dir.join("server.pub"), &public.to_bytes(), false)?;
-    println!("server key written (secret 0600), public fingerprint {}", public.fingerprint());
+    println!(
+        "server key written (secret 0600), public fingerprint {}",
+        public.fingerprint()
+    );
 
     let media_files = write_media(&dir.join("media"), ITEMS)?;
     let mut rng = rand::rng();
@@ -82,13 +92,28 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         .what("hash")?;
     list.extend(on_list.iter().map(|&i| hashes[i].clone()));
     let list_text: String = list.iter().map(|h| format!("{}\n", h.to_hex())).collect();
-    files::write_atomic(&dir.join("list-ncmec-demo.txt"), list_text.as_bytes(), false)?;
+    files::write_atomic(
+        &dir.join("list-ncmec-demo.txt"),
+        list_text.as_bytes(),
+        false,
+    )?;
 
     let params = Params::with_rate(THRESHOLD, S_MAX, RATE).what("parameters")?;
-    let opts = BuildOptions { params, epoch: 1, ..Default::default() };
+    let opts = BuildOptions {
+        params,
+        epoch: 1,
+        ..Default::default()
+    };
     let t = Instant::now();
-    let db_bytes = DatabaseBuilder::build(&server, &[SourceList { name: "demo-list".into(), hashes: list }], &opts)
-        .what("database build")?;
+    let db_bytes = DatabaseBuilder::build(
+        &server,
+        &[SourceList {
+            name: "demo-list".into(),
+            hashes: list,
+        }],
+        &opts,
+    )
+    .what("database build")?;
     let build = t.elapsed();
     let db_path = dir.join("demo.bmdb");
     files::write_atomic(&db_path, &db_bytes, false)?;
@@ -102,7 +127,10 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         db_bytes.len() as f64 / 1e6,
         db_bytes.len() as f64 / info.manifest.entries as f64
     );
-    println!("root hash {}  (devices display it; auditors compare it out of band)", hex::encode(info.root));
+    println!(
+        "root hash {}  (devices display it; auditors compare it out of band)",
+        hex::encode(info.root)
+    );
     drop(db_bytes);
 
     section("device: load the database, make vouchers");
@@ -132,12 +160,21 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     for (round, (from, to)) in halves.into_iter().enumerate() {
         let mut batch = Vec::new();
         for &i in &order[from..to] {
-            let id = media_files[i].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = media_files[i]
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let ad = format!("message #{} in chat 42", 1000 + i);
             let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm;
-            let choice = if synthetic { SyntheticChoice::Synthetic } else { SyntheticChoice::Real };
+            let choice = if synthetic {
+                SyntheticChoice::Synthetic
+            } else {
+                SyntheticChoice::Real
+            };
             let t = Instant::now();
-            let v = client.voucher_with(&hashes[i], id.as_bytes(), ad.as_bytes(), choice, &mut rng).what("voucher")?;
+            let v = client
+                .voucher_with(&hashes[i], id.as_bytes(), ad.as_bytes(), choice, &mut rng)
+                .what("voucher")?;
             voucher_time += t.elapsed();
             voucher_len = v.len();
             if synthetic {
@@ -158,20 +195,30 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         }
         let closed = batch.len() - opened.len();
         store.add(account, &params, &opened).at(&store_path)?;
-        section(&format!("server: round {} — items {}..{}", round + 1, from + 1, to));
+        section(&format!(
+            "server: round {} — items {}..{}",
+            round + 1,
+            from + 1,
+            to
+        ));
         println!(
             "{} vouchers: {} outer layers opened (real matches and synthetic vouchers look the same), {} stayed closed",
             batch.len(),
             opened.len(),
             closed
         );
-        let (p, records) = store.load(account).at(&store_path)?.ok_or_else(|| Fail::msg("account missing"))?;
+        let (p, records) = store
+            .load(account)
+            .at(&store_path)?
+            .ok_or_else(|| Fail::msg("account missing"))?;
         let t = Instant::now();
         let outcome = threshold::evaluate(&p, &records).what("evaluate")?;
         let eval = t.elapsed();
         match &outcome {
             Outcome::BelowThreshold { opened } => {
-                println!("account {account}: below the threshold with {opened} opened vouchers — nothing is revealed")
+                println!(
+                    "account {account}: below the threshold with {opened} opened vouchers — nothing is revealed"
+                )
             }
             Outcome::Revealed { real, synthetic } => {
                 println!(
@@ -181,7 +228,11 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
                     synthetic.len()
                 );
                 for m in real {
-                    println!("  match      {:<14} {}", String::from_utf8_lossy(&m.id), String::from_utf8_lossy(&m.ad));
+                    println!(
+                        "  match      {:<14} {}",
+                        String::from_utf8_lossy(&m.id),
+                        String::from_utf8_lossy(&m.ad)
+                    );
                 }
                 for s in synthetic {
                     println!("  synthetic  {}", String::from_utf8_lossy(s));
@@ -198,8 +249,14 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
 
     section("summary");
     println!("voucher size            {voucher_len} bytes (= 300 + 8·(s_max+1) + 256-byte bucket)");
-    println!("voucher creation        {:.1} µs per item (single core)", voucher_time.as_secs_f64() * 1e6 / ITEMS as f64);
-    println!("server opening (batch)  {:.1} µs per voucher (all cores)", open_time.as_secs_f64() * 1e6 / ITEMS as f64);
+    println!(
+        "voucher creation        {:.1} µs per item (single core)",
+        voucher_time.as_secs_f64() * 1e6 / ITEMS as f64
+    );
+    println!(
+        "server opening (batch)  {:.1} µs per voucher (all cores)",
+        open_time.as_secs_f64() * 1e6 / ITEMS as f64
+    );
     println!("account store           {}", store_path.display());
     println!(
         "check: revealed exactly the {} listed items sent as real vouchers, and named all {} synthetic ones — OK",
@@ -212,21 +269,33 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
 fn check(outcome: &Outcome, want_real: &[String], want_synth: &[String]) -> Result<()> {
     let Outcome::Revealed { real, synthetic } = outcome else {
         if want_real.len() < THRESHOLD as usize {
-            println!("(fewer than T listed items were sent as real vouchers this run; nothing revealed, as designed)");
+            println!(
+                "(fewer than T listed items were sent as real vouchers this run; nothing revealed, as designed)"
+            );
             return Ok(());
         }
-        return Err(Fail::msg("demo check failed: threshold crossed but nothing revealed"));
+        return Err(Fail::msg(
+            "demo check failed: threshold crossed but nothing revealed",
+        ));
     };
-    let mut got: Vec<String> = real.iter().map(|m| String::from_utf8_lossy(&m.id).into_owned()).collect();
+    let mut got: Vec<String> = real
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.id).into_owned())
+        .collect();
     let mut want = want_real.to_vec();
     got.sort();
     want.sort();
-    let mut gs: Vec<String> = synthetic.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+    let mut gs: Vec<String> = synthetic
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
     let mut ws = want_synth.to_vec();
     gs.sort();
     ws.sort();
     if got != want || gs != ws {
-        return Err(Fail::msg("demo check failed: the reveal differs from what the device sent"));
+        return Err(Fail::msg(
+            "demo check failed: the reveal differs from what the device sent",
+        ));
     }
     Ok(())
 }

@@ -15,15 +15,24 @@ pub type Result<T, E = Fail> = std::result::Result<T, E>;
 
 impl Fail {
     pub fn msg(msg: impl Into<String>) -> Fail {
-        Fail { msg: msg.into(), code: 2 }
+        Fail {
+            msg: msg.into(),
+            code: 2,
+        }
     }
 
     pub fn at(path: &Path, what: impl fmt::Display) -> Fail {
-        Fail { msg: format!("{}: {what}", path.display()), code: 2 }
+        Fail {
+            msg: format!("{}: {what}", path.display()),
+            code: 2,
+        }
     }
 
     pub fn file(path: &Path, e: std::io::Error) -> Fail {
-        Fail { msg: format!("{}: {e}", path.display()), code: 2 }
+        Fail {
+            msg: format!("{}: {e}", path.display()),
+            code: 2,
+        }
     }
 }
 

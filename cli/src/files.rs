@@ -20,7 +20,10 @@ pub fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         if mode & 0o077 != 0 {
             return Err(Fail::at(
                 path,
-                format!("secret key file is accessible by group or others (mode {:o}); run chmod 600", mode & 0o777),
+                format!(
+                    "secret key file is accessible by group or others (mode {:o}); run chmod 600",
+                    mode & 0o777
+                ),
             ));
         }
     }

@@ -193,10 +193,19 @@ fn run(cli: Cli) -> fail::Result<()> {
     use commands::*;
     match cli.command {
         Command::Server(ServerCmd::Keygen { out }) => server_keygen(&out),
-        Command::Server(ServerCmd::Open { server_key, db, store, account, json, vouchers }) => {
-            server_open(&server_key, &db, &store, &account, &vouchers, json)
-        }
-        Command::Server(ServerCmd::Status { store, account, json }) => server_status(&store, &account, json),
+        Command::Server(ServerCmd::Open {
+            server_key,
+            db,
+            store,
+            account,
+            json,
+            vouchers,
+        }) => server_open(&server_key, &db, &store, &account, &vouchers, json),
+        Command::Server(ServerCmd::Status {
+            store,
+            account,
+            json,
+        }) => server_status(&store, &account, json),
         Command::Db(DbCmd::Build {
             server_key,
             lists,
@@ -221,12 +230,38 @@ fn run(cli: Cli) -> fail::Result<()> {
             out,
         }),
         Command::Db(DbCmd::Inspect { db, json }) => db_inspect(&db, json),
-        Command::Db(DbCmd::Verify { db, server_pub, root }) => db_verify(&db, &server_pub, root.as_deref()),
+        Command::Db(DbCmd::Verify {
+            db,
+            server_pub,
+            root,
+        }) => db_verify(&db, &server_pub, root.as_deref()),
         Command::Client(ClientCmd::Keygen { out }) => client_keygen(&out),
-        Command::Client(ClientCmd::Voucher { db, server_pub, client_key, root, out, ad, kind, hashes, files }) => {
-            client_voucher(&VoucherArgs { db, server_pub, client_key, root, out, ad, kind, hashes, files })
-        }
-        Command::Hash { kind, no_quality_gate, files } => hash(&kind, !no_quality_gate, &files),
+        Command::Client(ClientCmd::Voucher {
+            db,
+            server_pub,
+            client_key,
+            root,
+            out,
+            ad,
+            kind,
+            hashes,
+            files,
+        }) => client_voucher(&VoucherArgs {
+            db,
+            server_pub,
+            client_key,
+            root,
+            out,
+            ad,
+            kind,
+            hashes,
+            files,
+        }),
+        Command::Hash {
+            kind,
+            no_quality_gate,
+            files,
+        } => hash(&kind, !no_quality_gate, &files),
         Command::Demo { dir, listed } => demo::run(dir, listed),
         Command::Bench { json, entries } => bench::run(json, entries),
         Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),

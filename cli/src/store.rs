@@ -41,7 +41,12 @@ impl From<rusqlite::Error> for StoreError {
 /// Where accounts' opened vouchers live.
 pub trait AccountStore {
     /// Add opened vouchers to an account in one transaction; returns how many were new.
-    fn add(&mut self, account: &str, params: &Params, records: &[OpenedVoucher]) -> Result<usize, StoreError>;
+    fn add(
+        &mut self,
+        account: &str,
+        params: &Params,
+        records: &[OpenedVoucher],
+    ) -> Result<usize, StoreError>;
     /// The account's parameters and records, if it exists.
     fn load(&self, account: &str) -> Result<Option<(Params, Vec<OpenedVoucher>)>, StoreError>;
     /// Count of records per account.
@@ -57,11 +62,24 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open or create a store file.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching to WAL needs a moment of exclusive access; another process opening the
+        // same store at that instant gets SQLITE_BUSY without the busy handler, so retry.
+        let mut tries = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(e) if tries < 300 && is_busy(&e) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS accounts (
                  account TEXT PRIMARY KEY,
                  threshold INTEGER NOT NULL,
@@ -77,13 +95,29 @@ impl SqliteStore {
              );
              CREATE INDEX IF NOT EXISTS opened_by_seq ON opened(account, seq);",
         )?;
+        tx.commit()?;
         Ok(SqliteStore { conn })
     }
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl AccountStore for SqliteStore {
-    fn add(&mut self, account: &str, p: &Params, records: &[OpenedVoucher]) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    fn add(
+        &mut self,
+        account: &str,
+        p: &Params,
+        records: &[OpenedVoucher],
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: Option<(u32, u32)> = tx
             .query_row(
                 "SELECT threshold, s_max FROM accounts WHERE account = ?1",
@@ -92,7 +126,9 @@ impl AccountStore for SqliteStore {
             )
             .optional()?;
         match existing {
-            Some((t, s)) if (t, s) != (p.threshold, p.s_max) => return Err(StoreError::ParamsMismatch),
+            Some((t, s)) if (t, s) != (p.threshold, p.s_max) => {
+                return Err(StoreError::ParamsMismatch);
+            }
             Some(_) => {}
             None => {
                 tx.execute(
@@ -103,14 +139,21 @@ impl AccountStore for SqliteStore {
         }
         let mut added = 0;
         {
-            let next: i64 =
-                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1", params![account], |r| {
-                    r.get(0)
-                })?;
-            let mut stmt =
-                tx.prepare("INSERT OR IGNORE INTO opened (account, q, record, seq) VALUES (?1, ?2, ?3, ?4)")?;
+            let next: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1",
+                params![account],
+                |r| r.get(0),
+            )?;
+            let mut stmt = tx.prepare(
+                "INSERT OR IGNORE INTO opened (account, q, record, seq) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for (i, r) in records.iter().enumerate() {
-                added += stmt.execute(params![account, &r.q[..], r.to_bytes(), next + 1 + i as i64])?;
+                added += stmt.execute(params![
+                    account,
+                    &r.q[..],
+                    r.to_bytes(),
+                    next + 1 + i as i64
+                ])?;
             }
         }
         tx.commit()?;
@@ -123,16 +166,27 @@ impl AccountStore for SqliteStore {
             .query_row(
                 "SELECT threshold, s_max, synthetic_rate_ppm FROM accounts WHERE account = ?1",
                 params![account],
-                |r| Ok(Params { threshold: r.get(0)?, s_max: r.get(1)?, synthetic_rate_ppm: r.get(2)? }),
+                |r| {
+                    Ok(Params {
+                        threshold: r.get(0)?,
+                        s_max: r.get(1)?,
+                        synthetic_rate_ppm: r.get(2)?,
+                    })
+                },
             )
             .optional()?;
         let Some(p) = p else { return Ok(None) };
-        p.validate().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut stmt = self.conn.prepare("SELECT record FROM opened WHERE account = ?1 ORDER BY seq")?;
+        p.validate()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM opened WHERE account = ?1 ORDER BY seq")?;
         let rows = stmt.query_map(params![account], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(OpenedVoucher::from_bytes(&row?).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            out.push(
+                OpenedVoucher::from_bytes(&row?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
         }
         Ok(Some((p, out)))
     }

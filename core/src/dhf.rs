@@ -17,6 +17,7 @@ const C: u64 = 59; // 2^64 mod P
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, zeroize::Zeroize)]
 pub struct Fp(u64);
 
+#[allow(clippy::should_implement_trait)]
 impl Fp {
     /// Zero.
     pub const ZERO: Fp = Fp(0);
@@ -59,7 +60,11 @@ impl Fp {
 
     /// a − b.
     pub fn sub(self, o: Fp) -> Fp {
-        if self.0 >= o.0 { Fp(self.0 - o.0) } else { Fp(self.0.wrapping_sub(o.0).wrapping_sub(C)) }
+        if self.0 >= o.0 {
+            Fp(self.0 - o.0)
+        } else {
+            Fp(self.0.wrapping_sub(o.0).wrapping_sub(C))
+        }
     }
 
     /// a · b.
@@ -85,7 +90,10 @@ impl Fp {
 
 /// Evaluate a polynomial (coefficients lowest degree first) at x by Horner's rule.
 pub fn eval(coeffs: &[Fp], x: Fp) -> Fp {
-    coeffs.iter().rev().fold(Fp::ZERO, |acc, c| acc.mul(x).add(*c))
+    coeffs
+        .iter()
+        .rev()
+        .fold(Fp::ZERO, |acc, c| acc.mul(x).add(*c))
 }
 
 /// Find which records are real. `x0[j]` and `r[j]` (s values each) describe record j; all
@@ -116,7 +124,9 @@ pub fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize) -> Vec
         if prow == rows {
             break;
         }
-        let Some(sel) = (prow..rows).find(|&i| m[i][col] != Fp::ZERO) else { continue };
+        let Some(sel) = (prow..rows).find(|&i| m[i][col] != Fp::ZERO) else {
+            continue;
+        };
         m.swap(prow, sel);
         let inv = m[prow][col].inv();
         for v in m[prow].iter_mut() {

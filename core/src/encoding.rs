@@ -1,4 +1,5 @@
 //! Bounds-checked little-endian reading for every decoder.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::error::{Error, Result};
 
@@ -59,7 +60,10 @@ impl<'a> Reader<'a> {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(Error::TrailingBytes { what: self.what, extra: self.buf.len() })
+            Err(Error::TrailingBytes {
+                what: self.what,
+                extra: self.buf.len(),
+            })
         }
     }
 }

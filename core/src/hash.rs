@@ -20,9 +20,15 @@ pub enum HashKind {
 
 impl HashKind {
     /// Every kind, in wire-id order.
-    pub const ALL: [HashKind; 4] = [HashKind::Sha256, HashKind::Sha1, HashKind::Md5, HashKind::Pdq];
+    pub const ALL: [HashKind; 4] = [
+        HashKind::Sha256,
+        HashKind::Sha1,
+        HashKind::Md5,
+        HashKind::Pdq,
+    ];
 
     /// Length in bytes of a hash of this kind.
+    #[allow(clippy::len_without_is_empty)]
     pub const fn len(self) -> usize {
         match self {
             HashKind::Sha256 | HashKind::Pdq => 32,
@@ -51,15 +57,20 @@ impl HashKind {
         HashKind::ALL
             .into_iter()
             .find(|k| k.id() == id)
-            .ok_or_else(|| Error::InvalidHash { reason: format!("unknown hash kind id {id}") })
+            .ok_or_else(|| Error::InvalidHash {
+                reason: format!("unknown hash kind id {id}"),
+            })
     }
 
     /// Look a kind up by name (case-insensitive; `sha-256` style accepted).
     pub fn from_name(name: &str) -> Result<Self> {
         let n = name.trim().to_ascii_lowercase().replace('-', "");
-        HashKind::ALL.into_iter().find(|k| k.name() == n).ok_or_else(|| Error::InvalidHash {
-            reason: "unknown hash kind (expected sha256, sha1, md5 or pdq)".into(),
-        })
+        HashKind::ALL
+            .into_iter()
+            .find(|k| k.name() == n)
+            .ok_or_else(|| Error::InvalidHash {
+                reason: "unknown hash kind (expected sha256, sha1, md5 or pdq)".into(),
+            })
     }
 }
 

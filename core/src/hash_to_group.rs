@@ -30,7 +30,10 @@ pub fn expand_message_xmd_sha512(msg: &[&[u8]], dst: &[u8], out: &mut [u8]) -> R
     // Oversized DSTs are hashed per RFC 9380 §5.3.3.
     let long_dst;
     let dst: &[u8] = if dst.len() > 255 {
-        long_dst = Sha512::new().chain_update(b"H2C-OVERSIZE-DST-").chain_update(dst).finalize();
+        long_dst = Sha512::new()
+            .chain_update(b"H2C-OVERSIZE-DST-")
+            .chain_update(dst)
+            .finalize();
         &long_dst
     } else {
         dst
@@ -46,7 +49,12 @@ pub fn expand_message_xmd_sha512(msg: &[&[u8]], dst: &[u8], out: &mut [u8]) -> R
     h.update(dst);
     h.update(dst_len);
     let b0 = h.finalize();
-    let mut prev = Sha512::new().chain_update(b0).chain_update([1u8]).chain_update(dst).chain_update(dst_len).finalize();
+    let mut prev = Sha512::new()
+        .chain_update(b0)
+        .chain_update([1u8])
+        .chain_update(dst)
+        .chain_update(dst_len)
+        .finalize();
     for (i, chunk) in out.chunks_mut(B).enumerate() {
         if i > 0 {
             let mut x = [0u8; B];

@@ -1,6 +1,7 @@
 //! Hash-list parsing: one hex hash per line (the kind given by the caller), or CSV with a kind
 //! column (`kind,hash[,…]`, optional header). `#` starts a comment; blank lines are skipped.
 //! A bad line is an error naming its line number, never its content.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::error::{Error, Result};
 use crate::hash::{HashKind, MediaHash};
@@ -14,7 +15,10 @@ pub fn parse(text: &str, default_kind: Option<HashKind>) -> Result<Vec<MediaHash
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let err = |reason: String| Error::HashList { line: line_no, reason };
+        let err = |reason: String| Error::HashList {
+            line: line_no,
+            reason,
+        };
         if raw.len() > MAX_LINE {
             return Err(err(format!("longer than {MAX_LINE} bytes")));
         }
@@ -36,8 +40,9 @@ pub fn parse(text: &str, default_kind: Option<HashKind>) -> Result<Vec<MediaHash
                 if line_no_is_header(k, h) {
                     continue;
                 }
-                let kind = HashKind::from_name(k)
-                    .map_err(|_| err("unknown hash kind (expected sha256, sha1, md5 or pdq)".into()))?;
+                let kind = HashKind::from_name(k).map_err(|_| {
+                    err("unknown hash kind (expected sha256, sha1, md5 or pdq)".into())
+                })?;
                 (kind, *h)
             }
             [] => continue,
@@ -52,7 +57,8 @@ pub fn parse(text: &str, default_kind: Option<HashKind>) -> Result<Vec<MediaHash
 }
 
 fn line_no_is_header(k: &str, h: &str) -> bool {
-    k.eq_ignore_ascii_case("kind") && (h.eq_ignore_ascii_case("hash") || h.eq_ignore_ascii_case("hex"))
+    k.eq_ignore_ascii_case("kind")
+        && (h.eq_ignore_ascii_case("hash") || h.eq_ignore_ascii_case("hex"))
 }
 
 #[cfg(test)]
@@ -80,11 +86,17 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(parse("abcd\n", None), Err(Error::HashList { line: 1, .. })));
+        assert!(matches!(
+            parse("abcd\n", None),
+            Err(Error::HashList { line: 1, .. })
+        ));
         assert!(matches!(
             parse("md5,d41d8cd98f00b204e9800998ecf8427e\nsha256,00\n", None),
             Err(Error::HashList { line: 2, .. })
         ));
-        assert!(matches!(parse("whirlpool,00\n", None), Err(Error::HashList { line: 1, .. })));
+        assert!(matches!(
+            parse("whirlpool,00\n", None),
+            Err(Error::HashList { line: 1, .. })
+        ));
     }
 }

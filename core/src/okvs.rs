@@ -92,7 +92,13 @@ pub fn solve(
         is_pivot[c as usize] = true;
     }
     let mut table: Vec<RistrettoPoint> = (0..m)
-        .map(|c| if is_pivot[c] { RistrettoPoint::default() } else { free(c) })
+        .map(|c| {
+            if is_pivot[c] {
+                RistrettoPoint::default()
+            } else {
+                free(c)
+            }
+        })
         .collect();
     for &(e, c) in order.iter().rev() {
         let e = e as usize;
@@ -116,8 +122,8 @@ pub fn decode(cells: [RistrettoPoint; 3]) -> RistrettoPoint {
 mod tests {
     use super::*;
     use crate::hash::HashKind;
-    use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as G;
     use curve25519_dalek::Scalar;
+    use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as G;
     use proptest::prelude::*;
 
     fn h(i: u64) -> MediaHash {

@@ -1,4 +1,5 @@
 //! Server-side opening: S' = α·Q → (τ, pad) → rkey → inner layer → (share, DHF values, adct).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::aead;
 use crate::database::Manifest;
@@ -42,7 +43,9 @@ pub struct OpenedVoucher {
 
 impl core::fmt::Debug for OpenedVoucher {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OpenedVoucher").field("id_len", &self.id.len()).finish_non_exhaustive()
+        f.debug_struct("OpenedVoucher")
+            .field("id_len", &self.id.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,11 +79,17 @@ impl OpenedVoucher {
         r.expect_magic(RECORD_MAGIC)?;
         let v = r.u8()?;
         if v != RECORD_VERSION {
-            return Err(Error::UnsupportedVersion { what, found: v as u16 });
+            return Err(Error::UnsupportedVersion {
+                what,
+                found: v as u16,
+            });
         }
         let idl = r.u8()? as usize;
         if idl > voucher::MAX_ID_LEN {
-            return Err(Error::OutOfRange { what, reason: "id longer than 64 bytes" });
+            return Err(Error::OutOfRange {
+                what,
+                reason: "id longer than 64 bytes",
+            });
         }
         let id = r.take(idl)?.to_vec();
         let q = r.array()?;
@@ -88,7 +97,10 @@ impl OpenedVoucher {
         let share = r.array()?;
         let s = r.u16()? as usize;
         if s > crate::params::MAX_SMAX as usize {
-            return Err(Error::OutOfRange { what, reason: "too many DHF values" });
+            return Err(Error::OutOfRange {
+                what,
+                reason: "too many DHF values",
+            });
         }
         let mut dhf = Vec::with_capacity(s);
         for _ in 0..s {
@@ -96,11 +108,21 @@ impl OpenedVoucher {
         }
         let al = r.u32()? as usize;
         if al > voucher::MAX_AD_LEN + 4 + aead::OVERHEAD {
-            return Err(Error::OutOfRange { what, reason: "associated data too long" });
+            return Err(Error::OutOfRange {
+                what,
+                reason: "associated data too long",
+            });
         }
         let adct = r.take(al)?.to_vec();
         r.finish()?;
-        let rec = OpenedVoucher { id, q, x0, share, dhf, adct };
+        let rec = OpenedVoucher {
+            id,
+            q,
+            x0,
+            share,
+            dhf,
+            adct,
+        };
         rec.check()?;
         Ok(rec)
     }
@@ -109,7 +131,10 @@ impl OpenedVoucher {
         let what = "opened voucher";
         encoding::scalar(self.share, true, what)?;
         if Fp::new(self.x0).is_none() || self.dhf.iter().any(|v| Fp::new(*v).is_none()) {
-            return Err(Error::OutOfRange { what, reason: "DHF value not below p" });
+            return Err(Error::OutOfRange {
+                what,
+                reason: "DHF value not below p",
+            });
         }
         Ok(())
     }
@@ -129,7 +154,9 @@ pub struct Opener {
 
 impl core::fmt::Debug for Opener {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Opener").field("epoch", &self.epoch).finish_non_exhaustive()
+        f.debug_struct("Opener")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +173,12 @@ impl Opener {
             return Err(Error::WrongSecretKey);
         }
         let half_alpha = key.alpha() * Scalar::from(2u8).invert();
-        Ok(Opener { key, half_alpha, epoch: manifest.epoch, params: manifest.params })
+        Ok(Opener {
+            key,
+            half_alpha,
+            epoch: manifest.epoch,
+            params: manifest.params,
+        })
     }
 
     /// The database parameters.
@@ -191,7 +223,14 @@ impl Opener {
             dhf.push(r.u64()?);
         }
         let adct = r.take(r.remaining())?.to_vec();
-        let rec = OpenedVoucher { id: v.header.id, q: v.q, x0, share, dhf, adct };
+        let rec = OpenedVoucher {
+            id: v.header.id,
+            q: v.q,
+            x0,
+            share,
+            dhf,
+            adct,
+        };
         rec.check().map_err(|_| Error::CorruptVoucher)?;
         Ok(OpenOutcome::Opened(rec))
     }
@@ -202,7 +241,10 @@ impl Opener {
     pub fn open(&self, voucher: &[u8]) -> Result<OpenOutcome> {
         let (p, s_half) = self.prepare(voucher)?;
         let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
-        let s = s.first().map(|c| c.to_bytes()).ok_or(Error::CorruptVoucher)?;
+        let s = s
+            .first()
+            .map(|c| c.to_bytes())
+            .ok_or(Error::CorruptVoucher)?;
         self.finish(p, s)
     }
 
@@ -214,14 +256,19 @@ impl Opener {
             .flat_map_iter(|chunk| {
                 let prepared: Vec<Result<(Pending<'_>, RistrettoPoint)>> =
                     chunk.iter().map(|v| self.prepare(v.as_ref())).collect();
-                let points: Vec<RistrettoPoint> =
-                    prepared.iter().filter_map(|p| p.as_ref().ok().map(|(_, s)| *s)).collect();
+                let points: Vec<RistrettoPoint> = prepared
+                    .iter()
+                    .filter_map(|p| p.as_ref().ok().map(|(_, s)| *s))
+                    .collect();
                 let mut compressed = RistrettoPoint::double_and_compress_batch(&points).into_iter();
                 prepared
                     .into_iter()
                     .map(|p| {
                         let (pending, _) = p?;
-                        let s = compressed.next().map(|c| c.to_bytes()).ok_or(Error::CorruptVoucher)?;
+                        let s = compressed
+                            .next()
+                            .map(|c| c.to_bytes())
+                            .ok_or(Error::CorruptVoucher)?;
                         self.finish(pending, s)
                     })
                     .collect::<Vec<_>>()

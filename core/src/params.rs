@@ -27,7 +27,11 @@ pub struct Params {
 impl Params {
     /// Check and build parameters.
     pub fn new(threshold: u32, s_max: u32, synthetic_rate_ppm: u32) -> Result<Self> {
-        let p = Params { threshold, s_max, synthetic_rate_ppm };
+        let p = Params {
+            threshold,
+            s_max,
+            synthetic_rate_ppm,
+        };
         p.validate()?;
         Ok(p)
     }
@@ -55,7 +59,12 @@ impl Params {
 
     /// Check the ranges; used by every decoder that reads parameters.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, reason: &str| Err(Error::InvalidParameter { name, reason: reason.into() });
+        let bad = |name, reason: &str| {
+            Err(Error::InvalidParameter {
+                name,
+                reason: reason.into(),
+            })
+        };
         if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&self.threshold) {
             return bad("threshold", "must be between 2 and 256");
         }
@@ -75,6 +84,10 @@ impl Params {
 impl Default for Params {
     /// T = 30, s_max = 60, synthetic rate 1 %.
     fn default() -> Self {
-        Params { threshold: 30, s_max: 60, synthetic_rate_ppm: 10_000 }
+        Params {
+            threshold: 30,
+            s_max: 60,
+            synthetic_rate_ppm: 10_000,
+        }
     }
 }

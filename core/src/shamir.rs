@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn duplicate_abscissas_are_refused() {
         let x = Scalar::from(5u8);
-        assert_eq!(interpolate_at_zero(&[(x, Scalar::ONE), (x, Scalar::ONE)]), None);
+        assert_eq!(
+            interpolate_at_zero(&[(x, Scalar::ONE), (x, Scalar::ONE)]),
+            None
+        );
         assert_eq!(interpolate_at_zero(&[(Scalar::ZERO, Scalar::ONE)]), None);
     }
 }

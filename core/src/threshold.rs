@@ -1,5 +1,6 @@
 //! Per-account accumulation and threshold reveal: DHF detection, Lagrange interpolation of k0,
 //! and decryption of the real matches' associated data.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::aead;
 use crate::dhf::{self, Fp};
@@ -48,7 +49,11 @@ pub struct Account {
 impl Account {
     /// An empty account for a database's parameters.
     pub fn new(params: Params) -> Account {
-        Account { params, records: Vec::new(), seen_q: HashSet::new() }
+        Account {
+            params,
+            records: Vec::new(),
+            seen_q: HashSet::new(),
+        }
     }
 
     /// Add an opened voucher; the same voucher twice is a no-op (returns false).
@@ -80,13 +85,18 @@ impl Account {
 pub fn evaluate(params: &Params, records: &[OpenedVoucher]) -> Result<Outcome> {
     let t = params.threshold as usize;
     let s = params.s_max as usize;
-    let below = Ok(Outcome::BelowThreshold { opened: records.len() });
+    let below = Ok(Outcome::BelowThreshold {
+        opened: records.len(),
+    });
     // One column per distinct x0 (a re-sent item counts once).
     let mut first: HashMap<u64, usize> = HashMap::new();
     let mut distinct: Vec<&OpenedVoucher> = Vec::new();
     for r in records {
         if r.dhf.len() != s {
-            return Err(Error::OutOfRange { what: "opened voucher", reason: "DHF length differs from s_max" });
+            return Err(Error::OutOfRange {
+                what: "opened voucher",
+                reason: "DHF length differs from s_max",
+            });
         }
         if let std::collections::hash_map::Entry::Vacant(e) = first.entry(r.x0) {
             e.insert(distinct.len());
@@ -96,22 +106,41 @@ pub fn evaluate(params: &Params, records: &[OpenedVoucher]) -> Result<Outcome> {
     if distinct.len() < t {
         return below;
     }
-    let x0: Vec<Fp> = distinct.iter().map(|r| Fp::new(r.x0).unwrap_or(Fp::ZERO)).collect();
-    let rows: Vec<Vec<Fp>> =
-        distinct.iter().map(|r| r.dhf.iter().map(|v| Fp::new(*v).unwrap_or(Fp::ZERO)).collect()).collect();
+    let x0: Vec<Fp> = distinct
+        .iter()
+        .map(|r| Fp::new(r.x0).unwrap_or(Fp::ZERO))
+        .collect();
+    let rows: Vec<Vec<Fp>> = distinct
+        .iter()
+        .map(|r| {
+            r.dhf
+                .iter()
+                .map(|v| Fp::new(*v).unwrap_or(Fp::ZERO))
+                .collect()
+        })
+        .collect();
     let row_refs: Vec<&[Fp]> = rows.iter().map(|r| r.as_slice()).collect();
     let real_idx = dhf::detect_real(&x0, &row_refs, params.dhf_coefficients(), s);
     if real_idx.len() < t {
         return below;
     }
-    let points: Vec<_> = real_idx
+    let real_records: Vec<&OpenedVoucher> = real_idx
+        .iter()
+        .filter_map(|&i| distinct.get(i).copied())
+        .collect();
+    let points: Vec<_> = real_records
         .iter()
         .take(t)
-        .map(|&i| (share_abscissa(x0[i]), distinct[i].share_scalar()))
+        .map(|r| {
+            (
+                share_abscissa(Fp::new(r.x0).unwrap_or(Fp::ZERO)),
+                r.share_scalar(),
+            )
+        })
         .collect();
     let k0 = shamir::interpolate_at_zero(&points).ok_or(Error::RevealInconsistent)?;
     let adkey = derive_adkey(&k0);
-    let real_x0: HashSet<u64> = real_idx.iter().map(|&i| distinct[i].x0).collect();
+    let real_x0: HashSet<u64> = real_records.iter().map(|r| r.x0).collect();
     let mut real = Vec::new();
     let mut synthetic = Vec::new();
     for r in records {
@@ -121,13 +150,20 @@ pub fn evaluate(params: &Params, records: &[OpenedVoucher]) -> Result<Outcome> {
         }
         let k_ad = voucher::adct_key(&adkey, &r.q);
         let header = header_for(r);
-        let padded = aead::open(&k_ad, LABEL_ADCT, &header, &r.adct).ok_or(Error::RevealInconsistent)?;
+        let padded =
+            aead::open(&k_ad, LABEL_ADCT, &header, &r.adct).ok_or(Error::RevealInconsistent)?;
         let len = padded
-            .get(..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .first_chunk::<4>()
+            .map(|b| u32::from_le_bytes(*b) as usize)
             .ok_or(Error::RevealInconsistent)?;
-        let ad = padded.get(4..4 + len).ok_or(Error::RevealInconsistent)?.to_vec();
-        real.push(RevealedMatch { id: r.id.clone(), ad });
+        let ad = padded
+            .get(4..4usize.saturating_add(len))
+            .ok_or(Error::RevealInconsistent)?
+            .to_vec();
+        real.push(RevealedMatch {
+            id: r.id.clone(),
+            ad,
+        });
     }
     Ok(Outcome::Revealed { real, synthetic })
 }

@@ -50,15 +50,21 @@ pub const fn voucher_len(s_max: u32, bucket: usize) -> usize {
 
 /// The smallest bucket that holds `ad_len` bytes of associated data.
 pub fn bucket_for(ad_len: usize) -> Result<usize> {
-    AD_BUCKETS.into_iter().find(|b| ad_len + 4 <= *b).ok_or(Error::InvalidParameter {
-        name: "associated data",
-        reason: format!("at most {MAX_AD_LEN} bytes"),
-    })
+    AD_BUCKETS
+        .into_iter()
+        .find(|b| ad_len + 4 <= *b)
+        .ok_or(Error::InvalidParameter {
+            name: "associated data",
+            reason: format!("at most {MAX_AD_LEN} bytes"),
+        })
 }
 
 /// (τ, pad) = HKDF-SHA256(salt = "blindmatch-v1 outer", ikm = Q ‖ S), info "tau" / "pad".
 pub(crate) fn outer_keys(q: &[u8; 32], s: &[u8; 32]) -> ([u8; 32], Zeroizing<[u8; 32]>) {
-    let hk = Hkdf::<Sha256>::new(Some(b"blindmatch-v1 outer"), &[q.as_slice(), s.as_slice()].concat());
+    let hk = Hkdf::<Sha256>::new(
+        Some(b"blindmatch-v1 outer"),
+        &[q.as_slice(), s.as_slice()].concat(),
+    );
     let mut tau = [0u8; 32];
     let mut pad = Zeroizing::new([0u8; 32]);
     let _ = hk.expand(b"tau", &mut tau);
@@ -106,19 +112,31 @@ impl VoucherHeader {
         r.expect_magic(MAGIC)?;
         let v = r.u8()?;
         if v != VERSION {
-            return Err(Error::UnsupportedVersion { what, found: v as u16 });
+            return Err(Error::UnsupportedVersion {
+                what,
+                found: v as u16,
+            });
         }
         let epoch = r.u64()?;
         let id_len = r.u8()? as usize;
         let id_field = r.take(MAX_ID_LEN)?;
         if id_len > MAX_ID_LEN {
-            return Err(Error::OutOfRange { what: "voucher id", reason: "longer than 64 bytes" });
+            return Err(Error::OutOfRange {
+                what: "voucher id",
+                reason: "longer than 64 bytes",
+            });
         }
         let (id, padding) = id_field.split_at(id_len);
         if padding.iter().any(|b| *b != 0) {
-            return Err(Error::OutOfRange { what: "voucher id", reason: "non-zero padding" });
+            return Err(Error::OutOfRange {
+                what: "voucher id",
+                reason: "non-zero padding",
+            });
         }
-        Ok(VoucherHeader { epoch, id: id.to_vec() })
+        Ok(VoucherHeader {
+            epoch,
+            id: id.to_vec(),
+        })
     }
 }
 
@@ -127,9 +145,15 @@ impl VoucherHeader {
 pub(crate) fn parse(bytes: &[u8], epoch: u64, s_max: u32) -> Result<Parsed<'_>> {
     let header = VoucherHeader::peek(bytes)?;
     if header.epoch != epoch {
-        return Err(Error::WrongEpoch { voucher: header.epoch, database: epoch });
+        return Err(Error::WrongEpoch {
+            voucher: header.epoch,
+            database: epoch,
+        });
     }
-    if !AD_BUCKETS.iter().any(|b| voucher_len(s_max, *b) == bytes.len()) {
+    if !AD_BUCKETS
+        .iter()
+        .any(|b| voucher_len(s_max, *b) == bytes.len())
+    {
         return Err(Error::OutOfRange {
             what: "voucher length",
             reason: "does not match any associated-data bucket for this database",
@@ -141,7 +165,14 @@ pub(crate) fn parse(bytes: &[u8], epoch: u64, s_max: u32) -> Result<Parsed<'_>> 
     let tau = r.array()?;
     let wrapped = r.array()?;
     let rct = r.take(r.remaining())?;
-    Ok(Parsed { header, header_bytes, q, tau, wrapped, rct })
+    Ok(Parsed {
+        header,
+        header_bytes,
+        q,
+        tau,
+        wrapped,
+        rct,
+    })
 }
 
 /// Whether a voucher is real or synthetic.
@@ -165,7 +196,9 @@ pub struct Client {
 
 impl core::fmt::Debug for Client {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -173,7 +206,11 @@ impl Client {
     /// Derive the account's keys for this database's parameters.
     pub fn new(db: Arc<Database>, key: &ClientKey) -> Result<Client> {
         let keys = key.derive(db.params())?;
-        Ok(Client { db, keys, inv2: Scalar::from(2u8).invert() })
+        Ok(Client {
+            db,
+            keys,
+            inv2: Scalar::from(2u8).invert(),
+        })
     }
 
     /// The database.
@@ -197,12 +234,17 @@ impl Client {
         rng: &mut R,
     ) -> Result<Vec<u8>> {
         if id.len() > MAX_ID_LEN {
-            return Err(Error::InvalidParameter { name: "id", reason: "at most 64 bytes".into() });
+            return Err(Error::InvalidParameter {
+                name: "id",
+                reason: "at most 64 bytes".into(),
+            });
         }
         let bucket = bucket_for(ad.len())?;
         let m = self.db.manifest();
         if !m.kinds.contains(&x.kind()) {
-            return Err(Error::KindNotListed { kind: x.kind().name() });
+            return Err(Error::KindNotListed {
+                kind: x.kind().name(),
+            });
         }
         let synthetic = match choice {
             SyntheticChoice::Real => false,
@@ -225,7 +267,10 @@ impl Client {
             let half_gamma = Scalar::random(rng) * self.inv2;
             let l = self.db.server_key().blinding_point();
             (
-                RistrettoPoint::multiscalar_mul([half_beta, half_gamma], [h, RISTRETTO_BASEPOINT_POINT]),
+                RistrettoPoint::multiscalar_mul(
+                    [half_beta, half_gamma],
+                    [h, RISTRETTO_BASEPOINT_POINT],
+                ),
                 RistrettoPoint::multiscalar_mul([half_beta, half_gamma], [p, *l]),
             )
         };
@@ -254,7 +299,9 @@ impl Client {
         out.extend(rkey.iter().zip(pad.iter()).map(|(a, b)| a ^ b));
 
         // Inner layer plaintext: y ‖ x0 ‖ r ‖ adct.
-        let mut pt = Zeroizing::new(Vec::with_capacity(32 + 8 * (s_max as usize + 1) + bucket + 48));
+        let mut pt = Zeroizing::new(Vec::with_capacity(
+            32 + 8 * (s_max as usize + 1) + bucket + 48,
+        ));
         let mut padded = Zeroizing::new(vec![0u8; bucket]);
         padded[..4].copy_from_slice(&(ad.len() as u32).to_le_bytes());
         padded[4..4 + ad.len()].copy_from_slice(ad);

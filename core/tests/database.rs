@@ -20,7 +20,10 @@ fn members_decode_to_alpha_h_and_non_members_do_not() {
         assert_ne!(f.db.lookup(&x).unwrap(), not);
     }
     let other_kind = MediaHash::new(HashKind::Md5, &[0; 16]).unwrap();
-    assert!(matches!(f.db.lookup(&other_kind), Err(Error::KindNotListed { .. })));
+    assert!(matches!(
+        f.db.lookup(&other_kind),
+        Err(Error::KindNotListed { .. })
+    ));
 }
 
 #[test]
@@ -40,24 +43,39 @@ fn load_checks_key_signature_digest_and_root() {
     assert!(Database::open(f.bytes.clone(), &f.public, Some(&root)).is_ok());
     let mut wrong_root = root;
     wrong_root[0] ^= 1;
-    assert_eq!(Database::open(f.bytes.clone(), &f.public, Some(&wrong_root)).unwrap_err(), Error::RootHashMismatch);
+    assert_eq!(
+        Database::open(f.bytes.clone(), &f.public, Some(&wrong_root)).unwrap_err(),
+        Error::RootHashMismatch
+    );
     let other = ServerSecretKey::generate().public();
-    assert_eq!(Database::open(f.bytes.clone(), &other, None).unwrap_err(), Error::ServerKeyMismatch);
+    assert_eq!(
+        Database::open(f.bytes.clone(), &other, None).unwrap_err(),
+        Error::ServerKeyMismatch
+    );
     // A flipped table byte: digest mismatch (or a bad signature, never a load).
     let mut t = f.bytes.clone();
     let last = t.len() - 5;
     t[last] ^= 0x40;
-    assert_eq!(Database::open(t, &f.public, None).unwrap_err(), Error::TableDigestMismatch);
+    assert_eq!(
+        Database::open(t, &f.public, None).unwrap_err(),
+        Error::TableDigestMismatch
+    );
     // A flipped signature byte.
     let info = database::inspect(&f.bytes).unwrap();
     let sig_at = 12 + info.manifest.encode().len();
     let mut s = f.bytes.clone();
     s[sig_at + 3] ^= 1;
-    assert_eq!(Database::open(s, &f.public, None).unwrap_err(), Error::BadSignature);
+    assert_eq!(
+        Database::open(s, &f.public, None).unwrap_err(),
+        Error::BadSignature
+    );
     // The epoch field inside the signed manifest.
     let mut e = f.bytes.clone();
     e[12] ^= 1;
-    assert_eq!(Database::open(e, &f.public, None).unwrap_err(), Error::BadSignature);
+    assert_eq!(
+        Database::open(e, &f.public, None).unwrap_err(),
+        Error::BadSignature
+    );
 }
 
 #[test]
@@ -65,25 +83,43 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
     let b = &f.bytes;
     for len in 0..b.len() {
-        assert!(Database::open(b[..len].to_vec(), &f.public, None).is_err(), "len {len}");
+        assert!(
+            Database::open(b[..len].to_vec(), &f.public, None).is_err(),
+            "len {len}"
+        );
         assert!(database::inspect(&b[..len]).is_err() || len == b.len());
     }
     let mut long = b.clone();
     long.extend_from_slice(&[0; 32]);
-    assert!(matches!(Database::open(long, &f.public, None), Err(Error::TrailingBytes { .. })));
+    assert!(matches!(
+        Database::open(long, &f.public, None),
+        Err(Error::TrailingBytes { .. })
+    ));
     let mut magic = b.clone();
     magic[0] = b'X';
-    assert!(matches!(Database::open(magic, &f.public, None), Err(Error::BadMagic { .. })));
+    assert!(matches!(
+        Database::open(magic, &f.public, None),
+        Err(Error::BadMagic { .. })
+    ));
     let mut ver = b.clone();
     ver[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-    assert!(matches!(Database::open(ver, &f.public, None), Err(Error::UnsupportedVersion { found: 2, .. })));
+    assert!(matches!(
+        Database::open(ver, &f.public, None),
+        Err(Error::UnsupportedVersion { found: 2, .. })
+    ));
     let mut big = b.clone();
     big[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(Database::open(big, &f.public, None), Err(Error::OutOfRange { .. })));
+    assert!(matches!(
+        Database::open(big, &f.public, None),
+        Err(Error::OutOfRange { .. })
+    ));
     for i in 0..b.len() {
         let mut w = b.clone();
         w[i] ^= 0x10;
-        assert!(Database::open(w, &f.public, None).is_err(), "flip at {i} still loads");
+        assert!(
+            Database::open(w, &f.public, None).is_err(),
+            "flip at {i} still loads"
+        );
     }
 }
 
@@ -92,7 +128,8 @@ fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
     let info = database::inspect(&f.bytes).unwrap();
     let table = &f.bytes[f.bytes.len() - info.manifest.cells as usize * 32..];
-    let cases: Vec<Box<dyn Fn(&mut Manifest)>> = vec![
+    type Change = Box<dyn Fn(&mut Manifest)>;
+    let cases: Vec<Change> = vec![
         Box::new(|m| m.params.threshold = 1),
         Box::new(|m| m.params.threshold = 100_000),
         Box::new(|m| m.params.s_max = 5000),
@@ -106,24 +143,34 @@ fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
         let mut m = info.manifest.clone();
         change(&mut m);
         // The builder refuses to sign it …
-        assert!(DatabaseBuilder::assemble(&f.server, m.clone(), table).is_err(), "case {i}");
+        assert!(
+            DatabaseBuilder::assemble(&f.server, m.clone(), table).is_err(),
+            "case {i}"
+        );
         // … and a hand-signed one is refused on load.
         let bytes = hand_sign(&f.server, &m, table);
-        assert!(Database::open(bytes, &f.public, None).is_err(), "case {i} loaded");
+        assert!(
+            Database::open(bytes, &f.public, None).is_err(),
+            "case {i} loaded"
+        );
     }
 }
 
 /// Lay out and sign a manifest without any checks (what a careless server might publish).
 fn hand_sign(key: &ServerSecretKey, m: &Manifest, table: &[u8]) -> Vec<u8> {
-    let ok = DatabaseBuilder::assemble(key, {
-        let mut good = m.clone();
-        good.params = Params::new(3, 4, 0).unwrap();
-        good.dst = DEFAULT_DST.to_vec();
-        good.kinds = vec![HashKind::Sha256];
-        good.entries = 0;
-        good.min_sources = 1;
-        good
-    }, table)
+    let ok = DatabaseBuilder::assemble(
+        key,
+        {
+            let mut good = m.clone();
+            good.params = Params::new(3, 4, 0).unwrap();
+            good.dst = DEFAULT_DST.to_vec();
+            good.kinds = vec![HashKind::Sha256];
+            good.entries = 0;
+            good.min_sources = 1;
+            good
+        },
+        table,
+    )
     .unwrap();
     // Replace the manifest with the bad one: the signature no longer matches, so this also
     // checks that decoding fails before or at the signature.
@@ -145,19 +192,46 @@ fn audit_finds_crafted_cells_that_a_fast_load_accepts() {
     // An identity cell.
     let mut t = table.clone();
     t[5 * 32..6 * 32].fill(0);
-    let db = Database::open(DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(), &f.public, None).unwrap();
-    assert!(matches!(db.verify(), Err(Error::AuditFailed { cell: 5, .. })));
+    let db = Database::open(
+        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        &f.public,
+        None,
+    )
+    .unwrap();
+    assert!(matches!(
+        db.verify(),
+        Err(Error::AuditFailed { cell: 5, .. })
+    ));
     // A non-canonical encoding.
     let mut t = table.clone();
     t[7 * 32..8 * 32].fill(0xff);
-    let db = Database::open(DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(), &f.public, None).unwrap();
-    assert!(matches!(db.verify(), Err(Error::AuditFailed { cell: 7, .. })));
+    let db = Database::open(
+        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        &f.public,
+        None,
+    )
+    .unwrap();
+    assert!(matches!(
+        db.verify(),
+        Err(Error::AuditFailed { cell: 7, .. })
+    ));
     // Two equal cells.
     let mut t = table;
     let c: Vec<u8> = t[..32].to_vec();
     t[9 * 32..10 * 32].copy_from_slice(&c);
-    let db = Database::open(DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(), &f.public, None).unwrap();
-    assert!(matches!(db.verify(), Err(Error::AuditFailed { reason: "duplicate cell", .. })));
+    let db = Database::open(
+        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        &f.public,
+        None,
+    )
+    .unwrap();
+    assert!(matches!(
+        db.verify(),
+        Err(Error::AuditFailed {
+            reason: "duplicate cell",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -167,37 +241,80 @@ fn min_sources_keeps_hashes_listed_by_enough_sources() {
     let b: Vec<MediaHash> = (50..150).chain(50..60).map(sha).collect();
     let c: Vec<MediaHash> = (90..200).map(sha).collect();
     let lists = vec![
-        SourceList { name: "org-a".into(), hashes: a },
-        SourceList { name: "org-b".into(), hashes: b },
-        SourceList { name: "org-c".into(), hashes: c },
+        SourceList {
+            name: "org-a".into(),
+            hashes: a,
+        },
+        SourceList {
+            name: "org-b".into(),
+            hashes: b,
+        },
+        SourceList {
+            name: "org-c".into(),
+            hashes: c,
+        },
     ];
-    let opts = BuildOptions { min_sources: 2, ..Default::default() };
+    let opts = BuildOptions {
+        min_sources: 2,
+        ..Default::default()
+    };
     let bytes = DatabaseBuilder::build(&key, &lists, &opts).unwrap();
     let db = Database::open(bytes, &key.public(), None).unwrap();
     let m = db.manifest();
     // Listed by ≥ 2: 50..150 (a∩b = 50..100, b∩c = 90..150, a∩c = 90..100).
     assert_eq!(m.entries, 100);
     assert_eq!(m.min_sources, 2);
-    let counts: Vec<(&str, u64)> = m.sources.iter().map(|s| (s.name.as_str(), s.count)).collect();
+    let counts: Vec<(&str, u64)> = m
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.count))
+        .collect();
     assert_eq!(counts, vec![("org-a", 100), ("org-b", 100), ("org-c", 110)]);
     for i in [50u64, 99, 149] {
-        assert_eq!(db.lookup(&sha(i)).unwrap(), key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap()));
+        assert_eq!(
+            db.lookup(&sha(i)).unwrap(),
+            key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap())
+        );
     }
     for i in [0u64, 49, 150, 199] {
-        assert_ne!(db.lookup(&sha(i)).unwrap(), key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap()));
+        assert_ne!(
+            db.lookup(&sha(i)).unwrap(),
+            key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap())
+        );
     }
-    let bad = BuildOptions { min_sources: 4, ..Default::default() };
-    assert!(matches!(DatabaseBuilder::build(&key, &lists, &bad), Err(Error::InvalidParameter { .. })));
+    let bad = BuildOptions {
+        min_sources: 4,
+        ..Default::default()
+    };
+    assert!(matches!(
+        DatabaseBuilder::build(&key, &lists, &bad),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 #[test]
 fn encoding_failure_is_typed_and_yields_no_table() {
     let key = ServerSecretKey::generate();
-    let lists = [SourceList { name: "x".into(), hashes: (0..10).map(sha).collect() }];
-    let opts = BuildOptions { max_attempts: 0, ..Default::default() };
-    assert_eq!(DatabaseBuilder::build(&key, &lists, &opts), Err(Error::EncodingFailed { attempts: 0 }));
-    let opts = BuildOptions { expansion: 1.1, ..Default::default() };
-    assert!(matches!(DatabaseBuilder::build(&key, &lists, &opts), Err(Error::InvalidParameter { .. })));
+    let lists = [SourceList {
+        name: "x".into(),
+        hashes: (0..10).map(sha).collect(),
+    }];
+    let opts = BuildOptions {
+        max_attempts: 0,
+        ..Default::default()
+    };
+    assert_eq!(
+        DatabaseBuilder::build(&key, &lists, &opts),
+        Err(Error::EncodingFailed { attempts: 0 })
+    );
+    let opts = BuildOptions {
+        expansion: 1.1,
+        ..Default::default()
+    };
+    assert!(matches!(
+        DatabaseBuilder::build(&key, &lists, &opts),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 #[test]
@@ -219,7 +336,10 @@ fn memory_mapped_load_matches_owned_load() {
     for x in f.listed.iter().take(20) {
         assert_eq!(mapped.lookup(x).unwrap(), f.db.lookup(x).unwrap());
     }
-    assert!(matches!(Database::open_file(dir.path().join("missing"), &f.public, None), Err(Error::Io(_))));
+    assert!(matches!(
+        Database::open_file(dir.path().join("missing"), &f.public, None),
+        Err(Error::Io(_))
+    ));
 }
 
 #[test]
@@ -235,21 +355,42 @@ fn key_decoders_reject_bad_input() {
     }
     let mut zero = sk.to_vec();
     zero[6..38].fill(0);
-    assert!(matches!(ServerSecretKey::from_bytes(&zero), Err(Error::InvalidScalar { .. })));
+    assert!(matches!(
+        ServerSecretKey::from_bytes(&zero),
+        Err(Error::InvalidScalar { .. })
+    ));
     let mut noncanon = sk.to_vec();
     noncanon[6..38].fill(0xff);
-    assert!(matches!(ServerSecretKey::from_bytes(&noncanon), Err(Error::InvalidScalar { .. })));
+    assert!(matches!(
+        ServerSecretKey::from_bytes(&noncanon),
+        Err(Error::InvalidScalar { .. })
+    ));
     let mut ident = pk.clone();
     ident[6..38].fill(0);
-    assert!(matches!(ServerPublicKey::from_bytes(&ident), Err(Error::InvalidPoint { .. })));
+    assert!(matches!(
+        ServerPublicKey::from_bytes(&ident),
+        Err(Error::InvalidPoint { .. })
+    ));
     let mut noncanon_l = pk.clone();
     noncanon_l[6..38].fill(0xff);
-    assert!(matches!(ServerPublicKey::from_bytes(&noncanon_l), Err(Error::InvalidPoint { .. })));
+    assert!(matches!(
+        ServerPublicKey::from_bytes(&noncanon_l),
+        Err(Error::InvalidPoint { .. })
+    ));
     let mut v = pk.clone();
     v[4] = 7;
-    assert!(matches!(ServerPublicKey::from_bytes(&v), Err(Error::UnsupportedVersion { .. })));
-    assert!(matches!(ServerSecretKey::from_bytes(&pk), Err(Error::BadMagic { .. })));
+    assert!(matches!(
+        ServerPublicKey::from_bytes(&v),
+        Err(Error::UnsupportedVersion { .. })
+    ));
+    assert!(matches!(
+        ServerSecretKey::from_bytes(&pk),
+        Err(Error::BadMagic { .. })
+    ));
     let mut trailing = sk.to_vec();
     trailing.push(1);
-    assert!(matches!(ServerSecretKey::from_bytes(&trailing), Err(Error::TrailingBytes { .. })));
+    assert!(matches!(
+        ServerSecretKey::from_bytes(&trailing),
+        Err(Error::TrailingBytes { .. })
+    ));
 }

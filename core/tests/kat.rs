@@ -29,10 +29,19 @@ fn rfc9380_expand_message_xmd_sha512() {
     assert_eq!(tests.len(), 10);
     for t in tests {
         let msg = t["msg"].as_str().unwrap().as_bytes();
-        let len = usize::from_str_radix(t["len_in_bytes"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let len = usize::from_str_radix(
+            t["len_in_bytes"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
         let mut out = vec![0u8; len];
         expand_message_xmd_sha512(&[msg], dst, &mut out).unwrap();
-        assert_eq!(hex::encode(&out), t["uniform_bytes"].as_str().unwrap(), "msg len {}", msg.len());
+        assert_eq!(
+            hex::encode(&out),
+            t["uniform_bytes"].as_str().unwrap(),
+            "msg len {}",
+            msg.len()
+        );
         // Splitting the message into parts must not change the result.
         if msg.len() > 1 {
             let (a, b) = msg.split_at(msg.len() / 2);
@@ -50,8 +59,14 @@ fn check_vector(v: &Value, sk: &Scalar, dst: &[u8]) {
     let input = hx(&v["Input"]);
     let blind = scalar(&v["Blind"]);
     let h = hash_to_ristretto(&[&input], dst).unwrap();
-    assert_eq!(hex::encode((h * blind).compress().as_bytes()), v["BlindedElement"].as_str().unwrap());
-    assert_eq!(hex::encode((h * blind * sk).compress().as_bytes()), v["EvaluationElement"].as_str().unwrap());
+    assert_eq!(
+        hex::encode((h * blind).compress().as_bytes()),
+        v["BlindedElement"].as_str().unwrap()
+    );
+    assert_eq!(
+        hex::encode((h * blind * sk).compress().as_bytes()),
+        v["EvaluationElement"].as_str().unwrap()
+    );
     // Output = SHA-512(len ‖ input ‖ len ‖ skS·H(input) ‖ "Finalize").
     let unblinded = (h * sk).compress();
     let out = Sha512::new()

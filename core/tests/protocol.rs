@@ -13,11 +13,25 @@ fn params(t: u32, s: u32) -> Params {
 }
 
 fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
-    c.voucher_with(x, id.as_bytes(), ad, SyntheticChoice::Real, &mut rand::rng()).unwrap()
+    c.voucher_with(
+        x,
+        id.as_bytes(),
+        ad,
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap()
 }
 
 fn synth(c: &Client, x: &MediaHash, id: &str) -> Vec<u8> {
-    c.voucher_with(x, id.as_bytes(), b"private", SyntheticChoice::Synthetic, &mut rand::rng()).unwrap()
+    c.voucher_with(
+        x,
+        id.as_bytes(),
+        b"private",
+        SyntheticChoice::Synthetic,
+        &mut rand::rng(),
+    )
+    .unwrap()
 }
 
 fn open(o: &Opener, v: &[u8]) -> OpenOutcome {
@@ -30,11 +44,20 @@ fn members_open_and_non_members_do_not() {
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
     let o = f.opener();
     for x in &f.listed[..50] {
-        assert!(matches!(open(&o, &real(&c, x, "m", b"ad")), OpenOutcome::Opened(_)));
+        assert!(matches!(
+            open(&o, &real(&c, x, "m", b"ad")),
+            OpenOutcome::Opened(_)
+        ));
     }
     // Synthetic vouchers always open, member or not.
-    assert!(matches!(open(&o, &synth(&c, &sha(10_000_000), "s")), OpenOutcome::Opened(_)));
-    assert_eq!(open(&o, &real(&c, &sha(10_000_000), "n", b"ad")), OpenOutcome::NoMatch);
+    assert!(matches!(
+        open(&o, &synth(&c, &sha(10_000_000), "s")),
+        OpenOutcome::Opened(_)
+    ));
+    assert_eq!(
+        open(&o, &real(&c, &sha(10_000_000), "n", b"ad")),
+        OpenOutcome::NoMatch
+    );
 }
 
 #[test]
@@ -45,9 +68,13 @@ fn one_hundred_thousand_non_members_never_open() {
     let opened: usize = (0..200u64)
         .into_par_iter()
         .map(|chunk| {
-            let vs: Vec<Vec<u8>> =
-                (0..500).map(|i| real(&c, &sha(1_000_000 + chunk * 500 + i), "n", b"")).collect();
-            o.open_batch(&vs).into_iter().filter(|r| !matches!(r, Ok(OpenOutcome::NoMatch))).count()
+            let vs: Vec<Vec<u8>> = (0..500)
+                .map(|i| real(&c, &sha(1_000_000 + chunk * 500 + i), "n", b""))
+                .collect();
+            o.open_batch(&vs)
+                .into_iter()
+                .filter(|r| !matches!(r, Ok(OpenOutcome::NoMatch)))
+                .count()
         })
         .sum();
     assert_eq!(opened, 0);
@@ -60,7 +87,15 @@ fn voucher_size_is_fixed_per_bucket_and_within_budget() {
     for (ad_len, bucket) in [(0, 256), (252, 256), (253, 1024), (65532, 65536)] {
         let ad = vec![1u8; ad_len];
         let r = real(&c, &f.listed[0], "id", &ad);
-        let s = c.voucher_with(&f.listed[0], b"a-longer-identifier", &ad, SyntheticChoice::Synthetic, &mut rand::rng()).unwrap();
+        let s = c
+            .voucher_with(
+                &f.listed[0],
+                b"a-longer-identifier",
+                &ad,
+                SyntheticChoice::Synthetic,
+                &mut rand::rng(),
+            )
+            .unwrap();
         assert_eq!(r.len(), voucher_len(60, bucket));
         assert_eq!(s.len(), r.len());
         assert!(r.len() <= 300 + 8 * 61 + bucket);
@@ -78,7 +113,11 @@ fn two_vouchers_of_one_item_are_unlinkable_bytes() {
     let b = real(&c, &f.listed[0], "x", b"same");
     // Every byte after the header differs in distribution; check no 32-byte field repeats.
     for off in (76..a.len() - 32).step_by(32) {
-        assert_ne!(a[off..off + 32], b[off..off + 32], "field at {off} repeated");
+        assert_ne!(
+            a[off..off + 32],
+            b[off..off + 32],
+            "field at {off} repeated"
+        );
     }
 }
 
@@ -98,14 +137,21 @@ fn below_threshold_nothing_is_revealed() {
     let (t, s) = (5, 10);
     let f = fixture(100, params(t, s), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1).map(|i| real(&c, &f.listed[i], &format!("r{i}"), b"secret")).collect();
+    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
+        .map(|i| real(&c, &f.listed[i], &format!("r{i}"), b"secret"))
+        .collect();
     vs.extend((0..s as usize).map(|i| synth(&c, &sha(5_000 + i as u64), &format!("s{i}"))));
     // Non-members and re-sends of the same real item add nothing.
     vs.extend((0..20).map(|i| real(&c, &sha(9_000 + i), "n", b"")));
     vs.extend((0..5).map(|_| real(&c, &f.listed[0], "again", b"secret")));
     let acc = account_with(&f, &vs);
     assert_eq!(acc.opened(), t as usize - 1 + s as usize + 5);
-    assert_eq!(acc.evaluate().unwrap(), Outcome::BelowThreshold { opened: acc.opened() });
+    assert_eq!(
+        acc.evaluate().unwrap(),
+        Outcome::BelowThreshold {
+            opened: acc.opened()
+        }
+    );
 }
 
 #[test]
@@ -114,7 +160,14 @@ fn at_threshold_exactly_the_real_matches_are_revealed() {
         let f = fixture(200, params(t, s), 1);
         let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
         let mut vs: Vec<Vec<u8>> = (0..t as usize)
-            .map(|i| real(&c, &f.listed[i], &format!("real{i}"), format!("ad{i}").as_bytes()))
+            .map(|i| {
+                real(
+                    &c,
+                    &f.listed[i],
+                    &format!("real{i}"),
+                    format!("ad{i}").as_bytes(),
+                )
+            })
             .collect();
         vs.extend((0..synthetics).map(|i| synth(&c, &f.listed[50 + i], &format!("syn{i}"))));
         vs.extend((0..10).map(|i| real(&c, &sha(7_000 + i), "nomatch", b"")));
@@ -122,15 +175,22 @@ fn at_threshold_exactly_the_real_matches_are_revealed() {
         match acc.evaluate().unwrap() {
             Outcome::Revealed { real, synthetic } => {
                 let mut want: Vec<RevealedMatch> = (0..t as usize)
-                    .map(|i| RevealedMatch { id: format!("real{i}").into(), ad: format!("ad{i}").into() })
+                    .map(|i| RevealedMatch {
+                        id: format!("real{i}").into(),
+                        ad: format!("ad{i}").into(),
+                    })
                     .collect();
                 let mut got = real.clone();
                 want.sort_by(|a, b| a.id.cmp(&b.id));
                 got.sort_by(|a, b| a.id.cmp(&b.id));
                 assert_eq!(got, want, "T={t} s={s} synthetic={synthetics}");
-                let mut syn: Vec<String> = synthetic.iter().map(|i| String::from_utf8(i.clone()).unwrap()).collect();
+                let mut syn: Vec<String> = synthetic
+                    .iter()
+                    .map(|i| String::from_utf8(i.clone()).unwrap())
+                    .collect();
                 syn.sort();
-                let mut want_syn: Vec<String> = (0..synthetics).map(|i| format!("syn{i}")).collect();
+                let mut want_syn: Vec<String> =
+                    (0..synthetics).map(|i| format!("syn{i}")).collect();
                 want_syn.sort();
                 assert_eq!(syn, want_syn);
             }
@@ -144,10 +204,15 @@ fn a_resent_item_counts_once() {
     let t = 4;
     let f = fixture(50, params(t, 4), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1).map(|i| real(&c, &f.listed[i], "r", b"")).collect();
+    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
+        .map(|i| real(&c, &f.listed[i], "r", b""))
+        .collect();
     vs.extend((0..10).map(|_| real(&c, &f.listed[0], "again", b"")));
     let acc = account_with(&f, &vs);
-    assert!(matches!(acc.evaluate().unwrap(), Outcome::BelowThreshold { .. }));
+    assert!(matches!(
+        acc.evaluate().unwrap(),
+        Outcome::BelowThreshold { .. }
+    ));
     // One more distinct item crosses it, and every copy of the re-sent item is revealed.
     let mut acc = acc;
     let o = f.opener();
@@ -170,7 +235,9 @@ fn opening_the_same_voucher_twice_is_idempotent() {
     let v = real(&c, &f.listed[0], "a", b"");
     let o = f.opener();
     let mut acc = Account::new(*f.db.params());
-    let OpenOutcome::Opened(r) = o.open(&v).unwrap() else { panic!() };
+    let OpenOutcome::Opened(r) = o.open(&v).unwrap() else {
+        panic!()
+    };
     assert!(acc.insert(r.clone()));
     assert!(!acc.insert(r));
     assert_eq!(acc.opened(), 1);
@@ -183,10 +250,15 @@ fn vouchers_under_another_client_key_never_combine() {
     let a = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
     let b = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
     // T−1 from each key: nothing, even though 2T−2 ≥ T real matches are present.
-    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1).map(|i| real(&a, &f.listed[i], "a", b"A")).collect();
+    let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
+        .map(|i| real(&a, &f.listed[i], "a", b"A"))
+        .collect();
     vs.extend((0..t as usize - 1).map(|i| real(&b, &f.listed[20 + i], "b", b"B")));
     let acc = account_with(&f, &vs);
-    assert!(matches!(acc.evaluate().unwrap(), Outcome::BelowThreshold { .. }));
+    assert!(matches!(
+        acc.evaluate().unwrap(),
+        Outcome::BelowThreshold { .. }
+    ));
     // T from A: only A's are revealed; B's are named as not real.
     vs.push(real(&a, &f.listed[50], "a", b"A"));
     let acc = account_with(&f, &vs);
@@ -205,7 +277,9 @@ fn too_many_synthetics_is_a_typed_outcome_not_a_wrong_reveal() {
     let t = 3;
     let f = fixture(100, params(t, 2), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let mut vs: Vec<Vec<u8>> = (0..t as usize).map(|i| real(&c, &f.listed[i], "r", b"x")).collect();
+    let mut vs: Vec<Vec<u8>> = (0..t as usize)
+        .map(|i| real(&c, &f.listed[i], "r", b"x"))
+        .collect();
     vs.extend((0..6).map(|i| synth(&c, &sha(8_000 + i), "s")));
     let acc = account_with(&f, &vs);
     match acc.evaluate() {
@@ -246,18 +320,33 @@ fn a_voucher_for_another_epoch_or_server_is_typed() {
     let f2 = fixture(20, params(3, 4), 2);
     let c1 = Client::new(f1.db.clone(), &ClientKey::generate()).unwrap();
     let v = real(&c1, &f1.listed[0], "e", b"");
-    assert_eq!(f2.opener().open(&v), Err(Error::WrongEpoch { voucher: 1, database: 2 }));
+    assert_eq!(
+        f2.opener().open(&v),
+        Err(Error::WrongEpoch {
+            voucher: 1,
+            database: 2
+        })
+    );
     // Same epoch, another server: the outer layer stays closed.
     let f3 = fixture(20, params(3, 4), 1);
     assert_eq!(f3.opener().open(&v), Ok(OpenOutcome::NoMatch));
-    assert!(matches!(Opener::new(f3.server.clone(), f1.db.manifest()), Err(Error::WrongSecretKey)));
+    assert!(matches!(
+        Opener::new(f3.server.clone(), f1.db.manifest()),
+        Err(Error::WrongSecretKey)
+    ));
 }
 
 #[test]
 fn opened_records_round_trip_and_reject_damage() {
     let f = fixture(20, params(3, 4), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let OpenOutcome::Opened(r) = f.opener().open(&real(&c, &f.listed[0], "rec", b"ad")).unwrap() else { panic!() };
+    let OpenOutcome::Opened(r) = f
+        .opener()
+        .open(&real(&c, &f.listed[0], "rec", b"ad"))
+        .unwrap()
+    else {
+        panic!()
+    };
     let b = r.to_bytes();
     assert_eq!(OpenedVoucher::from_bytes(&b).unwrap(), r);
     for len in 0..b.len() {
@@ -265,14 +354,22 @@ fn opened_records_round_trip_and_reject_damage() {
     }
     let mut long = b.clone();
     long.push(0);
-    assert!(matches!(OpenedVoucher::from_bytes(&long), Err(Error::TrailingBytes { .. })));
+    assert!(matches!(
+        OpenedVoucher::from_bytes(&long),
+        Err(Error::TrailingBytes { .. })
+    ));
 }
 
 #[test]
 fn secrets_do_not_print() {
     let f = fixture(5, params(3, 4), 1);
     let k = ClientKey::generate();
-    let dbg = format!("{:?} {:?} {:?}", f.server, k, Client::new(f.db.clone(), &k).unwrap());
+    let dbg = format!(
+        "{:?} {:?} {:?}",
+        f.server,
+        k,
+        Client::new(f.db.clone(), &k).unwrap()
+    );
     assert!(!dbg.contains(&hex::encode(&f.server.to_bytes()[6..38])));
     assert!(!dbg.contains(&hex::encode(&k.export()[6..])));
     assert!(dbg.contains("ServerSecretKey { .. }"));

@@ -68,7 +68,11 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 impl DatabaseBuilder {
     /// Build with no progress reporting.
-    pub fn build(key: &ServerSecretKey, sources: &[SourceList], opts: &BuildOptions) -> Result<Vec<u8>> {
+    pub fn build(
+        key: &ServerSecretKey,
+        sources: &[SourceList],
+        opts: &BuildOptions,
+    ) -> Result<Vec<u8>> {
         DatabaseBuilder::build_with_progress(key, sources, opts, &|_, _| {})
     }
 
@@ -100,13 +104,20 @@ impl DatabaseBuilder {
         if !(okvs::MIN_EXPANSION..=okvs::MAX_EXPANSION).contains(&opts.expansion) {
             return Err(Error::InvalidParameter {
                 name: "expansion",
-                reason: format!("must be between {} and {}", okvs::MIN_EXPANSION, okvs::MAX_EXPANSION),
+                reason: format!(
+                    "must be between {} and {}",
+                    okvs::MIN_EXPANSION,
+                    okvs::MAX_EXPANSION
+                ),
             });
         }
         let n = entries.len() as u64;
         let m = okvs::table_cells(n, opts.expansion);
         if m > super::MAX_CELLS {
-            return Err(Error::InvalidParameter { name: "lists", reason: "too many hashes".into() });
+            return Err(Error::InvalidParameter {
+                name: "lists",
+                reason: "too many hashes".into(),
+            });
         }
 
         // Blind: V(x) = (α/2)·H(x); the final doubling during compression gives α·H(x).
@@ -135,7 +146,10 @@ impl DatabaseBuilder {
             attempt += 1;
             let mut seed = [0u8; 32];
             rng.fill_bytes(&mut seed);
-            let pos: Vec<[u64; 3]> = entries.par_iter().map(|x| okvs::positions(&seed, m, x)).collect();
+            let pos: Vec<[u64; 3]> = entries
+                .par_iter()
+                .map(|x| okvs::positions(&seed, m, x))
+                .collect();
             if let Some(order) = okvs::peel(&pos, m) {
                 break (seed, pos, order);
             }
@@ -166,7 +180,9 @@ impl DatabaseBuilder {
             })
             .collect();
         let mut free_iter = free_points.into_iter();
-        let table = okvs::solve(&pos, &values, &order, m, |_| free_iter.next().unwrap_or_default());
+        let table = okvs::solve(&pos, &values, &order, m, |_| {
+            free_iter.next().unwrap_or_default()
+        });
         drop(values);
 
         let compressed: Vec<u8> = table
@@ -204,9 +220,16 @@ impl DatabaseBuilder {
     /// Sign a manifest over a table and lay out the file: fills in the table digest, the
     /// server's public keys, then signs. The builder's last step; also how tests play a
     /// malicious or careless server that publishes a crafted table.
-    pub fn assemble(key: &ServerSecretKey, mut manifest: Manifest, table: &[u8]) -> Result<Vec<u8>> {
+    pub fn assemble(
+        key: &ServerSecretKey,
+        mut manifest: Manifest,
+        table: &[u8],
+    ) -> Result<Vec<u8>> {
         if table.len() as u64 != manifest.cells.saturating_mul(32) {
-            return Err(Error::InvalidParameter { name: "table", reason: "length is not cells × 32".into() });
+            return Err(Error::InvalidParameter {
+                name: "table",
+                reason: "length is not cells × 32".into(),
+            });
         }
         let public = key.public();
         manifest.blinding_point = *public.blinding_point_bytes();
@@ -234,25 +257,37 @@ type Selected = (Vec<MediaHash>, Vec<Source>, Vec<HashKind>);
 /// Deduplicate within and across sources and keep hashes listed by ≥ min_sources sources.
 fn select(sources: &[SourceList], opts: &BuildOptions) -> Result<Selected> {
     if sources.len() > super::MAX_SOURCES {
-        return Err(Error::InvalidParameter { name: "lists", reason: "more than 64 sources".into() });
+        return Err(Error::InvalidParameter {
+            name: "lists",
+            reason: "more than 64 sources".into(),
+        });
     }
     if opts.min_sources == 0 || opts.min_sources as usize > sources.len().max(1) {
         return Err(Error::InvalidParameter {
             name: "min_sources",
-            reason: format!("must be between 1 and the number of lists ({})", sources.len()),
+            reason: format!(
+                "must be between 1 and the number of lists ({})",
+                sources.len()
+            ),
         });
     }
     let mut names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::InvalidParameter { name: "lists", reason: "source names must be distinct".into() });
+    if names.windows(2).any(|w| w.first() == w.last()) {
+        return Err(Error::InvalidParameter {
+            name: "lists",
+            reason: "source names must be distinct".into(),
+        });
     }
     let mut seen: HashMap<&MediaHash, (u8, usize)> = HashMap::new();
     let mut meta = Vec::with_capacity(sources.len());
     let mut present: Vec<HashKind> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
         if s.name.is_empty() || s.name.len() > super::manifest::MAX_SOURCE_NAME {
-            return Err(Error::InvalidParameter { name: "source name", reason: "must be 1 to 64 bytes".into() });
+            return Err(Error::InvalidParameter {
+                name: "source name",
+                reason: "must be 1 to 64 bytes".into(),
+            });
         }
         let mut count = 0u64;
         for h in &s.hashes {
@@ -266,11 +301,17 @@ fn select(sources: &[SourceList], opts: &BuildOptions) -> Result<Selected> {
                 count += 1;
             }
         }
-        meta.push(Source { name: s.name.clone(), count });
+        meta.push(Source {
+            name: s.name.clone(),
+            count,
+        });
     }
     present.sort();
-    let mut entries: Vec<MediaHash> =
-        seen.into_iter().filter(|(_, (c, _))| *c >= opts.min_sources).map(|(h, _)| h.clone()).collect();
+    let mut entries: Vec<MediaHash> = seen
+        .into_iter()
+        .filter(|(_, (c, _))| *c >= opts.min_sources)
+        .map(|(h, _)| h.clone())
+        .collect();
     entries.par_sort_unstable();
     Ok((entries, meta, present))
 }

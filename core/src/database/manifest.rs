@@ -1,4 +1,5 @@
 //! The database manifest: everything a device needs besides the table, signed by the server.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::encoding::Reader;
 use crate::error::{Error, Result};
@@ -134,9 +135,15 @@ impl Manifest {
         for _ in 0..ns {
             let l = r.u8()? as usize;
             let name = std::str::from_utf8(r.take(l)?)
-                .map_err(|_| Error::OutOfRange { what: "manifest source name", reason: "not UTF-8" })?
+                .map_err(|_| Error::OutOfRange {
+                    what: "manifest source name",
+                    reason: "not UTF-8",
+                })?
                 .to_owned();
-            sources.push(Source { name, count: r.u64()? });
+            sources.push(Source {
+                name,
+                count: r.u64()?,
+            });
         }
         r.finish()?;
         let m = Manifest {
@@ -165,14 +172,20 @@ impl Manifest {
             what: "manifest parameters",
             reason: "threshold, s_max or synthetic rate out of range",
         })?;
-        if self.cells == 0 || self.cells % 3 != 0 || self.cells > super::MAX_CELLS {
-            return bad("manifest cells", "must be a positive multiple of 3 and at most 2^28");
+        if self.cells == 0 || !self.cells.is_multiple_of(3) || self.cells > super::MAX_CELLS {
+            return bad(
+                "manifest cells",
+                "must be a positive multiple of 3 and at most 2^28",
+            );
         }
         if self.entries > self.cells {
             return bad("manifest entries", "more entries than cells");
         }
-        if self.kinds.is_empty() || self.kinds.windows(2).any(|w| w[0] >= w[1]) {
-            return bad("manifest hash kinds", "must be non-empty, sorted and distinct");
+        if self.kinds.is_empty() || self.kinds.windows(2).any(|w| w.first() >= w.last()) {
+            return bad(
+                "manifest hash kinds",
+                "must be non-empty, sorted and distinct",
+            );
         }
         if self.dst.is_empty() || self.dst.len() > MAX_DST_LEN {
             return bad("manifest DST", "must be 1 to 255 bytes");
@@ -180,7 +193,11 @@ impl Manifest {
         if self.sources.len() > MAX_SOURCES {
             return bad("manifest sources", "more than 64 sources");
         }
-        if self.sources.iter().any(|s| s.name.is_empty() || s.name.len() > MAX_SOURCE_NAME) {
+        if self
+            .sources
+            .iter()
+            .any(|s| s.name.is_empty() || s.name.len() > MAX_SOURCE_NAME)
+        {
             return bad("manifest source name", "must be 1 to 64 bytes");
         }
         if self.min_sources as usize > self.sources.len().max(1) {

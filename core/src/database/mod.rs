@@ -7,14 +7,15 @@
 //! ```text
 //! "BMDB" | version u16 = 1 | flags u16 = 0 | manifest_len u32 | manifest | signature (64) | table (m × 32)
 //! ```
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod builder;
 mod manifest;
 mod storage;
 
+pub use builder::Progress;
 pub use builder::{BuildOptions, DatabaseBuilder, SourceList};
 pub use manifest::{MAX_SOURCES, Manifest, Source};
-pub use builder::Progress;
 pub use storage::Storage;
 
 use crate::encoding::{self, Reader};
@@ -23,9 +24,9 @@ use crate::hash::MediaHash;
 use crate::keys::ServerPublicKey;
 use crate::okvs;
 use crate::params::Params;
+use curve25519_dalek::RistrettoPoint;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable};
 use curve25519_dalek::traits::IsIdentity;
-use curve25519_dalek::RistrettoPoint;
 use ed25519_dalek::Signature;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -46,8 +47,10 @@ const SIGNATURE_LEN: usize = 64;
 /// Digest of a table: `SHA-256("blindmatch-v1 table" ‖ LE64(m) ‖ SHA-256(chunk_0) ‖ …)` over
 /// 1 MiB chunks, the chunk hashes computed in parallel.
 pub fn table_digest(table: &[u8]) -> [u8; 32] {
-    let chunk_hashes: Vec<[u8; 32]> =
-        table.par_chunks(DIGEST_CHUNK_CELLS * 32).map(|c| Sha256::digest(c).into()).collect();
+    let chunk_hashes: Vec<[u8; 32]> = table
+        .par_chunks(DIGEST_CHUNK_CELLS * 32)
+        .map(|c| Sha256::digest(c).into())
+        .collect();
     let mut h = Sha256::new();
     h.update(b"blindmatch-v1 table");
     h.update(((table.len() / 32) as u64).to_le_bytes());
@@ -104,14 +107,23 @@ fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     r.expect_magic(MAGIC)?;
     let version = r.u16()?;
     if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion { what, found: version });
+        return Err(Error::UnsupportedVersion {
+            what,
+            found: version,
+        });
     }
     if r.u16()? != 0 {
-        return Err(Error::OutOfRange { what: "database flags", reason: "must be zero" });
+        return Err(Error::OutOfRange {
+            what: "database flags",
+            reason: "must be zero",
+        });
     }
     let mlen = r.u32()?;
     if mlen > MAX_MANIFEST_LEN {
-        return Err(Error::OutOfRange { what: "manifest length", reason: "larger than 64 KiB" });
+        return Err(Error::OutOfRange {
+            what: "manifest length",
+            reason: "larger than 64 KiB",
+        });
     }
     let manifest_bytes = r.take(mlen as usize)?;
     let signature = r.array::<SIGNATURE_LEN>()?;
@@ -119,10 +131,15 @@ fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     let table_len = manifest.cells * 32;
     let rest = r.remaining() as u64;
     if rest < table_len {
-        return Err(Error::Truncated { what: "database table" });
+        return Err(Error::Truncated {
+            what: "database table",
+        });
     }
     if rest > table_len {
-        return Err(Error::TrailingBytes { what, extra: (rest - table_len) as usize });
+        return Err(Error::TrailingBytes {
+            what,
+            extra: (rest - table_len) as usize,
+        });
     }
     let table_offset = HEADER_LEN + mlen as usize + SIGNATURE_LEN;
     Ok(Layout {
@@ -188,19 +205,28 @@ impl Database {
             .verify_strict(&signed_message(l.header, l.manifest_bytes), &sig)
             .map_err(|_| Error::BadSignature)?;
         let root = root_hash(l.header, l.manifest_bytes);
-        if let Some(exp) = expected_root {
-            if !bool::from(root.ct_eq(exp)) {
-                return Err(Error::RootHashMismatch);
-            }
+        if let Some(exp) = expected_root
+            && !bool::from(root.ct_eq(exp))
+        {
+            return Err(Error::RootHashMismatch);
         }
-        let table = bytes.get(l.table_offset..).ok_or(Error::Truncated { what: "database" })?;
+        let table = bytes
+            .get(l.table_offset..)
+            .ok_or(Error::Truncated { what: "database" })?;
         if table_digest(table) != m.table_digest {
             return Err(Error::TableDigestMismatch);
         }
         let manifest = l.manifest;
         let table_offset = l.table_offset;
         let l_table = RistrettoBasepointTable::create(pinned.blinding_point());
-        Ok(Database { storage, table_offset, manifest, root, server: pinned.clone(), l_table })
+        Ok(Database {
+            storage,
+            table_offset,
+            manifest,
+            root,
+            server: pinned.clone(),
+            l_table,
+        })
     }
 
     /// Memory-map a file and [`open`](Database::open) it.
@@ -242,7 +268,10 @@ impl Database {
     }
 
     fn table(&self) -> &[u8] {
-        self.storage.as_slice().get(self.table_offset..).unwrap_or(&[])
+        self.storage
+            .as_slice()
+            .get(self.table_offset..)
+            .unwrap_or(&[])
     }
 
     fn cell_bytes(&self, i: u64) -> Option<[u8; 32]> {
@@ -255,12 +284,16 @@ impl Database {
     /// Decode the OKVS at `x`: the sum of its three cells (decompressing only those).
     pub fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
         if !self.manifest.kinds.contains(&x.kind()) {
-            return Err(Error::KindNotListed { kind: x.kind().name() });
+            return Err(Error::KindNotListed {
+                kind: x.kind().name(),
+            });
         }
         let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, x);
         let mut cells = [RistrettoPoint::default(); 3];
         for (c, p) in cells.iter_mut().zip(pos) {
-            let b = self.cell_bytes(p).ok_or(Error::Truncated { what: "database table" })?;
+            let b = self.cell_bytes(p).ok_or(Error::Truncated {
+                what: "database table",
+            })?;
             *c = encoding::point(&b, "database cell")?;
         }
         Ok(okvs::decode(cells))
@@ -290,11 +323,20 @@ impl Database {
             })
             .collect();
         sorted.par_sort_unstable();
-        if let Some(w) = sorted.windows(2).position(|w| w[0] == w[1]) {
-            let dup = sorted[w];
+        if let Some(dup) = sorted
+            .windows(2)
+            .find(|w| w.first() == w.last())
+            .and_then(|w| w.first())
+        {
             let cell = table.chunks_exact(32).position(|c| c == dup).unwrap_or(0);
-            return Err(Error::AuditFailed { cell: cell as u64, reason: "duplicate cell" });
+            return Err(Error::AuditFailed {
+                cell: cell as u64,
+                reason: "duplicate cell",
+            });
         }
-        Ok(AuditReport { cells: self.manifest.cells, root: self.root })
+        Ok(AuditReport {
+            cells: self.manifest.cells,
+            root: self.root,
+        })
     }
 }

@@ -142,7 +142,13 @@ impl DeviceKeys {
             }
         }
         let adkey = derive_adkey(&shamir[0]);
-        Ok(DeviceKeys { params: *params, shamir, adkey, fkey, dhf })
+        Ok(DeviceKeys {
+            params: *params,
+            shamir,
+            adkey,
+            fkey,
+            dhf,
+        })
     }
 
     /// The parameters these keys were derived for.
@@ -170,7 +176,10 @@ impl DeviceKeys {
 
     /// The DHF values (p_1(x0), …, p_s(x0)).
     pub fn dhf_values(&self, x0: Fp) -> Vec<Fp> {
-        self.dhf.chunks(self.params.dhf_coefficients()).map(|c| dhf::eval(c, x0)).collect()
+        self.dhf
+            .chunks(self.params.dhf_coefficients())
+            .map(|c| dhf::eval(c, x0))
+            .collect()
     }
 
     /// The associated-data key.
@@ -215,13 +224,22 @@ mod tests {
         let e = k.export();
         let k2 = ClientKey::import(&e).unwrap();
         assert_eq!(k.seed, k2.seed);
-        assert!(matches!(ClientKey::import(&e[..10]), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            ClientKey::import(&e[..10]),
+            Err(Error::Truncated { .. })
+        ));
         let mut long = e.to_vec();
         long.push(0);
-        assert!(matches!(ClientKey::import(&long), Err(Error::TrailingBytes { .. })));
+        assert!(matches!(
+            ClientKey::import(&long),
+            Err(Error::TrailingBytes { .. })
+        ));
         let mut v = e.to_vec();
         v[4] = 9;
-        assert!(matches!(ClientKey::import(&v), Err(Error::UnsupportedVersion { .. })));
+        assert!(matches!(
+            ClientKey::import(&v),
+            Err(Error::UnsupportedVersion { .. })
+        ));
         assert_eq!(format!("{k:?}"), "ClientKey { .. }");
     }
 

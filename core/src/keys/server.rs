@@ -43,7 +43,10 @@ impl ServerSecretKey {
         loop {
             let alpha = Scalar::random(&mut rng);
             if alpha != Scalar::ZERO {
-                return ServerSecretKey { alpha, signing: SigningKey::generate(&mut rng) };
+                return ServerSecretKey {
+                    alpha,
+                    signing: SigningKey::generate(&mut rng),
+                };
             }
         }
     }
@@ -70,13 +73,20 @@ impl ServerSecretKey {
         let alpha = encoding::scalar(r.array()?, false, what)?;
         let seed = Zeroizing::new(r.array::<32>()?);
         r.finish()?;
-        Ok(ServerSecretKey { alpha, signing: SigningKey::from_bytes(&seed) })
+        Ok(ServerSecretKey {
+            alpha,
+            signing: SigningKey::from_bytes(&seed),
+        })
     }
 
     /// The public half.
     pub fn public(&self) -> ServerPublicKey {
         let l = RistrettoPoint::mul_base(&self.alpha);
-        ServerPublicKey { l, l_bytes: l.compress(), verifying: self.signing.verifying_key() }
+        ServerPublicKey {
+            l,
+            l_bytes: l.compress(),
+            verifying: self.signing.verifying_key(),
+        }
     }
 
     /// α·P: the server's blinding of a point (the OPRF evaluation). For audits and tests.
@@ -129,7 +139,11 @@ impl ServerPublicKey {
         if verifying.is_weak() {
             return Err(Error::InvalidPoint { what });
         }
-        Ok(ServerPublicKey { l, l_bytes: CompressedRistretto(lb), verifying })
+        Ok(ServerPublicKey {
+            l,
+            l_bytes: CompressedRistretto(lb),
+            verifying,
+        })
     }
 
     /// L = α·G.

@@ -74,12 +74,20 @@ pub fn pdq_media_hash(
     format: pdq::PixelFormat,
     min_quality: u32,
 ) -> Result<PdqOutcome> {
-    let out = pdq::pdq_hash(pixels, width, height, format)
-        .map_err(|e| Error::InvalidParameter { name: "image", reason: e.to_string() })?;
+    let out =
+        pdq::pdq_hash(pixels, width, height, format).map_err(|e| Error::InvalidParameter {
+            name: "image",
+            reason: e.to_string(),
+        })?;
     if out.quality < min_quality {
-        return Ok(PdqOutcome::LowQuality { quality: out.quality });
+        return Ok(PdqOutcome::LowQuality {
+            quality: out.quality,
+        });
     }
-    Ok(PdqOutcome::Hash { hash: MediaHash::new(HashKind::Pdq, &out.hash.0)?, quality: out.quality })
+    Ok(PdqOutcome::Hash {
+        hash: MediaHash::new(HashKind::Pdq, &out.hash.0)?,
+        quality: out.quality,
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +96,10 @@ mod tests {
 
     #[test]
     fn known_digests() {
-        assert_eq!(hash_bytes(HashKind::Md5, b"").unwrap().to_hex(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            hash_bytes(HashKind::Md5, b"").unwrap().to_hex(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
         assert_eq!(
             hash_bytes(HashKind::Sha1, b"abc").unwrap().to_hex(),
             "a9993e364706816aba3e25717850c26c9cd0d89d"

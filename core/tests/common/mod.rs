@@ -23,15 +23,28 @@ pub fn fixture(n: u64, params: Params, epoch: u64) -> Fixture {
     let server = ServerSecretKey::generate();
     let public = server.public();
     let listed: Vec<MediaHash> = (0..n).map(sha).collect();
-    let opts = BuildOptions { params, epoch, ..Default::default() };
+    let opts = BuildOptions {
+        params,
+        epoch,
+        ..Default::default()
+    };
     let bytes = DatabaseBuilder::build(
         &server,
-        &[SourceList { name: "test".into(), hashes: listed.clone() }],
+        &[SourceList {
+            name: "test".into(),
+            hashes: listed.clone(),
+        }],
         &opts,
     )
     .unwrap();
     let db = Arc::new(Database::open(bytes.clone(), &public, None).unwrap());
-    Fixture { server, public, bytes, db, listed }
+    Fixture {
+        server,
+        public,
+        bytes,
+        db,
+        listed,
+    }
 }
 
 impl Fixture {
