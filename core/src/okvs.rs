@@ -149,9 +149,10 @@ mod tests {
             let m = table_cells(n, 1.3);
             let keys: Vec<MediaHash> = (0..n).map(h).collect();
             let pos: Vec<[u64; 3]> = keys.iter().map(|k| positions(&seed, m, k)).collect();
-            let vals: Vec<RistrettoPoint> = (0..n).map(|i| G * Scalar::from(i + 1)).collect();
+            let rnd = |tag: u8, i: u64| G * Scalar::hash_from_bytes::<sha2::Sha512>(&[&[tag][..], &i.to_le_bytes()].concat());
+            let vals: Vec<RistrettoPoint> = (0..n).map(|i| rnd(0, i)).collect();
             if let Some(order) = peel(&pos, m) {
-                let t = solve(&pos, &vals, &order, m, |c| G * Scalar::from(1000 + c as u64));
+                let t = solve(&pos, &vals, &order, m, |c| rnd(1, c as u64));
                 for (p, v) in pos.iter().zip(&vals) {
                     prop_assert_eq!(decode([t[p[0] as usize], t[p[1] as usize], t[p[2] as usize]]), *v);
                 }
