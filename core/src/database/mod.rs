@@ -168,7 +168,7 @@ pub struct Database {
     manifest: Manifest,
     root: [u8; 32],
     server: ServerPublicKey,
-    l_table: RistrettoBasepointTable,
+    l_table: std::sync::OnceLock<RistrettoBasepointTable>,
 }
 
 impl core::fmt::Debug for Database {
@@ -218,7 +218,7 @@ impl Database {
         }
         let manifest = l.manifest;
         let table_offset = l.table_offset;
-        let l_table = RistrettoBasepointTable::create(pinned.blinding_point());
+        let l_table = std::sync::OnceLock::new();
         Ok(Database {
             storage,
             table_offset,
@@ -263,8 +263,9 @@ impl Database {
         &self.server
     }
 
+    /// A precomputed table for L (synthetic vouchers), built on first use.
     pub(crate) fn l_table(&self) -> &RistrettoBasepointTable {
-        &self.l_table
+        self.l_table.get_or_init(|| RistrettoBasepointTable::create(self.server.blinding_point()))
     }
 
     fn table(&self) -> &[u8] {
