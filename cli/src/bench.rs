@@ -113,22 +113,39 @@ fn floors() -> Floors {
 }
 
 pub fn run(json: bool, entries: u64) -> Result<()> {
-    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().what("thread pool")?;
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .what("thread pool")?;
     let cores = rayon::current_num_threads();
     let f = single.install(floors);
     let mut rows = Vec::new();
     let mut row = |operation, us: f64, floor: f64, note: String| {
-        rows.push(Row { operation, us_per_op: us, floor_us: floor, ratio: us / floor, note });
+        rows.push(Row {
+            operation,
+            us_per_op: us,
+            floor_us: floor,
+            ratio: us / floor,
+            note,
+        });
     };
 
     // Database build, single core and all cores.
     let server = ServerSecretKey::generate();
     let public = server.public();
-    let list = vec![SourceList { name: "bench".into(), hashes: hashes(entries, 1) }];
+    let list = vec![SourceList {
+        name: "bench".into(),
+        hashes: hashes(entries, 1),
+    }];
     let params = Params::new(30, 60, 10_000).what("params")?;
-    let opts = BuildOptions { params, ..Default::default() };
+    let opts = BuildOptions {
+        params,
+        ..Default::default()
+    };
     let t = Instant::now();
-    let bytes = single.install(|| DatabaseBuilder::build(&server, &list, &opts)).what("build")?;
+    let bytes = single
+        .install(|| DatabaseBuilder::build(&server, &list, &opts))
+        .what("build")?;
     let build_1 = t.elapsed().as_secs_f64() * 1e6 / entries as f64;
     let t = Instant::now();
     let bytes_par = DatabaseBuilder::build(&server, &list, &opts).what("build")?;
@@ -136,18 +153,25 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     drop(bytes_par);
     let cells = database::inspect(&bytes).what("inspect")?.manifest.cells as f64;
     let n = entries as f64;
-    let build_floor = f.h2g + f.var_mul + (cells / n) * f.batch_compress + ((cells - n) / n) * f.uniform_point;
+    let build_floor =
+        f.h2g + f.var_mul + (cells / n) * f.batch_compress + ((cells - n) / n) * f.uniform_point;
     row(
         "db_build_entry",
         build_1,
         build_floor,
-        format!("{entries} entries, 1 core; floor = H2G + var-base mul + batch compress + random free cells"),
+        format!(
+            "{entries} entries, 1 core; floor = H2G + var-base mul + batch compress + random free cells"
+        ),
     );
     row(
         "db_build_entry_parallel",
         build_n,
         build_floor / cores as f64,
-        format!("{cores} cores: {:.0} entries/s, speed-up {:.2}×", 1e6 / build_n, build_1 / build_n),
+        format!(
+            "{cores} cores: {:.0} entries/s, speed-up {:.2}×",
+            1e6 / build_n,
+            build_1 / build_n
+        ),
     );
 
     // Fast load of the same file, against hashing its table once.
@@ -159,7 +183,15 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         let tail = &bytes[bytes.len() - table_len..];
         black_box(database::table_digest(tail));
     });
-    row("db_load", load, digest_floor, format!("{entries} entries ({:.1} MB); floor = table digest", bytes.len() as f64 / 1e6));
+    row(
+        "db_load",
+        load,
+        digest_floor,
+        format!(
+            "{entries} entries ({:.1} MB); floor = table digest",
+            bytes.len() as f64 / 1e6
+        ),
+    );
 
     let db = Arc::new(Database::open(bytes.clone(), &public, None).what("open")?);
     let client = Client::new(db.clone(), &ClientKey::generate()).what("client")?;
@@ -170,18 +202,42 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     let real = single.install(|| {
         time_us(5, k, || {
             for x in listed.iter().take(k) {
-                black_box(client.voucher_with(x, b"bench", b"", SyntheticChoice::Real, &mut rand::rng()).ok());
+                black_box(
+                    client
+                        .voucher_with(x, b"bench", b"", SyntheticChoice::Real, &mut rand::rng())
+                        .ok(),
+                );
             }
         })
     });
-    row("voucher_real", real, real_floor, "floor = H2G + 3 decompress + 2 two-term multiscalar + 2 batch compress".into());
+    row(
+        "voucher_real",
+        real,
+        real_floor,
+        "floor = H2G + 3 decompress + 2 two-term multiscalar + 2 batch compress".into(),
+    );
     let synth_floor = 2.0 * f.fixed_base + 2.0 * f.batch_compress;
     let synth = time_us(5, k, || {
         for x in listed.iter().take(k) {
-            black_box(client.voucher_with(x, b"bench", b"", SyntheticChoice::Synthetic, &mut rand::rng()).ok());
+            black_box(
+                client
+                    .voucher_with(
+                        x,
+                        b"bench",
+                        b"",
+                        SyntheticChoice::Synthetic,
+                        &mut rand::rng(),
+                    )
+                    .ok(),
+            );
         }
     });
-    row("voucher_synthetic", synth, synth_floor, "floor = 2 fixed-base mul + 2 batch compress".into());
+    row(
+        "voucher_synthetic",
+        synth,
+        synth_floor,
+        "floor = 2 fixed-base mul + 2 batch compress".into(),
+    );
 
     let opener = Opener::new(server.clone(), db.manifest()).what("opener")?;
     let vouchers: Vec<Vec<u8>> = listed
@@ -196,9 +252,20 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
             black_box(opener.open(v).ok());
         }
     });
-    row("open", open1, open_floor, "floor = decompress + var-base mul + compress".into());
-    let open_b1 = single.install(|| time_us(5, k, || drop(black_box(opener.open_batch(&vouchers)))));
-    row("open_batch", open_b1, open_floor, "1 core, batched compression".into());
+    row(
+        "open",
+        open1,
+        open_floor,
+        "floor = decompress + var-base mul + compress".into(),
+    );
+    let open_b1 =
+        single.install(|| time_us(5, k, || drop(black_box(opener.open_batch(&vouchers)))));
+    row(
+        "open_batch",
+        open_b1,
+        open_floor,
+        "1 core, batched compression".into(),
+    );
     let open_bn = time_us(5, k, || drop(black_box(opener.open_batch(&vouchers))));
     row(
         "open_batch_parallel",
@@ -215,7 +282,9 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         }
     }
     for x in hashes(60, 9).iter() {
-        let v = client.voucher_with(x, b"s", b"", SyntheticChoice::Synthetic, &mut rng).what("voucher")?;
+        let v = client
+            .voucher_with(x, b"s", b"", SyntheticChoice::Synthetic, &mut rng)
+            .what("voucher")?;
         if let Ok(OpenOutcome::Opened(r)) = opener.open(&v) {
             account.insert(r);
         }
@@ -240,7 +309,12 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         }
         black_box(acc);
     });
-    row("reveal", reveal, lagrange, "T = 30, s_max = 60, 90 opened; floor = Lagrange scalar work".into());
+    row(
+        "reveal",
+        reveal,
+        lagrange,
+        "T = 30, s_max = 60, 90 opened; floor = Lagrange scalar work".into(),
+    );
 
     if json {
         println!("{}", serde_json::to_string_pretty(&rows).what("json")?);
@@ -249,11 +323,23 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     println!("blindmatch bench — {cores} cores; floors measured in this run (curve25519-dalek)");
     println!(
         "raw: H2G {:.1} µs, var-base mul {:.1}, 2-term multiscalar {:.1}, fixed-base {:.1}, decompress {:.1}, batch compress {:.2}, uniform point {:.1}",
-        f.h2g, f.var_mul, f.multiscalar2, f.fixed_base, f.decompress, f.batch_compress, f.uniform_point
+        f.h2g,
+        f.var_mul,
+        f.multiscalar2,
+        f.fixed_base,
+        f.decompress,
+        f.batch_compress,
+        f.uniform_point
     );
-    println!("{:<24} {:>12} {:>12} {:>7}  note", "operation", "µs/op", "floor µs", "ratio");
+    println!(
+        "{:<24} {:>12} {:>12} {:>7}  note",
+        "operation", "µs/op", "floor µs", "ratio"
+    );
     for r in &rows {
-        println!("{:<24} {:>12.2} {:>12.2} {:>7.2}  {}", r.operation, r.us_per_op, r.floor_us, r.ratio, r.note);
+        println!(
+            "{:<24} {:>12.2} {:>12.2} {:>7.2}  {}",
+            r.operation, r.us_per_op, r.floor_us, r.ratio, r.note
+        );
     }
     Ok(())
 }
