@@ -14,15 +14,33 @@ fn a_server_can_encode_unlisted_hashes_but_not_for_one_device() {
     let target = sha(999_999);
     let mut hashes = f.listed.clone();
     hashes.push(target.clone());
-    let opts = BuildOptions { params: Params::new(3, 4, 0).unwrap(), epoch: 1, ..Default::default() };
-    let bytes = DatabaseBuilder::build(&f.server, &[SourceList { name: "test".into(), hashes }], &opts).unwrap();
+    let opts = BuildOptions {
+        params: Params::new(3, 4, 0).unwrap(),
+        epoch: 1,
+        ..Default::default()
+    };
+    let bytes = DatabaseBuilder::build(
+        &f.server,
+        &[SourceList {
+            name: "test".into(),
+            hashes,
+        }],
+        &opts,
+    )
+    .unwrap();
     // Nothing in the table shows it (the limit): the signature verifies and the audit passes …
     let evil = Database::open(bytes.clone(), &f.public, None).unwrap();
     evil.verify().unwrap();
-    assert_eq!(evil.lookup(&target).unwrap(), f.server.blind(&hash_media(&target, DEFAULT_DST).unwrap()));
+    assert_eq!(
+        evil.lookup(&target).unwrap(),
+        f.server.blind(&hash_media(&target, DEFAULT_DST).unwrap())
+    );
     // … but it has a different root hash, so a device that checks the published root refuses it.
     assert_ne!(evil.root_hash(), &published_root);
-    assert_eq!(Database::open(bytes, &f.public, Some(&published_root)).unwrap_err(), Error::RootHashMismatch);
+    assert_eq!(
+        Database::open(bytes, &f.public, Some(&published_root)).unwrap_err(),
+        Error::RootHashMismatch
+    );
 }
 
 #[test]
@@ -30,8 +48,24 @@ fn the_device_does_the_same_work_for_listed_and_unlisted_items() {
     // Both paths produce a voucher of the same size and structure; only the server can tell.
     let f = fixture(50, Params::new(3, 4, 0).unwrap(), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let listed = c.voucher_with(&f.listed[0], b"a", b"", SyntheticChoice::Real, &mut rand::rng()).unwrap();
-    let unlisted = c.voucher_with(&sha(777_777), b"a", b"", SyntheticChoice::Real, &mut rand::rng()).unwrap();
+    let listed = c
+        .voucher_with(
+            &f.listed[0],
+            b"a",
+            b"",
+            SyntheticChoice::Real,
+            &mut rand::rng(),
+        )
+        .unwrap();
+    let unlisted = c
+        .voucher_with(
+            &sha(777_777),
+            b"a",
+            b"",
+            SyntheticChoice::Real,
+            &mut rand::rng(),
+        )
+        .unwrap();
     assert_eq!(listed.len(), unlisted.len());
     assert_eq!(listed[..76], unlisted[..76]);
 }

@@ -265,7 +265,8 @@ impl Database {
 
     /// A precomputed table for L (synthetic vouchers), built on first use.
     pub(crate) fn l_table(&self) -> &RistrettoBasepointTable {
-        self.l_table.get_or_init(|| RistrettoBasepointTable::create(self.server.blinding_point()))
+        self.l_table
+            .get_or_init(|| RistrettoBasepointTable::create(self.server.blinding_point()))
     }
 
     fn table(&self) -> &[u8] {
