@@ -680,3 +680,43 @@ fn help_names_every_subcommand() {
         assert!(h.contains(c));
     }
 }
+
+#[test]
+fn demo_runs_end_to_end_and_checks_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["demo", "--listed", "3000", "--dir", p(dir.path())]);
+    assert!(out.contains("below the threshold"), "{out}");
+    assert!(out.contains("check: revealed exactly the"), "{out}");
+    assert!(dir.path().join("demo.bmdb").exists() && dir.path().join("accounts.sqlite").exists());
+    assert_eq!(
+        std::fs::metadata(dir.path().join("server.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn bench_json_has_every_operation() {
+    let out = ok(&["bench", "--json", "--entries", "300"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    for op in [
+        "db_build_entry",
+        "voucher_real",
+        "voucher_synthetic",
+        "open",
+        "reveal",
+        "db_load",
+    ] {
+        let r = rows
+            .iter()
+            .find(|r| r["operation"] == op)
+            .unwrap_or_else(|| panic!("{op} missing"));
+        for k in ["us_per_op", "floor_us", "ratio"] {
+            assert!(r[k].as_f64().unwrap() > 0.0, "{op}.{k}");
+        }
+    }
+}
