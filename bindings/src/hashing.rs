@@ -1,0 +1,196 @@
+//! Typed media hashes and on-device media hashing: SHA-256, SHA-1 and MD5 of bytes or a file,
+//! and PDQ of a decoded RGB, RGBA or luma buffer with a quality gate.
+
+use crate::error::{Result, guard};
+use blindmatch_core::media::{self, PdqOutcome, pdq};
+use blindmatch_core::{HashKind as CoreKind, MediaHash};
+
+/// The kinds of media hash a database can list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum HashKind {
+    /// SHA-256 of the file bytes (32 bytes).
+    Sha256,
+    /// SHA-1 of the file bytes (20 bytes).
+    Sha1,
+    /// MD5 of the file bytes (16 bytes).
+    Md5,
+    /// Meta's PDQ perceptual hash (32 bytes), matched exactly.
+    Pdq,
+}
+
+impl From<HashKind> for CoreKind {
+    fn from(k: HashKind) -> Self {
+        match k {
+            HashKind::Sha256 => CoreKind::Sha256,
+            HashKind::Sha1 => CoreKind::Sha1,
+            HashKind::Md5 => CoreKind::Md5,
+            HashKind::Pdq => CoreKind::Pdq,
+        }
+    }
+}
+
+impl From<CoreKind> for HashKind {
+    fn from(k: CoreKind) -> Self {
+        match k {
+            CoreKind::Sha256 => HashKind::Sha256,
+            CoreKind::Sha1 => HashKind::Sha1,
+            CoreKind::Md5 => HashKind::Md5,
+            CoreKind::Pdq => HashKind::Pdq,
+        }
+    }
+}
+
+/// A media hash and its kind. The length is checked wherever a `TypedHash` is used
+/// (`BadInput` if it does not fit the kind).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TypedHash {
+    /// The hash kind.
+    pub kind: HashKind,
+    /// The hash bytes (32 for SHA-256 and PDQ, 20 for SHA-1, 16 for MD5).
+    pub bytes: Vec<u8>,
+}
+
+impl TypedHash {
+    pub(crate) fn to_core(&self) -> Result<MediaHash> {
+        Ok(MediaHash::new(self.kind.into(), &self.bytes)?)
+    }
+}
+
+impl From<&MediaHash> for TypedHash {
+    fn from(h: &MediaHash) -> Self {
+        TypedHash {
+            kind: h.kind().into(),
+            bytes: h.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Pixel layout of a decoded image buffer (tightly packed, row-major, top row first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PixelFormat {
+    /// Three bytes per pixel: red, green, blue.
+    Rgb,
+    /// Four bytes per pixel: red, green, blue, alpha (alpha is ignored). Android's
+    /// `Bitmap.Config.ARGB_8888` copied with `copyPixelsToBuffer` is in this order.
+    Rgba,
+    /// One byte per pixel: luminance.
+    Luma,
+}
+
+impl From<PixelFormat> for pdq::PixelFormat {
+    fn from(f: PixelFormat) -> Self {
+        match f {
+            PixelFormat::Rgb => pdq::PixelFormat::Rgb8,
+            PixelFormat::Rgba => pdq::PixelFormat::Rgba8,
+            PixelFormat::Luma => pdq::PixelFormat::Luma8,
+        }
+    }
+}
+
+/// The result of PDQ hashing with a quality gate.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PdqResult {
+    /// The hash, or `None` when the image's quality is below the gate (too flat or too small
+    /// to hash reliably): such an image is not matched, so make no voucher for it.
+    pub hash: Option<TypedHash>,
+    /// The PDQ quality score, 0 to 100.
+    pub quality: u32,
+}
+
+/// The default PDQ quality gate (50, as the PDQ documentation recommends).
+#[uniffi::export]
+pub fn default_min_pdq_quality() -> u32 {
+    media::DEFAULT_MIN_PDQ_QUALITY
+}
+
+/// SHA-256 of `data`. Call off the main thread.
+#[uniffi::export]
+pub fn sha256(data: Vec<u8>) -> Result<TypedHash> {
+    hash_bytes(HashKind::Sha256, data)
+}
+
+/// SHA-1 of `data`. Call off the main thread.
+#[uniffi::export]
+pub fn sha1(data: Vec<u8>) -> Result<TypedHash> {
+    hash_bytes(HashKind::Sha1, data)
+}
+
+/// MD5 of `data`. Call off the main thread.
+#[uniffi::export]
+pub fn md5(data: Vec<u8>) -> Result<TypedHash> {
+    hash_bytes(HashKind::Md5, data)
+}
+
+/// Hash `data` with an exact hash kind (`BadInput` for `Pdq`: it needs decoded pixels, see
+/// `pdq_hash`). Call off the main thread.
+#[uniffi::export]
+pub fn hash_bytes(kind: HashKind, data: Vec<u8>) -> Result<TypedHash> {
+    guard(|| Ok(TypedHash::from(&media::hash_bytes(kind.into(), &data)?)))
+}
+
+/// Hash a file with an exact hash kind, streaming it in constant memory. Call off the main
+/// thread.
+#[uniffi::export]
+pub fn hash_file(kind: HashKind, path: String) -> Result<TypedHash> {
+    guard(|| Ok(TypedHash::from(&media::hash_file(kind.into(), &path)?)))
+}
+
+/// PDQ of a decoded image: `pixels` holds exactly `width × height` pixels in `format`.
+/// Images below `min_quality` (default 50) yield `hash = None`. Call off the main thread.
+///
+/// The buffer is copied across the FFI: downscale large images first (PDQ works on a 64×64
+/// reduction; the reference tools hash at most 512×512).
+#[uniffi::export(default(min_quality = 50))]
+pub fn pdq_hash(
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    format: PixelFormat,
+    min_quality: u32,
+) -> Result<PdqResult> {
+    guard(|| {
+        Ok(
+            match media::pdq_media_hash(&pixels, width, height, format.into(), min_quality)? {
+                PdqOutcome::Hash { hash, quality } => PdqResult {
+                    hash: Some(TypedHash::from(&hash)),
+                    quality,
+                },
+                PdqOutcome::LowQuality { quality } => PdqResult {
+                    hash: None,
+                    quality,
+                },
+            },
+        )
+    })
+}
+
+/// Parse a hash from hex (upper or lower case) as `kind`.
+#[uniffi::export]
+pub fn hash_from_hex(kind: HashKind, hex: String) -> Result<TypedHash> {
+    guard(|| Ok(TypedHash::from(&MediaHash::from_hex(kind.into(), &hex)?)))
+}
+
+/// Parse `kind:hex`, e.g. `sha256:ba78…`.
+#[uniffi::export]
+pub fn parse_typed_hash(text: String) -> Result<TypedHash> {
+    guard(|| Ok(TypedHash::from(&MediaHash::from_typed_hex(&text)?)))
+}
+
+/// `kind:hex` of a hash (checks the length for the kind).
+#[uniffi::export]
+pub fn typed_hash_to_string(hash: TypedHash) -> Result<String> {
+    guard(|| {
+        let h = hash.to_core()?;
+        Ok(format!("{}:{}", h.kind().name(), h.to_hex()))
+    })
+}
+
+/// Parse a hash list: one hex hash per line (of `default_kind`), or CSV lines `kind,hash`.
+/// `#` starts a comment; blank lines are skipped. An error names the line, never its content.
+#[uniffi::export(default(default_kind = None))]
+pub fn parse_hash_list(text: String, default_kind: Option<HashKind>) -> Result<Vec<TypedHash>> {
+    guard(|| {
+        let hashes = blindmatch_core::hashlist::parse(&text, default_kind.map(Into::into))?;
+        Ok(hashes.iter().map(TypedHash::from).collect())
+    })
+}

@@ -1,0 +1,179 @@
+"""Malformed databases, vouchers and keys from Python: every failure is a typed
+`BlindMatchError` subclass, never a crash and never an untyped error."""
+
+import random
+
+import pytest
+
+import blindmatch as bm
+from conftest import listed, make_world, unlisted
+
+E = bm.BlindMatchError
+
+
+def test_errors_are_one_family():
+    for cls in (E.BadInput, E.UnsupportedVersion, E.VerificationFailed, E.WrongEpoch,
+                E.WrongKey, E.KindNotListed, E.CorruptVoucher, E.RevealFailed, E.BuildFailed,
+                E.Io, E.Internal):
+        assert issubclass(cls, bm.BlindMatchError)
+        assert issubclass(cls, Exception)
+
+
+class TestMalformedDatabase:
+    def test_truncated_or_garbage(self, world):
+        pinned = world.server.public_key()
+        for bad in (b"", b"BMDB", world.db_bytes[:100], world.db_bytes[:-1], b"\x00" * 500):
+            with pytest.raises(E.BadInput):
+                bm.Database.from_bytes(bad, pinned)
+        with pytest.raises(E.BadInput):
+            bm.Database.from_bytes(world.db_bytes + b"\x00", pinned)
+
+    def test_newer_format_version(self, world):
+        newer = bytearray(world.db_bytes)
+        newer[4] = 2
+        with pytest.raises(E.UnsupportedVersion):
+            bm.Database.from_bytes(bytes(newer), world.server.public_key())
+
+    def test_tampered_table_or_signature(self, world):
+        pinned = world.server.public_key()
+        table = bytearray(world.db_bytes)
+        table[-5] ^= 0x01
+        with pytest.raises(E.VerificationFailed):
+            bm.Database.from_bytes(bytes(table), pinned)
+
+    def test_wrong_pinned_key_or_root(self, world):
+        with pytest.raises(E.VerificationFailed):
+            bm.Database.from_bytes(world.db_bytes, bm.ServerKey.generate().public_key())
+        with pytest.raises(E.VerificationFailed):
+            bm.Database.from_bytes(world.db_bytes, world.server.public_key(), b"\x00" * 32)
+        with pytest.raises(E.BadInput):
+            bm.Database.from_bytes(world.db_bytes, world.server.public_key(), b"\x00" * 31)
+
+    def test_missing_file(self, world, tmp_path):
+        with pytest.raises(E.Io):
+            bm.Database.open_file(str(tmp_path / "none.bmdb"), world.server.public_key())
+
+    def test_random_mutations_never_escape_as_untyped_errors(self, world):
+        rng = random.Random(4)
+        pinned = world.server.public_key()
+        for _ in range(60):
+            b = bytearray(world.db_bytes)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            try:
+                bm.Database.from_bytes(bytes(b[: rng.choice([len(b), rng.randrange(len(b))])]), pinned)
+            except bm.BlindMatchError as e:
+                assert not isinstance(e, E.Internal)
+
+
+class TestMalformedVoucher:
+    def test_garbage_and_truncation(self, world):
+        v = world.maker.create_voucher(listed(0), b"id", b"ad")
+        for bad in (b"", b"BV", b"\x00" * 100, v[:-1], v + b"\x00", v[:76], bytes(len(v))):
+            with pytest.raises(E.BadInput):
+                world.opener.open_voucher(bad)
+        with pytest.raises(E.BadInput):
+            bm.peek_voucher(b"xx")
+
+    def test_newer_voucher_version(self, world):
+        v = bytearray(world.maker.create_voucher(listed(0), b"id", b"ad"))
+        v[2] = 9
+        with pytest.raises(E.UnsupportedVersion):
+            world.opener.open_voucher(bytes(v))
+
+    def test_wrong_epoch(self, world):
+        other = make_world(epoch=world.db.epoch() + 1, n=20)
+        v = other.maker.create_voucher(listed(0), b"id", b"ad")
+        with pytest.raises(E.WrongEpoch):
+            world.opener.open_voucher(v)
+
+    def test_tampered_inner_layer(self, world):
+        v = bytearray(world.maker.create_voucher(listed(1), b"id", b"ad"))
+        v[-1] ^= 0x80
+        with pytest.raises(E.CorruptVoucher):
+            world.opener.open_voucher(bytes(v))
+
+    def test_random_mutations_are_typed_or_no_match(self, world):
+        rng = random.Random(7)
+        base = world.maker.create_voucher(listed(2), b"id", b"ad")
+        for _ in range(300):
+            b = bytearray(base)
+            for _ in range(rng.randint(1, 3)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            try:
+                world.opener.open_voucher(bytes(b))
+            except bm.BlindMatchError as e:
+                assert not isinstance(e, E.Internal)
+
+    def test_bad_records(self, world):
+        account = world.opener.new_account()
+        with pytest.raises(E.BadInput):
+            account.add_record(b"BMOR\x01garbage")
+        with pytest.raises(E.BadInput):
+            account.add(bm.OpenResult(opened=True, id=b"x", record=b"\x00" * 40))
+        assert not account.add(bm.OpenResult(opened=False, id=b"x", record=None))
+        # A record from a database with other parameters is refused.
+        other = make_world(threshold=3, s_max=2, n=10)
+        r = other.opener.open_voucher(other.maker.create_voucher(listed(0), b"x", b""))
+        with pytest.raises(E.BadInput):
+            account.add(r)
+
+
+class TestMalformedKeys:
+    def test_client_key(self):
+        good = bm.ClientKey.generate().export()
+        for bad in (b"", good[:-1], good + b"\x00", b"XXXX" + good[4:]):
+            with pytest.raises(E.BadInput):
+                bm.ClientKey.from_exported(bad)
+        newer = bytearray(good)
+        newer[4] = 2
+        with pytest.raises(E.UnsupportedVersion):
+            bm.ClientKey.from_exported(bytes(newer))
+
+    def test_server_keys(self, world):
+        secret = world.server.export_secret()
+        for bad in (b"", secret[:-1], secret[:6] + b"\x00" * 32 + secret[38:], b"\xff" * 70):
+            with pytest.raises(E.BadInput):
+                bm.ServerKey.from_secret_bytes(bad)
+        public = world.server.public_key()
+        for bad in (b"", public[:-1], public[:6] + b"\xff" * 32 + public[38:]):
+            with pytest.raises(E.BadInput):
+                bm.Database.from_bytes(world.db_bytes, bad)
+
+    def test_opener_with_the_wrong_server_key(self, world):
+        with pytest.raises(E.WrongKey):
+            bm.Opener(bm.ServerKey.generate(), world.db)
+
+
+class TestBadArguments:
+    def test_voucher_arguments(self, world):
+        with pytest.raises(E.BadInput):
+            world.maker.create_voucher(listed(0), b"x" * 65, b"")
+        with pytest.raises(E.BadInput):
+            world.maker.create_voucher(listed(0), b"x", b"a" * 65533)
+        with pytest.raises(E.BadInput):
+            world.maker.create_voucher(bm.TypedHash(kind=bm.HashKind.SHA256, bytes=b"\x01" * 31), b"x", b"")
+        with pytest.raises(E.KindNotListed):
+            world.maker.create_voucher(bm.md5(b"x"), b"x", b"")
+
+    def test_build_arguments(self):
+        server = bm.ServerKey.generate()
+        lists = [bm.HashList(name="a", hashes=[listed(0)])]
+        with pytest.raises(E.BadInput):
+            server.build_database(lists, bm.BuildOptions(threshold=1))
+        with pytest.raises(E.BadInput):
+            server.build_database(lists, bm.BuildOptions(min_sources=2))
+        with pytest.raises(E.BadInput):
+            server.build_database(lists + [bm.HashList(name="a", hashes=[])], bm.BuildOptions())
+        with pytest.raises(E.BadInput):
+            server.build_database(lists, bm.BuildOptions(expansion=0.5))
+        with pytest.raises(E.BadInput):
+            server.build_database(lists, bm.BuildOptions(kinds=[bm.HashKind.MD5]))
+        with pytest.raises(E.BadInput):
+            bm.Account(bm.DatabaseParams(threshold=0, s_max=0, synthetic_rate_ppm=0))
+
+    def test_messages_carry_no_hash_bytes(self, world):
+        h = bm.TypedHash(kind=bm.HashKind.SHA256, bytes=bytes(range(31)))
+        with pytest.raises(E.BadInput) as e:
+            world.maker.create_voucher(h, b"x", b"")
+        assert h.bytes.hex()[:8] not in str(e.value)

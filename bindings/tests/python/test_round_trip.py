@@ -1,0 +1,152 @@
+"""The whole protocol from Python: the server builds a database, a device makes vouchers, the
+server opens them, and the reveal happens exactly at the threshold."""
+
+import concurrent.futures
+
+import pytest
+
+import blindmatch as bm
+from conftest import EPOCH, S_MAX, THRESHOLD, listed, make_world, unlisted
+
+
+def test_database_verifies_against_the_pinned_key_and_root(world, tmp_path):
+    info = world.db.info()
+    assert info.epoch == EPOCH == world.db.epoch()
+    assert info.entries == 200
+    assert info.params == bm.DatabaseParams(threshold=THRESHOLD, s_max=S_MAX, synthetic_rate_ppm=0)
+    assert info.kinds == [bm.HashKind.SHA256]
+    assert len(info.root_hash) == 32 and info.root_hash.hex() == info.root_hash_hex
+    assert info.server_fingerprint == world.server.fingerprint()
+
+    pinned = world.server.public_key()
+    again = bm.Database.from_bytes(world.db_bytes, pinned, expected_root_hash=info.root_hash)
+    assert again.root_hash() == info.root_hash
+    path = tmp_path / "db.bmdb"
+    path.write_bytes(world.db_bytes)
+    mapped = bm.Database.open_file(str(path), pinned, info.root_hash)
+    assert mapped.info() == info
+    mapped.verify()
+
+
+def test_keys_export_and_import():
+    key = bm.ClientKey.generate()
+    exported = key.export()
+    assert len(exported) == 38
+    assert bm.ClientKey.from_exported(exported).export() == exported
+
+    server = bm.ServerKey.generate()
+    secret = server.export_secret()
+    restored = bm.ServerKey.from_secret_bytes(secret)
+    assert restored.public_key() == server.public_key()
+    assert len(server.public_key()) == 70
+
+
+def test_members_open_and_non_members_do_not(world):
+    for i in range(10):
+        v = world.maker.create_voucher(listed(i), f"m{i}".encode(), b"ad")
+        r = world.opener.open_voucher(v)
+        assert r.opened and r.id == f"m{i}".encode() and r.record is not None
+    for i in range(30):
+        v = world.maker.create_voucher(unlisted(i), b"n", b"ad")
+        r = world.opener.open_voucher(v)
+        assert not r.opened and r.id == b"n" and r.record is None
+    # A synthetic voucher always opens, member or not.
+    v = world.maker.create_voucher_for_simulation(unlisted(0), b"s", b"", bm.VoucherChoice.SYNTHETIC)
+    assert world.opener.open_voucher(v).opened
+
+
+def test_voucher_header_and_size(world):
+    v = world.maker.create_voucher(listed(0), b"item-17", b"x" * 10)
+    assert bm.peek_voucher(v) == bm.VoucherHeader(epoch=EPOCH, id=b"item-17")
+    assert len(v) == world.db.voucher_len(10)
+    big = world.maker.create_voucher(listed(0), b"i", b"x" * 300)
+    assert len(big) == world.db.voucher_len(300) > len(v)
+
+
+def test_reveal_happens_exactly_at_the_threshold():
+    w = make_world()
+    account = w.opener.new_account()
+    synthetic = 6  # <= s_max
+    for i in range(synthetic):
+        v = w.maker.create_voucher_for_simulation(
+            listed(100 + i), f"syn{i}".encode(), b"never revealed", bm.VoucherChoice.SYNTHETIC
+        )
+        assert account.add(w.opener.open_voucher(v))
+    # Non-members add nothing; a re-sent real item counts once.
+    for i in range(20):
+        assert not account.add(w.opener.open_voucher(w.maker.create_voucher(unlisted(i), b"n", b"")))
+    for i in range(THRESHOLD):
+        outcome = account.evaluate()
+        assert outcome.is_below_threshold(), f"revealed after only {i} real matches"
+        assert outcome.opened == account.opened_count()
+        v = w.maker.create_voucher(listed(i), f"real{i}".encode(), f"payload {i}".encode())
+        assert account.add(w.opener.open_voucher(v))
+        if i == 0:
+            for _ in range(3):
+                again = w.maker.create_voucher(listed(0), b"again", b"payload 0")
+                assert account.add(w.opener.open_voucher(again))
+            assert account.evaluate().is_below_threshold()
+
+    outcome = account.evaluate()
+    assert outcome.is_revealed()
+    real = {m.id: m.associated_data for m in outcome.real}
+    want = {f"real{i}".encode(): f"payload {i}".encode() for i in range(THRESHOLD)}
+    want[b"again"] = b"payload 0"
+    assert real == want
+    assert sorted(outcome.synthetic_ids) == sorted(f"syn{i}".encode() for i in range(synthetic))
+
+    # The same vouchers twice are no-ops; the records persist and restore the same outcome.
+    restored = bm.Account(w.opener.params())
+    for rec in account.records():
+        assert restored.add_record(rec)
+        assert not restored.add_record(rec)
+    assert restored.evaluate() == outcome
+
+
+def test_two_accounts_never_combine():
+    w = make_world()
+    other = bm.VoucherMaker(w.db, bm.ClientKey.generate())
+    account = w.opener.new_account()
+    for i in range(THRESHOLD - 1):
+        account.add(w.opener.open_voucher(w.maker.create_voucher(listed(i), b"a", b"")))
+    for i in range(THRESHOLD - 1):
+        account.add(w.opener.open_voucher(other.create_voucher(listed(50 + i), b"b", b"")))
+    assert account.evaluate().is_below_threshold()
+
+
+def test_objects_are_shared_across_threads(world):
+    def make(i):
+        return world.maker.create_voucher(listed(i % 200), f"t{i}".encode(), b"")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        vouchers = list(pool.map(make, range(64)))
+        results = list(pool.map(world.opener.open_voucher, vouchers))
+    assert all(r.opened for r in results)
+    account = world.opener.new_account()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        added = list(pool.map(account.add, results))
+    assert sum(added) == 64 == account.opened_count()
+
+
+def test_by_rate_vouchers_mix_in_synthetics():
+    w = make_world(rate_ppm=500_000, n=50)
+    opened = sum(
+        w.opener.open_voucher(w.maker.create_voucher(unlisted(i), b"n", b"")).opened
+        for i in range(200)
+    )
+    # Non-members open only when synthetic: about half of them at a 50 % rate.
+    assert 50 < opened < 150
+
+
+def test_batch_vouchers_match_single_ones(world):
+    requests = [
+        bm.VoucherRequest(hash=listed(i) if i % 2 else unlisted(i), id=f"b{i}".encode(), associated_data=b"ad")
+        for i in range(20)
+    ]
+    vouchers = world.maker.create_vouchers(requests)
+    assert [bm.peek_voucher(v).id for v in vouchers] == [r.id for r in requests]
+    assert [world.opener.open_voucher(v).opened for v in vouchers] == [bool(i % 2) for i in range(20)]
+    assert world.maker.create_vouchers([]) == []
+    bad = requests + [bm.VoucherRequest(hash=listed(0), id=b"x" * 65, associated_data=b"")]
+    with pytest.raises(bm.BlindMatchError.BadInput):
+        world.maker.create_vouchers(bad)
