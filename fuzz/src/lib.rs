@@ -1,0 +1,558 @@
+//! The checks behind the cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`, one per function here).
+//!
+//! Each check feeds untrusted bytes to one of blindmatch-core's decoders, asserts cheap
+//! properties (round trips, agreement between related entry points) and returns the decoder's
+//! verdict. A check must never panic: a panic is a bug in core (or a broken property).
+//!
+//! The regression test `core/tests/fuzz_regressions.rs` includes this file as a module and
+//! replays `fuzz/regressions/<target>/*` through the same functions, so keep it free of
+//! anything but `blindmatch-core` and the crates core itself depends on.
+//!
+//! The `*_mutated` targets start from the valid objects in `fuzz/fixtures/` (a small database
+//! signed by [`server_secret_bytes`] and a voucher for it made with [`client_key_bytes`]);
+//! they are files rather than built at start-up because building a database picks a random
+//! OKVS seed, and a crash input is a list of patches that only reproduces on the same base.
+//! Regenerate them with
+//! `cargo test -p blindmatch-core --test fuzz_regressions -- --ignored regenerate`
+//! (which invalidates saved `*_mutated` crash inputs).
+#![allow(clippy::missing_panics_doc)]
+
+use blindmatch_core::database::{self, Inspected};
+use blindmatch_core::dhf::{Fp, P};
+use blindmatch_core::hash_to_group::hash_media;
+use blindmatch_core::media::pdq::{self, PdqError, PdqHash, PixelFormat};
+use blindmatch_core::voucher::{HEADER_LEN, VoucherHeader};
+use blindmatch_core::{
+    ClientKey, Database, DatabaseBuilder, Error, HashKind, Manifest, MediaHash, OpenOutcome,
+    OpenedVoucher, Opener, Params, ServerPublicKey, ServerSecretKey, aead, hashlist, threshold,
+};
+use curve25519_dalek::ristretto::CompressedRistretto;
+use std::sync::{Arc, OnceLock};
+
+/// Why a decoder refused an input (the typed error it returned).
+#[derive(Debug)]
+pub enum Rejection {
+    /// A blindmatch-core error.
+    Core(Error),
+    /// A PDQ error.
+    Pdq(PdqError),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Core(e) => write!(f, "{e}"),
+            Rejection::Pdq(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// `Ok` if the decoder accepted the input, otherwise its typed error.
+pub type Verdict = Result<(), Rejection>;
+
+// ---------------------------------------------------------------------------------------------
+// Fixed keys and the fixture database and voucher.
+
+/// The fixture server key: `BMSK ‖ 1 ‖ α = 0x11…11 01 (canonical) ‖ Ed25519 seed 0x22…`.
+pub fn server_secret_bytes() -> Vec<u8> {
+    let mut v = b"BMSK\x01\x00".to_vec();
+    v.extend_from_slice(&[0x11; 31]);
+    v.push(0x01);
+    v.extend_from_slice(&[0x22; 32]);
+    v
+}
+
+/// The fixture client key: `BMCK ‖ 1 ‖ seed 0x33…`.
+pub fn client_key_bytes() -> Vec<u8> {
+    let mut v = b"BMCK\x01\x00".to_vec();
+    v.extend_from_slice(&[0x33; 32]);
+    v
+}
+
+/// The fixture database's parameters: T = 3, s_max = 4, no synthetic vouchers.
+pub fn fixture_params() -> Params {
+    Params {
+        threshold: 3,
+        s_max: 4,
+        synthetic_rate_ppm: 0,
+    }
+}
+
+/// The fixture database's epoch.
+pub const FIXTURE_EPOCH: u64 = 7;
+
+/// The hashes the fixture database lists: six SHA-256, one MD5, one PDQ.
+pub fn listed() -> Vec<MediaHash> {
+    let mut v: Vec<MediaHash> = (0..6u64)
+        .filter_map(|i| {
+            let mut b = [0u8; 32];
+            b[..8].copy_from_slice(&i.to_le_bytes());
+            b[8] = 0xAB;
+            MediaHash::new(HashKind::Sha256, &b).ok()
+        })
+        .collect();
+    v.extend(MediaHash::new(HashKind::Md5, &[0x5A; 16]).ok());
+    v.extend(MediaHash::new(HashKind::Pdq, &[0xC3; 32]).ok());
+    v
+}
+
+/// A hash of each kind that the fixture database does not list.
+pub fn unlisted() -> Vec<MediaHash> {
+    HashKind::ALL
+        .into_iter()
+        .filter_map(|k| MediaHash::new(k, &vec![0xEE; k.len()]).ok())
+        .collect()
+}
+
+static DB_FILE: &[u8] = include_bytes!("../fixtures/database.bmdb");
+static VOUCHER_FILE: &[u8] = include_bytes!("../fixtures/voucher.bv");
+
+/// Everything the checks share, built once per process from the fixture files.
+pub struct Fixture {
+    /// The fixed server key.
+    pub key: ServerSecretKey,
+    /// Its public half (the pinned key).
+    pub public: ServerPublicKey,
+    /// The fixture database file.
+    pub db_bytes: &'static [u8],
+    /// The fixture database, opened.
+    pub db: Arc<Database>,
+    /// The server's opener for it.
+    pub opener: Opener,
+    /// A real voucher for `listed()[0]` made with the fixed client key.
+    pub voucher: &'static [u8],
+}
+
+const STALE: &str = "fuzz/fixtures are stale or corrupt: regenerate them with \
+    `cargo test -p blindmatch-core --test fuzz_regressions -- --ignored regenerate`";
+
+/// The shared fixture. Panics (with instructions) if the fixture files no longer load.
+pub fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let key = ServerSecretKey::from_bytes(&server_secret_bytes()).expect(STALE);
+        let public = key.public();
+        let db = Arc::new(Database::open(DB_FILE, &public, None).expect(STALE));
+        let opener = Opener::new(key.clone(), db.manifest()).expect(STALE);
+        assert!(
+            matches!(opener.open(VOUCHER_FILE), Ok(OpenOutcome::Opened(_))),
+            "{STALE}"
+        );
+        let f = Fixture {
+            key,
+            public,
+            db_bytes: DB_FILE,
+            db,
+            opener,
+            voucher: VOUCHER_FILE,
+        };
+        // The re-sealing helper must reproduce the voucher it starts from.
+        assert_eq!(
+            reseal_voucher(&f, &[]).as_deref(),
+            Some(VOUCHER_FILE),
+            "{STALE}"
+        );
+        f
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patches: how the *_mutated targets read their input.
+
+/// Apply patches: the input is read in 4-byte groups `[op, offset lo, offset hi, value]`; op
+/// mod 8 is 0 xor, 1 insert `value`, 2 truncate at the offset, 3 remove one byte, 4–7 set.
+/// Offsets wrap modulo the length. With `fixed_len`, only xor and set are applied.
+pub fn apply_patches(buf: &mut Vec<u8>, patches: &[u8], fixed_len: bool) {
+    for p in patches.chunks_exact(4) {
+        let (op, off, val) = (p[0] % 8, u16::from_le_bytes([p[1], p[2]]) as usize, p[3]);
+        match op {
+            1..=3 if fixed_len => {}
+            1 => buf.insert(off % (buf.len() + 1), val),
+            2 => buf.truncate(off % (buf.len() + 1)),
+            3 if !buf.is_empty() => {
+                buf.remove(off % buf.len());
+            }
+            0 if !buf.is_empty() => {
+                let i = off % buf.len();
+                buf[i] ^= val;
+            }
+            4..=7 if !buf.is_empty() => {
+                let i = off % buf.len();
+                buf[i] = val;
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases.
+
+/// `Database::open` against the pinned fixture key, and `database::inspect`, on arbitrary
+/// bytes. If it loads: `verify()` and lookups.
+pub fn database(data: &[u8]) -> Verdict {
+    let f = fixture();
+    let inspected = database::inspect(data);
+    if let Ok(ins) = &inspected {
+        check_inspected(data, ins);
+    }
+    let opened = Database::open(data, &f.public, None);
+    match (&opened, &inspected) {
+        (Ok(db), Ok(ins)) => {
+            assert_eq!(db.root_hash(), &ins.root);
+            assert_eq!(db.manifest(), &ins.manifest);
+            exercise(db, data == f.db_bytes);
+            // The expected-root check agrees with the computed root.
+            assert!(Database::open(data, &f.public, Some(&ins.root)).is_ok());
+            let mut wrong = ins.root;
+            wrong[0] ^= 1;
+            assert_eq!(
+                Database::open(data, &f.public, Some(&wrong)).err(),
+                Some(Error::RootHashMismatch)
+            );
+        }
+        (Ok(_), Err(e)) => panic!("open accepted a file inspect rejects: {e}"),
+        _ => {}
+    }
+    opened.map(|_| ()).map_err(Rejection::Core)
+}
+
+fn check_inspected(data: &[u8], ins: &Inspected) {
+    assert_eq!(ins.file_len, data.len() as u64);
+    // The manifest decoder is canonical: it re-encodes to the bytes it was read from.
+    let mlen = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes")) as usize;
+    assert_eq!(ins.manifest.encode(), &data[12..12 + mlen]);
+    assert_eq!(
+        Manifest::decode(&data[12..12 + mlen]).as_ref(),
+        Ok(&ins.manifest)
+    );
+}
+
+fn exercise(db: &Database, pristine: bool) {
+    let audit = db.verify();
+    if let Ok(a) = &audit {
+        assert_eq!(a.cells, db.manifest().cells);
+        assert_eq!(&a.root, db.root_hash());
+    }
+    for x in listed().iter().chain(unlisted().iter()) {
+        let r = db.lookup(x);
+        let kind_listed = db.manifest().kinds.contains(&x.kind());
+        if !kind_listed {
+            assert!(matches!(r, Err(Error::KindNotListed { .. })));
+        } else if audit.is_ok() {
+            // Every cell is a valid point, so every lookup decodes.
+            assert!(r.is_ok(), "lookup failed on an audited table: {r:?}");
+        }
+        if pristine && listed().contains(x) {
+            // The OKVS decodes a listed hash to α·H(x).
+            let h = hash_media(x, &db.manifest().dst).expect("hash to group");
+            assert_eq!(r.ok(), Some(fixture().key.blind(&h)));
+        }
+    }
+}
+
+/// The fixture database with patches applied (see [`apply_patches`]). The first input byte is
+/// a mode: if odd, the result is re-signed with the fixture key and its table digest fixed
+/// (when the patched manifest still decodes and matches the table length), so that signed
+/// garbage reaches `verify()` and `lookup`.
+pub fn database_mutated(data: &[u8]) -> Verdict {
+    let f = fixture();
+    let mut bytes = f.db_bytes.to_vec();
+    let (mode, patches) = data.split_first().map_or((0, &[][..]), |(m, p)| (*m, p));
+    apply_patches(&mut bytes, patches, false);
+    if mode & 1 == 1
+        && let Some(resealed) = reseal_database(&f.key, &bytes)
+    {
+        bytes = resealed;
+    }
+    database(&bytes)
+}
+
+/// Re-sign a (patched) database file as a malicious server would: decode the manifest where
+/// the header says it is, and assemble it with the table that follows the signature.
+pub fn reseal_database(key: &ServerSecretKey, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mlen = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
+    let manifest = Manifest::decode(bytes.get(12..12 + mlen)?).ok()?;
+    let table = bytes.get(12 + mlen + 64..)?;
+    DatabaseBuilder::assemble(key, manifest, table).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vouchers.
+
+/// `Opener::open` (and `open_batch`, `VoucherHeader::peek`) for the fixture database on
+/// arbitrary bytes.
+pub fn voucher(data: &[u8]) -> Verdict {
+    open_voucher(data).map(|_| ()).map_err(Rejection::Core)
+}
+
+fn open_voucher(data: &[u8]) -> Result<OpenOutcome, Error> {
+    let f = fixture();
+    let header = VoucherHeader::peek(data);
+    let out = f.opener.open(data);
+    let batch = f.opener.open_batch(&[data]);
+    assert_eq!(batch.as_slice(), std::slice::from_ref(&out));
+    if out.is_ok() {
+        assert!(
+            header.is_ok(),
+            "opened a voucher whose header does not parse"
+        );
+    }
+    if let Ok(OpenOutcome::Opened(rec)) = &out {
+        let h = header.as_ref().expect("header");
+        assert_eq!(rec.id, h.id);
+        assert_eq!(h.epoch, f.opener.epoch());
+        assert_eq!(rec.dhf.len(), f.opener.params().s_max as usize);
+        // The storage encoding round-trips.
+        let stored = rec.to_bytes();
+        assert_eq!(OpenedVoucher::from_bytes(&stored).as_ref(), Ok(rec));
+    }
+    out
+}
+
+/// The fixture voucher with patches applied. The first input byte is a mode: if even, the
+/// patches apply to the voucher bytes; if odd, they apply to `header ‖ Q ‖ inner plaintext`
+/// (xor and set only) and the voucher is re-sealed (τ, the key wrap and the inner AEAD
+/// recomputed with the server key), so the outer layer opens and inner decoding is reached.
+pub fn voucher_mutated(data: &[u8]) -> Verdict {
+    let f = fixture();
+    let (mode, patches) = data.split_first().map_or((0, &[][..]), |(m, p)| (*m, p));
+    if mode & 1 == 0 {
+        let mut bytes = f.voucher.to_vec();
+        apply_patches(&mut bytes, patches, false);
+        return voucher(&bytes);
+    }
+    let bytes = reseal_voucher(f, patches).expect("the fixture voucher opens");
+    let out = open_voucher(&bytes);
+    // τ was recomputed from α·Q, so a re-sealed voucher is never a non-match.
+    assert!(!matches!(out, Ok(OpenOutcome::NoMatch)));
+    out.map(|_| ()).map_err(Rejection::Core)
+}
+
+const LABEL_RCT: &[u8] = b"blindmatch-v1 rct";
+const OFF_Q: usize = HEADER_LEN;
+const OFF_TAU: usize = OFF_Q + 32;
+const OFF_WRAP: usize = OFF_TAU + 32;
+const OFF_RCT: usize = OFF_WRAP + 32;
+
+/// (τ, pad) = HKDF-SHA256(salt = "blindmatch-v1 outer", ikm = Q ‖ S), info "tau" / "pad"
+/// (a copy of core's private `voucher::outer_keys`; `fixture()` checks they agree).
+fn outer_keys(q: &[u8], s: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"blindmatch-v1 outer"), &[q, s].concat());
+    let (mut tau, mut pad) = ([0u8; 32], [0u8; 32]);
+    hk.expand(b"tau", &mut tau).expect("32 bytes");
+    hk.expand(b"pad", &mut pad).expect("32 bytes");
+    (tau, pad)
+}
+
+fn server_s(f: &Fixture, q: &[u8]) -> [u8; 32] {
+    let q = CompressedRistretto::from_slice(q)
+        .ok()
+        .and_then(|c| c.decompress());
+    q.map_or([0; 32], |q| f.key.blind(&q).compress().to_bytes())
+}
+
+/// Open the fixture voucher's layers with the server key, patch `header ‖ Q ‖ plaintext`,
+/// and seal it again under the same rkey.
+pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
+    let v = f.voucher;
+    let (q, wrapped) = (v.get(OFF_Q..OFF_TAU)?, v.get(OFF_WRAP..OFF_RCT)?);
+    let (_, pad) = outer_keys(q, &server_s(f, q));
+    let mut rkey = [0u8; 32];
+    for ((k, w), p) in rkey.iter_mut().zip(wrapped).zip(pad) {
+        *k = w ^ p;
+    }
+    let pt = aead::open(&rkey, LABEL_RCT, v.get(..OFF_TAU)?, v.get(OFF_RCT..)?)?;
+    let mut plain = [v.get(..OFF_TAU)?, pt.as_slice()].concat();
+    apply_patches(&mut plain, patches, true);
+    let (head, pt) = plain.split_at(OFF_TAU);
+    let q = &head[OFF_Q..];
+    let (tau, pad) = outer_keys(q, &server_s(f, q));
+    let mut out = head.to_vec();
+    out.extend_from_slice(&tau);
+    out.extend(rkey.iter().zip(pad).map(|(k, p)| k ^ p));
+    aead::seal_into(&rkey, LABEL_RCT, head, pt, &mut out);
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys.
+
+/// `ClientKey::import`; a key that imports exports to the same bytes and derives keys.
+pub fn client_key(data: &[u8]) -> Verdict {
+    let key = ClientKey::import(data).map_err(Rejection::Core)?;
+    assert_eq!(key.export().as_slice(), data);
+    let keys = key
+        .derive(&fixture_params())
+        .expect("derive for valid params");
+    let x0 = keys.prf_x0(&listed()[0]);
+    assert_eq!(keys.prf_x0(&listed()[0]), x0);
+    let _ = keys.share(x0);
+    assert_eq!(keys.dhf_values(x0).len(), fixture_params().s_max as usize);
+    Ok(())
+}
+
+/// `ServerSecretKey::from_bytes` and `ServerPublicKey::from_bytes`; decoded keys re-encode
+/// to the same bytes.
+pub fn server_key(data: &[u8]) -> Verdict {
+    let f = fixture();
+    let secret = ServerSecretKey::from_bytes(data);
+    let public = ServerPublicKey::from_bytes(data);
+    assert!(!(secret.is_ok() && public.is_ok()));
+    if let Ok(sk) = &secret {
+        assert_eq!(sk.to_bytes().as_slice(), data);
+        let pk = sk.public();
+        assert_eq!(
+            ServerPublicKey::from_bytes(&pk.to_bytes()).as_ref(),
+            Ok(&pk)
+        );
+        let same = pk.blinding_point_bytes() == f.public.blinding_point_bytes();
+        assert_eq!(Opener::new(sk.clone(), f.db.manifest()).is_ok(), same);
+    }
+    if let Ok(pk) = &public {
+        assert_eq!(pk.to_bytes(), data);
+        assert_eq!(pk.fingerprint().len(), 32);
+        if Database::open(f.db_bytes, pk, None).is_ok() {
+            assert_eq!(pk, &f.public);
+        }
+    }
+    match (secret, public) {
+        (Ok(_), _) | (_, Ok(_)) => Ok(()),
+        (Err(e), Err(_)) => Err(Rejection::Core(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opened-voucher records and threshold evaluation.
+
+/// `OpenedVoucher::from_bytes`; a record that decodes re-encodes to the same bytes and is
+/// evaluated (`threshold::evaluate`) alone and with a few copies under distinct x0.
+pub fn opened_record(data: &[u8]) -> Verdict {
+    let rec = OpenedVoucher::from_bytes(data).map_err(Rejection::Core)?;
+    assert_eq!(rec.to_bytes(), data);
+    assert!(rec.id.len() <= 64);
+    let s = rec.dhf.len() as u32;
+    for t in [2u32, 3] {
+        let params = Params::new(t, s, 0).expect("valid params");
+        // One record is always below any threshold.
+        assert_eq!(
+            threshold::evaluate(&params, std::slice::from_ref(&rec)),
+            Ok(threshold::Outcome::BelowThreshold { opened: 1 })
+        );
+        // Re-sent copies (same x0) count once.
+        let same = vec![rec.clone(); t as usize + 1];
+        assert_eq!(
+            threshold::evaluate(&params, &same),
+            Ok(threshold::Outcome::BelowThreshold { opened: same.len() })
+        );
+        let copies: Vec<OpenedVoucher> = (0..=u64::from(t))
+            .map(|i| {
+                let mut c = rec.clone();
+                c.x0 = Fp::new(rec.x0.wrapping_add(i)).map_or(i, Fp::value);
+                c.q[0] ^= i as u8;
+                c.dhf.iter_mut().for_each(|v| *v = (*v ^ i) % P);
+                c
+            })
+            .collect();
+        let mut account = threshold::Account::new(params);
+        for c in &copies {
+            account.insert(c.clone());
+        }
+        assert_eq!(account.evaluate(), threshold::evaluate(&params, &copies));
+    }
+    // A record whose DHF length differs from s_max is refused.
+    if s < 1024 {
+        let params = Params::new(2, s + 1, 0).expect("valid params");
+        assert!(threshold::evaluate(&params, &[rec.clone(), rec]).is_err());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hash lists.
+
+/// `hashlist::parse` with and without a default kind (chosen by the first byte) on arbitrary
+/// text, plus `MediaHash::from_typed_hex` and `HashKind::from_name`.
+pub fn hash_list(data: &[u8]) -> Verdict {
+    let text = String::from_utf8_lossy(data);
+    let kind = HashKind::ALL[data.first().map_or(0, |b| *b as usize % 4)];
+    let bare = hashlist::parse(&text, None);
+    let with_kind = hashlist::parse(&text, Some(kind));
+    if let Ok(v) = &bare {
+        // A list that needs no default kind parses the same with one.
+        assert_eq!(with_kind.as_ref(), Ok(v));
+    }
+    for h in bare.iter().chain(with_kind.iter()).flatten() {
+        assert_eq!(h.as_bytes().len(), h.kind().len());
+        let typed = format!("{}:{}", h.kind(), h.to_hex());
+        assert_eq!(MediaHash::from_typed_hex(&typed).as_ref(), Ok(h));
+    }
+    for line in text.lines().take(8) {
+        if let Ok(h) = MediaHash::from_typed_hex(line) {
+            assert_eq!(h.as_bytes().len(), h.kind().len());
+        }
+        if let Ok(k) = HashKind::from_name(line) {
+            assert_eq!(HashKind::from_name(k.name()).ok(), Some(k));
+        }
+    }
+    with_kind.map(|_| ()).map_err(Rejection::Core)
+}
+
+// ---------------------------------------------------------------------------------------------
+// PDQ.
+
+/// `pdq_hash` (and `pdq_hash_dihedral`) with a fuzzer-chosen size and format.
+///
+/// Byte 0 picks the format (mod 3). If its top bit is clear, bytes 1 and 2 give width and
+/// height (mod 97) and the rest, repeated, fills a buffer of exactly the right length. If it
+/// is set, bytes 1–4 and 5–8 give width and height as u32 and the rest is the buffer as is.
+pub fn pdq(data: &[u8]) -> Verdict {
+    let Some((&flags, rest)) = data.split_first() else {
+        return Ok(());
+    };
+    let format = [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Luma8][flags as usize % 3];
+    let exact = flags & 0x80 != 0;
+    let (w, h, pixels) = if exact {
+        if rest.len() < 8 {
+            return Ok(());
+        }
+        let (dims, px) = rest.split_at(8);
+        let w = u32::from_le_bytes(dims[..4].try_into().expect("4 bytes"));
+        let h = u32::from_le_bytes(dims[4..].try_into().expect("4 bytes"));
+        (w, h, px.to_vec())
+    } else {
+        let [w, h, px @ ..] = rest else {
+            return Ok(());
+        };
+        let (w, h) = (u32::from(*w % 97), u32::from(*h % 97));
+        let len = (w * h) as usize * format.bytes_per_pixel();
+        let px: Vec<u8> = if px.is_empty() {
+            vec![0; len]
+        } else {
+            px.iter().copied().cycle().take(len).collect()
+        };
+        (w, h, px)
+    };
+    let out = pdq::pdq_hash(&pixels, w, h, format);
+    let dihedral = pdq::pdq_hash_dihedral(&pixels, w, h, format);
+    match (&out, &dihedral) {
+        (Ok(o), Ok(d)) => {
+            assert!(o.quality <= 100);
+            assert_eq!(o.quality, d.quality);
+            if w < 5 || h < 5 {
+                assert_eq!(o.hash, PdqHash::ZERO);
+                assert_eq!(o.quality, 0);
+            }
+            if (w, h) != (64, 64) {
+                assert_eq!(o.hash, d.hashes[0]);
+            }
+            assert_eq!(PdqHash::from_hex(&o.hash.to_hex()), Ok(o.hash));
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        _ => panic!("pdq_hash and pdq_hash_dihedral disagree: {out:?} / {dihedral:?}"),
+    }
+    if !exact && w > 0 && h > 0 {
+        assert!(out.is_ok(), "a well-formed image was refused: {out:?}");
+    }
+    out.map(|_| ()).map_err(Rejection::Pdq)
+}
