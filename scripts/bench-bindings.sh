@@ -17,11 +17,13 @@ REPEAT="${3:-3}"
 [ -x target/python/test-venv/bin/python ] || bash scripts/test-python.sh >/dev/null
 bash scripts/test-kotlin.sh >/dev/null
 cargo build --release -q -j "${CARGO_BUILD_JOBS:-2}" -p blindmatch-bindings --example voucher_timing
+CARGO_TARGET=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 KLIB=target/kotlin/node_modules/kotlin-compiler/lib
 for i in $(seq "$REPEAT"); do
   echo "-- run $i/$REPEAT"
-  target/release/examples/voucher_timing "$N" "$ROUNDS"
+  "$CARGO_TARGET/release/examples/voucher_timing" "$N" "$ROUNDS"
   (cd target/python && test-venv/bin/python "$ROOT/examples/python/voucher_timing.py" "$N" "$ROUNDS")
   java -Djna.library.path=target/bindings/lib \
     -cp "target/kotlin/blindmatch-tests.jar:$KLIB/kotlin-stdlib.jar:/usr/share/java/jna.jar" \

@@ -14,8 +14,11 @@ cd "$(dirname "$0")/.."
 
 JOBS="${CARGO_BUILD_JOBS:-2}"
 OUT=target/bindings
-LIB=target/release/libblindmatch.so
-case "$(uname -s)" in Darwin) LIB=target/release/libblindmatch.dylib ;; esac
+# Cargo's artifacts may live elsewhere (CARGO_TARGET_DIR); our outputs always go to ./target.
+CARGO_TARGET=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+LIB="$CARGO_TARGET/release/libblindmatch.so"
+case "$(uname -s)" in Darwin) LIB="$CARGO_TARGET/release/libblindmatch.dylib" ;; esac
 
 echo "== cargo build --release -p blindmatch-bindings"
 cargo build --release -j "$JOBS" -p blindmatch-bindings --lib
@@ -23,7 +26,7 @@ cargo build --release -j "$JOBS" -p blindmatch-bindings --lib
 # resolution), so the Python wheel and these bindings share one generator build.
 echo "== cargo build --bin uniffi-bindgen"
 cargo build -j "$JOBS" --bin uniffi-bindgen
-BINDGEN=target/debug/uniffi-bindgen
+BINDGEN="$CARGO_TARGET/debug/uniffi-bindgen"
 
 # Work on a private copy: the generator reads it while other cargo/maturin runs may relink the
 # original.

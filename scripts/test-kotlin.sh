@@ -45,7 +45,7 @@ SUM=$(cat "${SOURCES[@]}" | sha256sum | cut -d' ' -f1)
 if ! [ -f "$JAR" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$SUM" ]; then
   echo "== kotlinc (generated bindings + tests + examples)"
   rm -f "$JAR" "$STAMP"
-  "$KOTLINC" -nowarn -cp "$JNA" -d "$JAR" "${SOURCES[@]}"
+  "$KOTLINC" -cp "$JNA" -d "$JAR" "${SOURCES[@]}"
   echo "$SUM" >"$STAMP"
 fi
 

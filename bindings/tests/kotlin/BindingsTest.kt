@@ -112,8 +112,9 @@ fun main() {
     test("PDQ of RGB and RGBA agree; the quality gate rejects a flat image") {
         val rgb = pdqHash(gradient(96, 80, 3), 96u, 80u, PixelFormat.RGB)
         val rgba = pdqHash(gradient(96, 80, 4), 96u, 80u, PixelFormat.RGBA)
-        expect(rgb.hash != null && rgb.hash!!.kind == HashKind.PDQ && rgb.hash!!.bytes.size == 32)
-        expect(rgb.hash!!.bytes.contentEquals(rgba.hash!!.bytes) && rgb.quality == rgba.quality)
+        val h = rgb.hash
+        expect(h != null && h.kind == HashKind.PDQ && h.bytes.size == 32)
+        expect(h!!.bytes.contentEquals(rgba.hash?.bytes) && rgb.quality == rgba.quality)
         expect(rgb.quality >= defaultMinPdqQuality())
         val flat = pdqHash(ByteArray(64 * 64 * 3) { 128.toByte() }, 64u, 64u, PixelFormat.RGB)
         expect(flat.hash == null && flat.quality < 50u) { "flat image passed the gate: $flat" }
