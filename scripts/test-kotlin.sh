@@ -15,6 +15,10 @@ WORK="$ROOT/target/kotlin"
 JNA=/usr/share/java/jna.jar
 mkdir -p "$WORK"
 
+for tool in java npm; do
+  command -v "$tool" >/dev/null || { echo "test-kotlin.sh needs $tool (a JDK 17+ and Node.js/npm)" >&2; exit 1; }
+done
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! [ -f "$JNA" ]; then

@@ -20,6 +20,17 @@ VENV="$WORK/test-venv"
 WHEELS="$WORK/wheels"
 mkdir -p "$WORK"
 
+# Debian's system python3 needs python3-venv for `-m venv` (pyenv and python.org builds have it).
+if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+  echo "== installing python3-venv"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -qq python3-venv >/dev/null 2>&1 || {
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq python3-venv >/dev/null
+  }
+fi
+
 if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -q "maturin $MATURIN_VERSION"; then
   echo "== installing maturin $MATURIN_VERSION into $TOOLS"
   "$PY" -m venv --clear "$TOOLS"
