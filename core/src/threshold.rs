@@ -65,6 +65,11 @@ impl Account {
         true
     }
 
+    /// The parameters this account is evaluated under.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
     /// Opened vouchers held.
     pub fn opened(&self) -> usize {
         self.records.len()
