@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== Rust: cargo test --workspace"
-cargo test --workspace
+echo "== Rust: cargo test --workspace --exclude uniffi-bindgen"
+cargo test --workspace --exclude uniffi-bindgen
 
 for script in scripts/test-python.sh scripts/test-kotlin.sh scripts/check-swift-header.sh; do
   if [ -f "$script" ]; then
