@@ -52,6 +52,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Magic bytes followed by a LE16 format version that must equal `version`.
+    pub(crate) fn expect_header(&mut self, magic: &[u8], version: u16) -> Result<()> {
+        self.expect_magic(magic)?;
+        let found = self.u16()?;
+        if found != version {
+            return Err(Error::UnsupportedVersion {
+                what: self.what,
+                found,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len()
     }

@@ -52,11 +52,7 @@ impl ClientKey {
     pub fn import(bytes: &[u8]) -> Result<Self> {
         let what = "client key";
         let mut r = Reader::new(bytes, what);
-        r.expect_magic(MAGIC)?;
-        let v = r.u16()?;
-        if v != VERSION {
-            return Err(Error::UnsupportedVersion { what, found: v });
-        }
+        r.expect_header(MAGIC, VERSION)?;
         let seed = r.array::<32>()?;
         r.finish()?;
         Ok(ClientKey { seed })

@@ -65,11 +65,7 @@ impl ServerSecretKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let what = "server secret key";
         let mut r = Reader::new(bytes, what);
-        r.expect_magic(SECRET_MAGIC)?;
-        let v = r.u16()?;
-        if v != VERSION {
-            return Err(Error::UnsupportedVersion { what, found: v });
-        }
+        r.expect_header(SECRET_MAGIC, VERSION)?;
         let alpha = encoding::scalar(r.array()?, false, what)?;
         let seed = Zeroizing::new(r.array::<32>()?);
         r.finish()?;
@@ -126,11 +122,7 @@ impl ServerPublicKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let what = "server public key";
         let mut r = Reader::new(bytes, what);
-        r.expect_magic(PUBLIC_MAGIC)?;
-        let v = r.u16()?;
-        if v != VERSION {
-            return Err(Error::UnsupportedVersion { what, found: v });
-        }
+        r.expect_header(PUBLIC_MAGIC, VERSION)?;
         let lb: [u8; 32] = r.array()?;
         let l = encoding::point(&lb, what)?;
         let vk = r.array::<32>()?;
