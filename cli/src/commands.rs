@@ -57,17 +57,39 @@ pub fn client_keygen(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `blindmatch db build` arguments.
+#[derive(clap::Args)]
 pub struct DbBuild {
-    pub server_key: PathBuf,
-    pub lists: Vec<String>,
-    pub kind: Option<String>,
-    pub threshold: u32,
-    pub synthetic_rate: f64,
-    pub smax: u32,
-    pub min_sources: u8,
-    pub epoch: u64,
-    pub expansion: f64,
-    pub out: PathBuf,
+    /// The server's secret key file (mode 0600).
+    #[arg(long)]
+    server_key: PathBuf,
+    /// A hash list, optionally named by its source: `SOURCE=FILE` (repeatable).
+    #[arg(long = "list", required = true)]
+    lists: Vec<String>,
+    /// Kind of bare (one-hash-per-line) entries; CSV lines carry their own.
+    #[arg(long)]
+    kind: Option<String>,
+    /// T: distinct real matches an account needs before anything is revealed (2–256).
+    #[arg(long, default_value_t = 30)]
+    threshold: u32,
+    /// Probability that a device makes a voucher synthetic, in [0, 1).
+    #[arg(long, default_value_t = 0.01)]
+    synthetic_rate: f64,
+    /// s_max: synthetic vouchers per account the threshold detection tolerates (≤ 1024).
+    #[arg(long, default_value_t = 60)]
+    smax: u32,
+    /// Keep only hashes listed by at least this many of the --list sources.
+    #[arg(long, default_value_t = 1)]
+    min_sources: u8,
+    /// Database epoch; vouchers are bound to it.
+    #[arg(long, default_value_t = 1)]
+    epoch: u64,
+    /// OKVS cells per listed hash (1.23–8).
+    #[arg(long, default_value_t = 1.25)]
+    expansion: f64,
+    /// The database file to write.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<SourceList>> {
@@ -207,16 +229,35 @@ pub fn db_verify(path: &Path, server_pub: &Path, root: Option<&str>) -> Result<(
     Ok(())
 }
 
+/// `blindmatch client voucher` arguments.
+#[derive(clap::Args)]
 pub struct VoucherArgs {
-    pub db: PathBuf,
-    pub server_pub: PathBuf,
-    pub client_key: PathBuf,
-    pub root: Option<String>,
-    pub out: PathBuf,
-    pub ad: String,
-    pub kind: String,
-    pub hashes: Vec<String>,
-    pub files: Vec<PathBuf>,
+    /// The blinded database file.
+    #[arg(long)]
+    db: PathBuf,
+    /// The pinned server public key file.
+    #[arg(long)]
+    server_pub: PathBuf,
+    /// The account's client key file (mode 0600).
+    #[arg(long)]
+    client_key: PathBuf,
+    /// Expected root hash (hex), checked on load.
+    #[arg(long)]
+    root: Option<String>,
+    /// Folder for the voucher files (one per item).
+    #[arg(long)]
+    out: PathBuf,
+    /// Associated data attached to every voucher.
+    #[arg(long, default_value = "")]
+    ad: String,
+    /// Kind used to hash FILEs.
+    #[arg(long, default_value = "sha256")]
+    kind: String,
+    /// A media hash given directly as KIND:HEX (repeatable).
+    #[arg(long = "hash")]
+    hashes: Vec<String>,
+    /// Media files.
+    files: Vec<PathBuf>,
 }
 
 /// Hash a media file with `kind`; PDQ decodes the image and applies the quality gate.

@@ -84,18 +84,22 @@ enum ServerCmd {
     },
     /// Open vouchers for an account and record the opened ones in the store.
     Open {
+        /// The server's secret key file (mode 0600).
         #[arg(long)]
         server_key: PathBuf,
+        /// The database the vouchers were made for.
         #[arg(long)]
         db: PathBuf,
         /// The account store (SQLite file; created if missing).
         #[arg(long)]
         store: PathBuf,
+        /// The account the vouchers belong to.
         #[arg(long)]
         account: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Voucher files.
         #[arg(required = true)]
         vouchers: Vec<PathBuf>,
     },
@@ -114,30 +118,7 @@ enum ServerCmd {
 #[derive(Subcommand)]
 enum DbCmd {
     /// Build a signed blinded database from hash lists; prints the root hash.
-    Build {
-        #[arg(long)]
-        server_key: PathBuf,
-        /// A hash list, optionally named by its source: `SOURCE=FILE` (repeatable).
-        #[arg(long = "list", required = true)]
-        lists: Vec<String>,
-        /// Kind of bare (one-hash-per-line) entries; CSV lines carry their own.
-        #[arg(long)]
-        kind: Option<String>,
-        #[arg(long, default_value_t = 30)]
-        threshold: u32,
-        #[arg(long, default_value_t = 0.01)]
-        synthetic_rate: f64,
-        #[arg(long, default_value_t = 60)]
-        smax: u32,
-        #[arg(long, default_value_t = 1)]
-        min_sources: u8,
-        #[arg(long, default_value_t = 1)]
-        epoch: u64,
-        #[arg(long, default_value_t = 1.25)]
-        expansion: f64,
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Build(commands::DbBuild),
     /// Show a database's manifest and root hash (nothing is verified).
     Inspect {
         db: PathBuf,
@@ -163,30 +144,7 @@ enum ClientCmd {
         out: PathBuf,
     },
     /// Make one voucher file per item.
-    Voucher {
-        #[arg(long)]
-        db: PathBuf,
-        #[arg(long)]
-        server_pub: PathBuf,
-        #[arg(long)]
-        client_key: PathBuf,
-        /// Expected root hash (hex), checked on load.
-        #[arg(long)]
-        root: Option<String>,
-        #[arg(long)]
-        out: PathBuf,
-        /// Associated data attached to every voucher.
-        #[arg(long, default_value = "")]
-        ad: String,
-        /// Kind used to hash FILEs.
-        #[arg(long, default_value = "sha256")]
-        kind: String,
-        /// A media hash given directly as KIND:HEX (repeatable).
-        #[arg(long = "hash")]
-        hashes: Vec<String>,
-        /// Media files.
-        files: Vec<PathBuf>,
-    },
+    Voucher(commands::VoucherArgs),
 }
 
 fn run(cli: Cli) -> fail::Result<()> {
@@ -206,29 +164,7 @@ fn run(cli: Cli) -> fail::Result<()> {
             account,
             json,
         }) => server_status(&store, &account, json),
-        Command::Db(DbCmd::Build {
-            server_key,
-            lists,
-            kind,
-            threshold,
-            synthetic_rate,
-            smax,
-            min_sources,
-            epoch,
-            expansion,
-            out,
-        }) => db_build(&DbBuild {
-            server_key,
-            lists,
-            kind,
-            threshold,
-            synthetic_rate,
-            smax,
-            min_sources,
-            epoch,
-            expansion,
-            out,
-        }),
+        Command::Db(DbCmd::Build(args)) => db_build(&args),
         Command::Db(DbCmd::Inspect { db, json }) => db_inspect(&db, json),
         Command::Db(DbCmd::Verify {
             db,
@@ -236,27 +172,7 @@ fn run(cli: Cli) -> fail::Result<()> {
             root,
         }) => db_verify(&db, &server_pub, root.as_deref()),
         Command::Client(ClientCmd::Keygen { out }) => client_keygen(&out),
-        Command::Client(ClientCmd::Voucher {
-            db,
-            server_pub,
-            client_key,
-            root,
-            out,
-            ad,
-            kind,
-            hashes,
-            files,
-        }) => client_voucher(&VoucherArgs {
-            db,
-            server_pub,
-            client_key,
-            root,
-            out,
-            ad,
-            kind,
-            hashes,
-            files,
-        }),
+        Command::Client(ClientCmd::Voucher(args)) => client_voucher(&args),
         Command::Hash {
             kind,
             no_quality_gate,
