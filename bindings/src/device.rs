@@ -83,6 +83,23 @@ fn expected_root(root: Option<Vec<u8>>) -> Result<Option<[u8; 32]>> {
     .transpose()
 }
 
+impl Database {
+    /// Fast-load `storage` against the pinned key and optional root (shared by both
+    /// constructors).
+    fn verified(
+        storage: core::database::Storage,
+        pinned_server_key: &[u8],
+        expected_root_hash: Option<Vec<u8>>,
+    ) -> Result<Arc<Self>> {
+        let key = pinned_key(pinned_server_key)?;
+        let root = expected_root(expected_root_hash)?;
+        let db = core::Database::open(storage, &key, root.as_ref())?;
+        Ok(Arc::new(Database {
+            inner: Arc::new(db),
+        }))
+    }
+}
+
 #[uniffi::export]
 impl Database {
     /// Verify a database held in memory against the pinned server public key (the server's
@@ -94,14 +111,7 @@ impl Database {
         pinned_server_key: Vec<u8>,
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
-        guard(|| {
-            let key = pinned_key(&pinned_server_key)?;
-            let root = expected_root(expected_root_hash)?;
-            let db = core::Database::open(bytes, &key, root.as_ref())?;
-            Ok(Arc::new(Database {
-                inner: Arc::new(db),
-            }))
-        })
+        guard(|| Database::verified(bytes.into(), &pinned_server_key, expected_root_hash))
     }
 
     /// Memory-map a database file and verify it as `from_bytes` does. Replace the
@@ -113,12 +123,8 @@ impl Database {
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
         guard(|| {
-            let key = pinned_key(&pinned_server_key)?;
-            let root = expected_root(expected_root_hash)?;
-            let db = core::Database::open_file(&path, &key, root.as_ref())?;
-            Ok(Arc::new(Database {
-                inner: Arc::new(db),
-            }))
+            let storage = core::database::Storage::map_file(std::path::Path::new(&path))?;
+            Database::verified(storage, &pinned_server_key, expected_root_hash)
         })
     }
 

@@ -443,19 +443,24 @@ pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()>
                 real.len(),
                 synthetic.len()
             );
-            for m in real {
-                println!(
-                    "  match  {}  {}",
-                    String::from_utf8_lossy(&m.id),
-                    String::from_utf8_lossy(&m.ad)
-                );
-            }
-            for s in synthetic {
-                println!("  synthetic  {}", String::from_utf8_lossy(s));
-            }
+            print_matches(real, synthetic);
         }
     }
     Ok(())
+}
+
+/// The revealed matches and synthetic ids, one per line.
+pub fn print_matches(real: &[threshold::RevealedMatch], synthetic: &[Vec<u8>]) {
+    for m in real {
+        println!(
+            "  match      {:<14} {}",
+            String::from_utf8_lossy(&m.id),
+            String::from_utf8_lossy(&m.ad)
+        );
+    }
+    for s in synthetic {
+        println!("  synthetic  {}", String::from_utf8_lossy(s));
+    }
 }
 
 pub fn hash(kind: &str, gate: bool, paths: &[PathBuf]) -> Result<()> {

@@ -227,16 +227,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
                     real.len(),
                     synthetic.len()
                 );
-                for m in real {
-                    println!(
-                        "  match      {:<14} {}",
-                        String::from_utf8_lossy(&m.id),
-                        String::from_utf8_lossy(&m.ad)
-                    );
-                }
-                for s in synthetic {
-                    println!("  synthetic  {}", String::from_utf8_lossy(s));
-                }
+                crate::commands::print_matches(real, synthetic);
             }
         }
         if round == 0 && matches!(outcome, Outcome::Revealed { .. }) {
