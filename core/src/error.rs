@@ -130,6 +130,9 @@ pub enum Error {
     /// The wrong secret key for this database or voucher.
     #[error("secret key does not belong to this database")]
     WrongSecretKey,
+    /// An image could not be hashed (bad dimensions or buffer), or a PDQ hex string is bad.
+    #[error("image: {0}")]
+    Image(#[from] crate::media::ImageError),
     /// I/O failed (the message carries the OS error, never file contents).
     #[error("i/o: {0}")]
     Io(String),
