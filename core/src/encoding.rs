@@ -1,22 +1,51 @@
-//! Bounds-checked little-endian reading for every decoder.
+//! The one cursor every decoder reads with, and the [`Codec`] trait that puts each wire type's
+//! `encode` and `read` side by side. All integers are little-endian.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Object, Result};
 
 /// A cursor over untrusted bytes; every read is checked.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
-    what: &'static str,
+    object: Object,
+}
+
+/// A wire type: one `encode` and one `read`, side by side.
+pub(crate) trait Codec: Sized {
+    /// Append the encoding to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Read one value, checking every field.
+    fn read(r: &mut Reader<'_>) -> Result<Self>;
+
+    /// Encode into a fresh vector.
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode(&mut v);
+        v
+    }
+
+    /// Decode exactly one value from `bytes` (nothing may trail).
+    fn decode(bytes: &[u8], object: Object) -> Result<Self> {
+        let mut r = Reader::new(bytes, object);
+        let v = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(v)
+    }
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Reader { buf, what }
+    pub(crate) fn new(buf: &'a [u8], object: Object) -> Self {
+        Reader { buf, object }
+    }
+
+    /// The object being read (for errors raised by callers).
+    pub(crate) fn object(&self) -> Object {
+        self.object
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.buf.len() < n {
-            return Err(Error::Truncated { what: self.what });
+            return Err(Error::Truncated { object: self.object });
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -31,6 +60,13 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
+    }
+
+    /// Bytes left to read.
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        let all = self.buf;
+        self.buf = &[];
+        all
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16> {
@@ -48,7 +84,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn expect_magic(&mut self, magic: &[u8]) -> Result<()> {
         match self.take(magic.len()) {
             Ok(m) if m == magic => Ok(()),
-            _ => Err(Error::BadMagic { what: self.what }),
+            _ => Err(Error::BadMagic { object: self.object }),
         }
     }
 
@@ -58,7 +94,7 @@ impl<'a> Reader<'a> {
         let found = self.u16()?;
         if found != version {
             return Err(Error::UnsupportedVersion {
-                what: self.what,
+                object: self.object,
                 found,
             });
         }
@@ -74,7 +110,7 @@ impl<'a> Reader<'a> {
             Ok(())
         } else {
             Err(Error::TrailingBytes {
-                what: self.what,
+                object: self.object,
                 extra: self.buf.len(),
             })
         }
@@ -82,16 +118,13 @@ impl<'a> Reader<'a> {
 }
 
 /// Decode a canonical, non-identity ristretto255 point.
-pub(crate) fn point(
-    bytes: &[u8; 32],
-    what: &'static str,
-) -> Result<curve25519_dalek::RistrettoPoint> {
+pub(crate) fn point(bytes: &[u8; 32], field: Field) -> Result<curve25519_dalek::RistrettoPoint> {
     use curve25519_dalek::traits::IsIdentity;
     let p = curve25519_dalek::ristretto::CompressedRistretto(*bytes)
         .decompress()
-        .ok_or(Error::InvalidPoint { what })?;
+        .ok_or(Error::InvalidPoint { field })?;
     if p.is_identity() {
-        return Err(Error::InvalidPoint { what });
+        return Err(Error::InvalidPoint { field });
     }
     Ok(p)
 }
@@ -100,12 +133,12 @@ pub(crate) fn point(
 pub(crate) fn scalar(
     bytes: [u8; 32],
     allow_zero: bool,
-    what: &'static str,
+    field: Field,
 ) -> Result<curve25519_dalek::Scalar> {
     let s: Option<curve25519_dalek::Scalar> =
         curve25519_dalek::Scalar::from_canonical_bytes(bytes).into();
     match s {
         Some(s) if allow_zero || s != curve25519_dalek::Scalar::ZERO => Ok(s),
-        _ => Err(Error::InvalidScalar { what }),
+        _ => Err(Error::InvalidScalar { field }),
     }
 }

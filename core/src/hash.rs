@@ -1,7 +1,7 @@
 //! Typed media hashes: a hash is a (kind, bytes) pair, and the kind is bound into every
 //! derivation so that hashes of different kinds never collide.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, HashProblem, Result};
 use core::fmt;
 
 /// The kinds of media hash a database can list.
@@ -57,8 +57,8 @@ impl HashKind {
         HashKind::ALL
             .into_iter()
             .find(|k| k.id() == id)
-            .ok_or_else(|| Error::InvalidHash {
-                reason: format!("unknown hash kind id {id}"),
+            .ok_or(Error::InvalidHash {
+                problem: HashProblem::UnknownKind,
             })
     }
 
@@ -68,8 +68,8 @@ impl HashKind {
         HashKind::ALL
             .into_iter()
             .find(|k| k.name() == n)
-            .ok_or_else(|| Error::InvalidHash {
-                reason: "unknown hash kind (expected sha256, sha1, md5 or pdq)".into(),
+            .ok_or(Error::InvalidHash {
+                problem: HashProblem::UnknownKind,
             })
     }
 }
@@ -101,12 +101,7 @@ impl MediaHash {
     pub fn new(kind: HashKind, bytes: &[u8]) -> Result<Self> {
         if bytes.len() != kind.len() {
             return Err(Error::InvalidHash {
-                reason: format!(
-                    "a {} hash is {} bytes, got {}",
-                    kind.name(),
-                    kind.len(),
-                    bytes.len()
-                ),
+                problem: HashProblem::WrongLength,
             });
         }
         let mut b = [0u8; 32];
@@ -117,15 +112,15 @@ impl MediaHash {
     /// Parse hex (upper or lower case) as a hash of `kind`.
     pub fn from_hex(kind: HashKind, text: &str) -> Result<Self> {
         let raw = hex::decode(text.trim()).map_err(|_| Error::InvalidHash {
-            reason: format!("not a hex {} hash", kind.name()),
+            problem: HashProblem::NotHex,
         })?;
         MediaHash::new(kind, &raw)
     }
 
     /// Parse `kind:hex`.
     pub fn from_typed_hex(text: &str) -> Result<Self> {
-        let (k, h) = text.split_once(':').ok_or_else(|| Error::InvalidHash {
-            reason: "expected KIND:HEX (e.g. sha256:…)".into(),
+        let (k, h) = text.split_once(':').ok_or(Error::InvalidHash {
+            problem: HashProblem::NotTyped,
         })?;
         MediaHash::from_hex(HashKind::from_name(k)?, h)
     }

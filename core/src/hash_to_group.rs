@@ -3,16 +3,15 @@
 //! RFC 9496 §4.3.4). The domain-separation tag is a parameter; the known-answer tests pin the
 //! construction with the RFC 9380 and RFC 9497 vectors.
 
-use crate::error::{Error, Result};
+#![cfg_attr(not(feature = "hazmat"), allow(unreachable_pub))]
+
+use crate::error::{Error, Param, Result};
 use crate::hash::MediaHash;
 use curve25519_dalek::RistrettoPoint;
 use sha2::{Digest, Sha512};
 
-/// The DST blindmatch uses in production (recorded in every database manifest).
-pub const DEFAULT_DST: &[u8] = b"blindmatch-v1-HashToGroup-ristretto255-SHA512";
-
 /// The longest DST a manifest may carry.
-pub const MAX_DST_LEN: usize = 255;
+pub(crate) const MAX_DST_LEN: usize = 255;
 
 /// RFC 9380 §5.3.1 `expand_message_xmd` with SHA-512. `msg` is given in parts that are
 /// concatenated. Fails if `out.len()` > 255·64 or > 65535, or the DST is empty.
@@ -23,8 +22,7 @@ pub fn expand_message_xmd_sha512(msg: &[&[u8]], dst: &[u8], out: &mut [u8]) -> R
     let ell = len.div_ceil(B);
     if ell > 255 || len > 65535 || dst.is_empty() {
         return Err(Error::InvalidParameter {
-            name: "expand_message_xmd",
-            reason: "output too long or empty DST".into(),
+            param: Param::ExpandMessage,
         });
     }
     // Oversized DSTs are hashed per RFC 9380 §5.3.3.
@@ -81,6 +79,6 @@ pub fn hash_to_ristretto(msg: &[&[u8]], dst: &[u8]) -> Result<RistrettoPoint> {
 }
 
 /// H(x) for a typed media hash: the hash kind is part of the input, so kinds never collide.
-pub fn hash_media(x: &MediaHash, dst: &[u8]) -> Result<RistrettoPoint> {
+pub(crate) fn hash_media(x: &MediaHash, dst: &[u8]) -> Result<RistrettoPoint> {
     hash_to_ristretto(&[&x.encode()], dst)
 }

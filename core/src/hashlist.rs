@@ -3,7 +3,7 @@
 //! A bad line is an error naming its line number, never its content.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::error::{Error, Result};
+use crate::error::{Error, HashProblem, Result};
 use crate::hash::{HashKind, MediaHash};
 
 /// Largest hash-list line accepted (guards against a binary file passed by mistake).
@@ -15,12 +15,12 @@ pub fn parse(text: &str, default_kind: Option<HashKind>) -> Result<Vec<MediaHash
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let err = |reason: String| Error::HashList {
+        let err = |problem: HashProblem| Error::HashList {
             line: line_no,
-            reason,
+            problem,
         };
         if raw.len() > MAX_LINE {
-            return Err(err(format!("longer than {MAX_LINE} bytes")));
+            return Err(err(HashProblem::LineTooLong));
         }
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -31,25 +31,21 @@ pub fn parse(text: &str, default_kind: Option<HashKind>) -> Result<Vec<MediaHash
             [single] => match default_kind {
                 Some(k) => (k, *single),
                 None => {
-                    return Err(err(
-                        "a bare hash needs a kind (give --kind, or use kind,hash CSV)".into(),
-                    ));
+                    return Err(err(HashProblem::NoKind));
                 }
             },
             [k, h, ..] => {
                 if line_no_is_header(k, h) {
                     continue;
                 }
-                let kind = HashKind::from_name(k).map_err(|_| {
-                    err("unknown hash kind (expected sha256, sha1, md5 or pdq)".into())
-                })?;
+                let kind = HashKind::from_name(k).map_err(|_| err(HashProblem::UnknownKind))?;
                 (kind, *h)
             }
             [] => continue,
         };
         let hash = MediaHash::from_hex(kind, hex_text).map_err(|e| match e {
-            Error::InvalidHash { reason } => err(reason),
-            other => err(other.to_string()),
+            Error::InvalidHash { problem } => err(problem),
+            _ => err(HashProblem::NotHex),
         })?;
         out.push(hash);
     }
@@ -80,9 +76,9 @@ mod tests {
     fn errors_name_the_line_not_the_content() {
         let text = "d41d8cd98f00b204e9800998ecf8427e\nzzzz-secret-zzzz\n";
         match parse(text, Some(HashKind::Md5)) {
-            Err(Error::HashList { line, reason }) => {
+            Err(e @ Error::HashList { line, .. }) => {
                 assert_eq!(line, 2);
-                assert!(!reason.contains("secret"));
+                assert!(!e.to_string().contains("secret"));
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -2,50 +2,56 @@
 //!
 //! Privacy-preserving on-device media matching: Apple's *fuzzy threshold PSI with associated
 //! data* (Bhowmick et al., 2021) on ristretto255, in the single-point (OKVS) variant.
+//! `docs/PROTOCOL.md` is the normative specification.
 //!
-//! The modules follow the protocol (see `docs/PROTOCOL.md`, the normative spec):
+//! The crate is laid out as the protocol's roles: a **device** wing ([`device`]: make
+//! vouchers) and a **server** wing ([`server`]: build the database, open vouchers, keep
+//! accounts, reveal at the threshold) stand on a shared floor (wire formats, the key schedule's
+//! labels, parameters, public keys, the database format), which stands on private primitives
+//! (AEAD, F_p and the detectable hash function, Shamir sharing, the OKVS). Neither wing
+//! imports the other. Media hashing ([`media`]) stands beside them on nothing of the protocol.
 //!
-//! | step | module |
-//! |---|---|
-//! | typed media hashes and hash lists | [`hash`], [`hashlist`], [`media`] |
-//! | RFC 9380 hash to ristretto255 | [`hash_to_group`] |
-//! | server and client keys | [`keys`] |
-//! | the garbled-cuckoo table (OKVS) | [`okvs`] |
-//! | the signed blinded database | [`database`] |
-//! | key-committing AEAD | [`aead`] |
-//! | Shamir sharing and the detectable hash function | [`shamir`], [`dhf`] |
-//! | vouchers: creation and server opening | [`voucher`], [`opening`] |
-//! | per-account accumulation and reveal | [`threshold`] |
-//!
-//! Everything here is synchronous and CPU-bound: call it off an app's main thread.
-#![deny(unsafe_code)]
+//! Everything here is synchronous and CPU-bound: call it off an app's main thread. Core does
+//! no file or network I/O; callers hand it bytes.
+#![forbid(unsafe_code)]
+#![deny(unreachable_pub)]
 #![warn(missing_docs)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(not(test), allow(clippy::expect_used))]
 // Modules that read untrusted bytes (decoders, opening, reveal) additionally deny
 // `clippy::indexing_slicing`; the arithmetic modules index only what they built themselves.
 
-pub mod aead;
-pub mod database;
-pub mod dhf;
+// The floor.
+mod database;
 mod encoding;
 mod error;
-pub mod hash;
-pub mod hash_to_group;
-pub mod hashlist;
-pub mod keys;
-pub mod media;
-pub mod okvs;
-pub mod opening;
-pub mod params;
-pub mod shamir;
-pub mod threshold;
-pub mod voucher;
+mod hash;
+mod hash_to_group;
+mod hashlist;
+mod kdf;
+mod keys;
+mod params;
+mod primitives;
+mod wire;
 
-pub use database::{AuditReport, BuildOptions, Database, DatabaseBuilder, Manifest, SourceList};
-pub use error::{Error, Result};
+// The wings.
+pub mod device;
+pub mod media;
+pub mod server;
+
+// Homes for what researchers and, under `hazmat`, tests need.
+#[cfg(feature = "hazmat")]
+pub mod hazmat;
+pub mod research;
+
+// The public interface of the floor.
+pub use database::{AuditReport, Database, FORMAT_VERSION, Inspected, Manifest, Source};
+pub use error::{AuditProblem, Error, Field, HashProblem, Object, Param, Result};
 pub use hash::{HashKind, MediaHash};
-pub use keys::{ClientKey, DeviceKeys, ServerPublicKey, ServerSecretKey};
-pub use opening::{OpenOutcome, OpenedVoucher, Opener};
-pub use params::Params;
-pub use threshold::{Account, Outcome};
-pub use voucher::{Client, SyntheticChoice, VoucherHeader};
+pub use hashlist::{MAX_LINE as MAX_HASH_LIST_LINE, parse as parse_hash_list};
+pub use keys::{CLIENT_KEY_LEN, ClientKey, PUBLIC_KEY_LEN, ServerPublicKey};
+pub use params::{MAX_SMAX, MAX_THRESHOLD, MIN_THRESHOLD, Params, RATE_SCALE};
+pub use wire::voucher::{
+    AD_BUCKETS, HEADER_LEN as VOUCHER_HEADER_LEN, MAX_AD_LEN, MAX_ID_LEN,
+    VERSION as VOUCHER_VERSION, VoucherHeader, voucher_len,
+};

@@ -2,8 +2,9 @@
 //! every way a database file can be wrong.
 
 mod common;
-use blindmatch_core::database::{self, FORMAT_VERSION};
-use blindmatch_core::hash_to_group::{DEFAULT_DST, hash_media};
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use common::*;
 
@@ -11,12 +12,12 @@ use common::*;
 fn members_decode_to_alpha_h_and_non_members_do_not() {
     let f = fixture(3000, Params::default(), 1);
     for x in f.listed.iter().step_by(7) {
-        let want = f.server.blind(&hash_media(x, DEFAULT_DST).unwrap());
+        let want = f.server.blind(&hash_to_group(x, DEFAULT_DST).unwrap());
         assert_eq!(f.db.lookup(x).unwrap(), want);
     }
     for i in 0..2000 {
         let x = sha(50_000 + i);
-        let not = f.server.blind(&hash_media(&x, DEFAULT_DST).unwrap());
+        let not = f.server.blind(&hash_to_group(&x, DEFAULT_DST).unwrap());
         assert_ne!(f.db.lookup(&x).unwrap(), not);
     }
     let other_kind = MediaHash::new(HashKind::Md5, &[0; 16]).unwrap();
@@ -61,7 +62,7 @@ fn load_checks_key_signature_digest_and_root() {
         Error::TableDigestMismatch
     );
     // A flipped signature byte.
-    let info = database::inspect(&f.bytes).unwrap();
+    let info = Inspected::read(&f.bytes).unwrap();
     let sig_at = 12 + info.manifest.encode().len();
     let mut s = f.bytes.clone();
     s[sig_at + 3] ^= 1;
@@ -87,7 +88,7 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
             Database::open(b[..len].to_vec(), &f.public, None).is_err(),
             "len {len}"
         );
-        assert!(database::inspect(&b[..len]).is_err() || len == b.len());
+        assert!(Inspected::read(&b[..len]).is_err() || len == b.len());
     }
     let mut long = b.clone();
     long.extend_from_slice(&[0; 32]);
@@ -126,7 +127,7 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
 #[test]
 fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
-    let info = database::inspect(&f.bytes).unwrap();
+    let info = Inspected::read(&f.bytes).unwrap();
     let table = &f.bytes[f.bytes.len() - info.manifest.cells as usize * 32..];
     type Change = Box<dyn Fn(&mut Manifest)>;
     let cases: Vec<Change> = vec![
@@ -144,7 +145,7 @@ fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
         change(&mut m);
         // The builder refuses to sign it …
         assert!(
-            DatabaseBuilder::assemble(&f.server, m.clone(), table).is_err(),
+            assemble(&f.server, m.clone(), table).is_err(),
             "case {i}"
         );
         // … and a hand-signed one is refused on load.
@@ -158,7 +159,7 @@ fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
 
 /// Lay out and sign a manifest without any checks (what a careless server might publish).
 fn hand_sign(key: &ServerSecretKey, m: &Manifest, table: &[u8]) -> Vec<u8> {
-    let ok = DatabaseBuilder::assemble(
+    let ok = assemble(
         key,
         {
             let mut good = m.clone();
@@ -186,14 +187,14 @@ fn hand_sign(key: &ServerSecretKey, m: &Manifest, table: &[u8]) -> Vec<u8> {
 #[test]
 fn audit_finds_crafted_cells_that_a_fast_load_accepts() {
     let f = fixture(200, Params::default(), 1);
-    let info = database::inspect(&f.bytes).unwrap();
+    let info = Inspected::read(&f.bytes).unwrap();
     let cells = info.manifest.cells as usize;
     let table = f.bytes[f.bytes.len() - cells * 32..].to_vec();
     // An identity cell.
     let mut t = table.clone();
     t[5 * 32..6 * 32].fill(0);
     let db = Database::open(
-        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        assemble(&f.server, info.manifest.clone(), &t).unwrap(),
         &f.public,
         None,
     )
@@ -206,7 +207,7 @@ fn audit_finds_crafted_cells_that_a_fast_load_accepts() {
     let mut t = table.clone();
     t[7 * 32..8 * 32].fill(0xff);
     let db = Database::open(
-        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        assemble(&f.server, info.manifest.clone(), &t).unwrap(),
         &f.public,
         None,
     )
@@ -220,7 +221,7 @@ fn audit_finds_crafted_cells_that_a_fast_load_accepts() {
     let c: Vec<u8> = t[..32].to_vec();
     t[9 * 32..10 * 32].copy_from_slice(&c);
     let db = Database::open(
-        DatabaseBuilder::assemble(&f.server, info.manifest.clone(), &t).unwrap(),
+        assemble(&f.server, info.manifest.clone(), &t).unwrap(),
         &f.public,
         None,
     )
@@ -273,13 +274,13 @@ fn min_sources_keeps_hashes_listed_by_enough_sources() {
     for i in [50u64, 99, 149] {
         assert_eq!(
             db.lookup(&sha(i)).unwrap(),
-            key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap())
+            key.blind(&hash_to_group(&sha(i), DEFAULT_DST).unwrap())
         );
     }
     for i in [0u64, 49, 150, 199] {
         assert_ne!(
             db.lookup(&sha(i)).unwrap(),
-            key.blind(&hash_media(&sha(i), DEFAULT_DST).unwrap())
+            key.blind(&hash_to_group(&sha(i), DEFAULT_DST).unwrap())
         );
     }
     let bad = BuildOptions {

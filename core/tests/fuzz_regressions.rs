@@ -17,7 +17,10 @@
 #[path = "../../fuzz/src/lib.rs"]
 mod checks;
 
-use blindmatch_core::voucher::HEADER_LEN;
+use blindmatch_core::VOUCHER_HEADER_LEN as HEADER_LEN;
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -149,9 +152,8 @@ fn regenerate_fixtures() {
     ];
     let db_bytes = DatabaseBuilder::build(&key, &sources, &opts).unwrap();
     let db = Arc::new(Database::open(db_bytes.as_slice(), &key.public(), None).unwrap());
-    let client = Client::new(db, &ClientKey::import(&checks::client_key_bytes()).unwrap()).unwrap();
-    let voucher = client
-        .voucher_with(
+    let client = Client::new(db, &ClientKey::import(&checks::client_key_bytes()).unwrap());
+    let voucher = voucher_with_choice(&client, 
             &listed[0],
             b"item-0",
             b"associated data",
@@ -193,12 +195,10 @@ fn write_seeds() {
     let client = Client::new(
         f.db.clone(),
         &ClientKey::import(&checks::client_key_bytes()).unwrap(),
-    )
-    .unwrap();
+    );
     let listed = checks::listed();
     let make = |x: &MediaHash, choice| {
-        client
-            .voucher_with(x, b"seed", b"ad", choice, &mut rand::rng())
+        voucher_with_choice(&client, x, b"seed", b"ad", choice, &mut rand::rng())
             .unwrap()
     };
     let synthetic = make(&listed[1], SyntheticChoice::Synthetic);

@@ -2,7 +2,7 @@
 //! ristretto255-SHA512 OPRF/VOPRF vectors, which pin hash-to-group down completely
 //! (EvaluationElement = skS · blind · H(input)).
 
-use blindmatch_core::hash_to_group::{expand_message_xmd_sha512, hash_to_ristretto};
+use blindmatch_core::hazmat::{expand_message_xmd_sha512, hash_to_ristretto};
 use curve25519_dalek::Scalar;
 use serde_json::Value;
 use sha2::{Digest, Sha512};

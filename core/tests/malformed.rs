@@ -4,6 +4,9 @@
 //! never a panic. Run with `--nocapture` to see the case counts per decoder.
 
 mod common;
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use common::*;
 use rand::{Rng, SeedableRng};
@@ -70,12 +73,11 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
         Database::open(b.to_vec(), &public, None).is_ok()
     });
     total += suite("database inspect", &f.bytes, Some(4), |b| {
-        database::inspect(b).is_ok()
+        Inspected::read(b).is_ok()
     });
 
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let v = c
-        .voucher_with(
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let v = voucher_with_choice(&c, 
             &f.listed[0],
             b"id",
             b"ad",
@@ -114,9 +116,8 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
 #[test]
 fn authenticated_objects_reject_every_single_bit_flip() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let v = c
-        .voucher_with(
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let v = voucher_with_choice(&c, 
             &f.listed[0],
             b"id",
             b"ad",
@@ -154,7 +155,7 @@ fn authenticated_objects_reject_every_single_bit_flip() {
 #[test]
 fn wrong_hash_kinds_identity_points_and_oversized_fields() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     // Kinds the database does not list.
     let md5 = MediaHash::new(HashKind::Md5, &[1; 16]).unwrap();
     assert!(matches!(
@@ -172,8 +173,7 @@ fn wrong_hash_kinds_identity_points_and_oversized_fields() {
         Err(Error::InvalidParameter { .. })
     ));
     // A voucher whose Q is the identity or non-canonical.
-    let v = c
-        .voucher_with(
+    let v = voucher_with_choice(&c, 
             &f.listed[0],
             b"id",
             b"",

@@ -2,8 +2,9 @@
 //! threshold, exactly the real matches are revealed at it.
 
 mod common;
-use blindmatch_core::threshold::RevealedMatch;
-use blindmatch_core::voucher::{AD_BUCKETS, voucher_len};
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use common::*;
 use rayon::prelude::*;
@@ -13,7 +14,7 @@ fn params(t: u32, s: u32) -> Params {
 }
 
 fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
-    c.voucher_with(
+    voucher_with_choice(&c, 
         x,
         id.as_bytes(),
         ad,
@@ -24,7 +25,7 @@ fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
 }
 
 fn synth(c: &Client, x: &MediaHash, id: &str) -> Vec<u8> {
-    c.voucher_with(
+    voucher_with_choice(&c, 
         x,
         id.as_bytes(),
         b"private",
@@ -41,7 +42,7 @@ fn open(o: &Opener, v: &[u8]) -> OpenOutcome {
 #[test]
 fn members_open_and_non_members_do_not() {
     let f = fixture(500, params(3, 6), 7);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let o = f.opener();
     for x in &f.listed[..50] {
         assert!(matches!(
@@ -63,7 +64,7 @@ fn members_open_and_non_members_do_not() {
 #[test]
 fn one_hundred_thousand_non_members_never_open() {
     let f = fixture(2000, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let o = f.opener();
     let opened: usize = (0..200u64)
         .into_par_iter()
@@ -83,12 +84,11 @@ fn one_hundred_thousand_non_members_never_open() {
 #[test]
 fn voucher_size_is_fixed_per_bucket_and_within_budget() {
     let f = fixture(10, params(30, 60), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     for (ad_len, bucket) in [(0, 256), (252, 256), (253, 1024), (65532, 65536)] {
         let ad = vec![1u8; ad_len];
         let r = real(&c, &f.listed[0], "id", &ad);
-        let s = c
-            .voucher_with(
+        let s = voucher_with_choice(&c, 
                 &f.listed[0],
                 b"a-longer-identifier",
                 &ad,
@@ -108,7 +108,7 @@ fn voucher_size_is_fixed_per_bucket_and_within_budget() {
 #[test]
 fn two_vouchers_of_one_item_are_unlinkable_bytes() {
     let f = fixture(10, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let a = real(&c, &f.listed[0], "x", b"same");
     let b = real(&c, &f.listed[0], "x", b"same");
     // Every byte after the header differs in distribution; check no 32-byte field repeats.
@@ -136,7 +136,7 @@ fn account_with(f: &Fixture, vouchers: &[Vec<u8>]) -> Account {
 fn below_threshold_nothing_is_revealed() {
     let (t, s) = (5, 10);
     let f = fixture(100, params(t, s), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&c, &f.listed[i], &format!("r{i}"), b"secret"))
         .collect();
@@ -158,7 +158,7 @@ fn below_threshold_nothing_is_revealed() {
 fn at_threshold_exactly_the_real_matches_are_revealed() {
     for (t, s, synthetics) in [(3, 4, 0), (3, 4, 4), (5, 10, 7), (30, 60, 60)] {
         let f = fixture(200, params(t, s), 1);
-        let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+        let c = Client::new(f.db.clone(), &ClientKey::generate());
         let mut vs: Vec<Vec<u8>> = (0..t as usize)
             .map(|i| {
                 real(
@@ -203,7 +203,7 @@ fn at_threshold_exactly_the_real_matches_are_revealed() {
 fn a_resent_item_counts_once() {
     let t = 4;
     let f = fixture(50, params(t, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&c, &f.listed[i], "r", b""))
         .collect();
@@ -231,7 +231,7 @@ fn a_resent_item_counts_once() {
 #[test]
 fn opening_the_same_voucher_twice_is_idempotent() {
     let f = fixture(20, params(2, 2), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let v = real(&c, &f.listed[0], "a", b"");
     let o = f.opener();
     let mut acc = Account::new(*f.db.params());
@@ -247,8 +247,8 @@ fn opening_the_same_voucher_twice_is_idempotent() {
 fn vouchers_under_another_client_key_never_combine() {
     let t = 4;
     let f = fixture(100, params(t, 8), 1);
-    let a = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let b = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let a = Client::new(f.db.clone(), &ClientKey::generate());
+    let b = Client::new(f.db.clone(), &ClientKey::generate());
     // T−1 from each key: nothing, even though 2T−2 ≥ T real matches are present.
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&a, &f.listed[i], "a", b"A"))
@@ -276,7 +276,7 @@ fn vouchers_under_another_client_key_never_combine() {
 fn too_many_synthetics_is_a_typed_outcome_not_a_wrong_reveal() {
     let t = 3;
     let f = fixture(100, params(t, 2), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let mut vs: Vec<Vec<u8>> = (0..t as usize)
         .map(|i| real(&c, &f.listed[i], "r", b"x"))
         .collect();
@@ -295,7 +295,7 @@ fn too_many_synthetics_is_a_typed_outcome_not_a_wrong_reveal() {
 #[test]
 fn flipping_any_byte_never_opens_and_never_panics() {
     let f = fixture(50, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let o = f.opener();
     let v = real(&c, &f.listed[0], "flip", b"payload");
     assert!(matches!(o.open(&v).unwrap(), OpenOutcome::Opened(_)));
@@ -318,7 +318,7 @@ fn flipping_any_byte_never_opens_and_never_panics() {
 fn a_voucher_for_another_epoch_or_server_is_typed() {
     let f1 = fixture(20, params(3, 4), 1);
     let f2 = fixture(20, params(3, 4), 2);
-    let c1 = Client::new(f1.db.clone(), &ClientKey::generate()).unwrap();
+    let c1 = Client::new(f1.db.clone(), &ClientKey::generate());
     let v = real(&c1, &f1.listed[0], "e", b"");
     assert_eq!(
         f2.opener().open(&v),
@@ -339,7 +339,7 @@ fn a_voucher_for_another_epoch_or_server_is_typed() {
 #[test]
 fn opened_records_round_trip_and_reject_damage() {
     let f = fixture(20, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
     let OpenOutcome::Opened(r) = f
         .opener()
         .open(&real(&c, &f.listed[0], "rec", b"ad"))
@@ -368,7 +368,7 @@ fn secrets_do_not_print() {
         "{:?} {:?} {:?}",
         f.server,
         k,
-        Client::new(f.db.clone(), &k).unwrap()
+        Client::new(f.db.clone(), &k)
     );
     assert!(!dbg.contains(&hex::encode(&f.server.to_bytes()[6..38])));
     assert!(!dbg.contains(&hex::encode(&k.export()[6..])));

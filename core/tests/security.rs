@@ -1,7 +1,9 @@
 //! Limits stated in docs/SECURITY.md, shown by tests.
 
 mod common;
-use blindmatch_core::hash_to_group::{DEFAULT_DST, hash_media};
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use common::*;
 
@@ -33,7 +35,7 @@ fn a_server_can_encode_unlisted_hashes_but_not_for_one_device() {
     evil.verify().unwrap();
     assert_eq!(
         evil.lookup(&target).unwrap(),
-        f.server.blind(&hash_media(&target, DEFAULT_DST).unwrap())
+        f.server.blind(&hash_to_group(&target, DEFAULT_DST).unwrap())
     );
     // … but it has a different root hash, so a device that checks the published root refuses it.
     assert_ne!(evil.root_hash(), &published_root);
@@ -47,9 +49,8 @@ fn a_server_can_encode_unlisted_hashes_but_not_for_one_device() {
 fn the_device_does_the_same_work_for_listed_and_unlisted_items() {
     // Both paths produce a voucher of the same size and structure; only the server can tell.
     let f = fixture(50, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate()).unwrap();
-    let listed = c
-        .voucher_with(
+    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let listed = voucher_with_choice(&c, 
             &f.listed[0],
             b"a",
             b"",
@@ -57,8 +58,7 @@ fn the_device_does_the_same_work_for_listed_and_unlisted_items() {
             &mut rand::rng(),
         )
         .unwrap();
-    let unlisted = c
-        .voucher_with(
+    let unlisted = voucher_with_choice(&c, 
             &sha(777_777),
             b"a",
             b"",

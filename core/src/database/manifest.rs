@@ -2,15 +2,15 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::encoding::Reader;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Object, Result};
 use crate::hash::HashKind;
 use crate::hash_to_group::MAX_DST_LEN;
 use crate::params::Params;
 
 /// Most sources a manifest records.
-pub const MAX_SOURCES: usize = 64;
+pub(crate) const MAX_SOURCES: usize = 64;
 /// Longest source name.
-pub const MAX_SOURCE_NAME: usize = 64;
+pub(crate) const MAX_SOURCE_NAME: usize = 64;
 
 /// One hash-list source (organisation) and how many distinct hashes it listed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -58,7 +58,7 @@ pub struct Manifest {
 }
 
 mod hex_bytes {
-    pub fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(b))
     }
 }
@@ -75,7 +75,7 @@ impl serde::Serialize for HashKind {
 
 impl Manifest {
     /// Canonical encoding (see `docs/PROTOCOL.md`).
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(256);
         v.extend_from_slice(&self.epoch.to_le_bytes());
         v.extend_from_slice(&self.created_unix.to_le_bytes());
@@ -84,9 +84,9 @@ impl Manifest {
         v.extend_from_slice(&self.seed);
         v.extend_from_slice(&self.blinding_point);
         v.extend_from_slice(&self.verifying_key);
-        v.extend_from_slice(&self.params.threshold.to_le_bytes());
-        v.extend_from_slice(&self.params.s_max.to_le_bytes());
-        v.extend_from_slice(&self.params.synthetic_rate_ppm.to_le_bytes());
+        v.extend_from_slice(&self.params.threshold().to_le_bytes());
+        v.extend_from_slice(&self.params.s_max().to_le_bytes());
+        v.extend_from_slice(&self.params.synthetic_rate_ppm().to_le_bytes());
         v.push(self.kinds.len() as u8);
         v.extend(self.kinds.iter().map(|k| k.id()));
         v.push(self.dst.len() as u8);
@@ -103,9 +103,8 @@ impl Manifest {
     }
 
     /// Decode and check every field's range.
-    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
-        let what = "manifest";
-        let mut r = Reader::new(bytes, what);
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Manifest> {
+        let mut r = Reader::new(bytes, Object::Manifest);
         let epoch = r.u64()?;
         let created_unix = r.u64()?;
         let cells = r.u64()?;
@@ -113,17 +112,15 @@ impl Manifest {
         let seed = r.array()?;
         let blinding_point = r.array()?;
         let verifying_key = r.array()?;
-        let params = Params {
-            threshold: r.u32()?,
-            s_max: r.u32()?,
-            synthetic_rate_ppm: r.u32()?,
-        };
+        let (t, s, rate) = (r.u32()?, r.u32()?, r.u32()?);
+        let params = Params::new(t, s, rate).map_err(|_| Error::OutOfRange {
+            field: Field::ManifestParams,
+        })?;
         let nk = r.u8()? as usize;
         let mut kinds = Vec::with_capacity(nk);
         for _ in 0..nk {
             kinds.push(HashKind::from_id(r.u8()?).map_err(|_| Error::OutOfRange {
-                what: "manifest hash kinds",
-                reason: "unknown kind",
+                field: Field::ManifestKinds,
             })?);
         }
         let dl = r.u8()? as usize;
@@ -136,8 +133,7 @@ impl Manifest {
             let l = r.u8()? as usize;
             let name = std::str::from_utf8(r.take(l)?)
                 .map_err(|_| Error::OutOfRange {
-                    what: "manifest source name",
-                    reason: "not UTF-8",
+                    field: Field::SourceName,
                 })?
                 .to_owned();
             sources.push(Source {
@@ -165,43 +161,33 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Parameter sanity, shared by encoder and decoder.
-    pub fn check(&self) -> Result<()> {
-        let bad = |what, reason| Err(Error::OutOfRange { what, reason });
-        self.params.validate().map_err(|_| Error::OutOfRange {
-            what: "manifest parameters",
-            reason: "threshold, s_max or synthetic rate out of range",
-        })?;
+    /// Range checks shared by encoder and decoder (the parameters are valid by type).
+    pub(crate) fn check(&self) -> Result<()> {
+        let bad = |field| Err(Error::OutOfRange { field });
         if self.cells == 0 || !self.cells.is_multiple_of(3) || self.cells > super::MAX_CELLS {
-            return bad(
-                "manifest cells",
-                "must be a positive multiple of 3 and at most 2^28",
-            );
+            return bad(Field::ManifestCells);
         }
         if self.entries > self.cells {
-            return bad("manifest entries", "more entries than cells");
+            return bad(Field::ManifestEntries);
         }
         if self.kinds.is_empty() || self.kinds.windows(2).any(|w| w.first() >= w.last()) {
-            return bad(
-                "manifest hash kinds",
-                "must be non-empty, sorted and distinct",
-            );
+            return bad(Field::ManifestKinds);
         }
         if self.dst.is_empty() || self.dst.len() > MAX_DST_LEN {
-            return bad("manifest DST", "must be 1 to 255 bytes");
+            return bad(Field::ManifestDst);
         }
         if self.sources.len() > MAX_SOURCES {
-            return bad("manifest sources", "more than 64 sources");
+            return bad(Field::ManifestSources);
         }
         if self
             .sources
             .iter()
             .any(|s| s.name.is_empty() || s.name.len() > MAX_SOURCE_NAME)
         {
-            return bad("manifest source name", "must be 1 to 64 bytes");
+            return bad(Field::SourceName);
         }
         if self.min_sources as usize > self.sources.len().max(1) {
-            return bad("manifest min_sources", "larger than the number of sources");
+            return bad(Field::MinSources);
         }
         Ok(())
     }

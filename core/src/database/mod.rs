@@ -9,21 +9,18 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-mod builder;
 mod manifest;
-mod storage;
 
-pub use builder::Progress;
-pub use builder::{BuildOptions, DatabaseBuilder, SourceList};
-pub use manifest::{MAX_SOURCES, Manifest, Source};
-pub use storage::Storage;
+pub use manifest::{Manifest, Source};
+pub(crate) use manifest::{MAX_SOURCE_NAME, MAX_SOURCES};
 
 use crate::encoding::{self, Reader};
-use crate::error::{Error, Result};
+use crate::error::{AuditProblem, Error, Field, Object, Result};
 use crate::hash::MediaHash;
+use crate::kdf;
 use crate::keys::ServerPublicKey;
-use crate::okvs;
 use crate::params::Params;
+use crate::primitives::okvs;
 use curve25519_dalek::RistrettoPoint;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable};
 use curve25519_dalek::traits::IsIdentity;
@@ -32,27 +29,27 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub(crate) const MAGIC: &[u8; 4] = b"BMDB";
+const MAGIC: &[u8; 4] = b"BMDB";
 /// The database format version this build reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
-pub(crate) const HEADER_LEN: usize = 12;
+const HEADER_LEN: usize = 12;
 /// Largest manifest accepted.
-pub const MAX_MANIFEST_LEN: u32 = 64 * 1024;
+const MAX_MANIFEST_LEN: u32 = 64 * 1024;
 /// Largest table accepted (2^28 cells, 8 GiB).
-pub const MAX_CELLS: u64 = 1 << 28;
+pub(crate) const MAX_CELLS: u64 = 1 << 28;
 /// Cells per chunk of the table digest (1 MiB of table).
-pub const DIGEST_CHUNK_CELLS: usize = 32 * 1024;
+const DIGEST_CHUNK_CELLS: usize = 32 * 1024;
 const SIGNATURE_LEN: usize = 64;
 
 /// Digest of a table: `SHA-256("blindmatch-v1 table" ‖ LE64(m) ‖ SHA-256(chunk_0) ‖ …)` over
 /// 1 MiB chunks, the chunk hashes computed in parallel.
-pub fn table_digest(table: &[u8]) -> [u8; 32] {
+pub(crate) fn table_digest(table: &[u8]) -> [u8; 32] {
     let chunk_hashes: Vec<[u8; 32]> = table
         .par_chunks(DIGEST_CHUNK_CELLS * 32)
         .map(|c| Sha256::digest(c).into())
         .collect();
     let mut h = Sha256::new();
-    h.update(b"blindmatch-v1 table");
+    h.update(kdf::TABLE);
     h.update(((table.len() / 32) as u64).to_le_bytes());
     for c in &chunk_hashes {
         h.update(c);
@@ -62,15 +59,38 @@ pub fn table_digest(table: &[u8]) -> [u8; 32] {
 
 pub(crate) fn root_hash(header: &[u8], manifest: &[u8]) -> [u8; 32] {
     Sha256::new()
-        .chain_update(b"blindmatch-v1 root")
+        .chain_update(kdf::ROOT)
         .chain_update(header)
         .chain_update(manifest)
         .finalize()
         .into()
 }
 
-pub(crate) fn signed_message(header: &[u8], manifest: &[u8]) -> Vec<u8> {
-    [b"blindmatch-v1 manifest".as_slice(), header, manifest].concat()
+fn signed_message(header: &[u8], manifest: &[u8]) -> Vec<u8> {
+    [kdf::MANIFEST, header, manifest].concat()
+}
+
+/// Lay out a database file: header, manifest, signature over both, table. The server wing's
+/// builder calls this with its signing key; nothing else signs.
+pub(crate) fn lay_out(
+    manifest: &Manifest,
+    table: &[u8],
+    sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
+) -> Vec<u8> {
+    let mbytes = manifest.encode();
+    let mlen = u32::try_from(mbytes.len()).expect("a checked manifest is under 64 KiB");
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&0u16.to_le_bytes());
+    header.extend_from_slice(&mlen.to_le_bytes());
+    let signature = sign(&signed_message(&header, &mbytes));
+    let mut file = Vec::with_capacity(header.len() + mbytes.len() + SIGNATURE_LEN + table.len());
+    file.extend_from_slice(&header);
+    file.extend_from_slice(&mbytes);
+    file.extend_from_slice(&signature);
+    file.extend_from_slice(table);
+    file
 }
 
 /// What a full audit found.
@@ -102,27 +122,17 @@ struct Layout<'a> {
 }
 
 fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
-    let what = "database";
-    let mut r = Reader::new(bytes, what);
-    r.expect_magic(MAGIC)?;
-    let version = r.u16()?;
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            what,
-            found: version,
-        });
-    }
+    let mut r = Reader::new(bytes, Object::Database);
+    r.expect_header(MAGIC, FORMAT_VERSION)?;
     if r.u16()? != 0 {
         return Err(Error::OutOfRange {
-            what: "database flags",
-            reason: "must be zero",
+            field: Field::DatabaseFlags,
         });
     }
     let mlen = r.u32()?;
     if mlen > MAX_MANIFEST_LEN {
         return Err(Error::OutOfRange {
-            what: "manifest length",
-            reason: "larger than 64 KiB",
+            field: Field::ManifestLength,
         });
     }
     let manifest_bytes = r.take(mlen as usize)?;
@@ -132,18 +142,20 @@ fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     let rest = r.remaining() as u64;
     if rest < table_len {
         return Err(Error::Truncated {
-            what: "database table",
+            object: Object::DatabaseTable,
         });
     }
     if rest > table_len {
         return Err(Error::TrailingBytes {
-            what,
-            extra: (rest - table_len) as usize,
+            object: Object::Database,
+            extra: usize::try_from(rest - table_len).unwrap_or(usize::MAX),
         });
     }
     let table_offset = HEADER_LEN + mlen as usize + SIGNATURE_LEN;
     Ok(Layout {
-        header: bytes.get(..HEADER_LEN).ok_or(Error::Truncated { what })?,
+        header: bytes.get(..HEADER_LEN).ok_or(Error::Truncated {
+            object: Object::Database,
+        })?,
         manifest_bytes,
         manifest,
         signature,
@@ -151,15 +163,25 @@ fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     })
 }
 
-/// Read a database file's header and manifest without verifying anything (for display).
-pub fn inspect(bytes: &[u8]) -> Result<Inspected> {
-    let l = parse_layout(bytes)?;
-    Ok(Inspected {
-        root: root_hash(l.header, l.manifest_bytes),
-        manifest: l.manifest,
-        file_len: bytes.len() as u64,
-    })
+impl Inspected {
+    /// Read a database file's header and manifest without verifying anything (for display).
+    ///
+    /// # Errors
+    /// Every structural error of [`Database::open`] (magic, version, lengths, manifest
+    /// ranges); nothing is verified.
+    pub fn read(bytes: &[u8]) -> Result<Inspected> {
+        let l = parse_layout(bytes)?;
+        Ok(Inspected {
+            root: root_hash(l.header, l.manifest_bytes),
+            manifest: l.manifest,
+            file_len: bytes.len() as u64,
+        })
+    }
 }
+
+/// Where a database's bytes live: any owned byte container (a `Vec<u8>`, or a memory map the
+/// caller made; core does no I/O).
+type Storage = Box<dyn AsRef<[u8]> + Send + Sync>;
 
 /// A loaded, verified blinded database. Immutable and `Send + Sync`: share it in an `Arc`.
 pub struct Database {
@@ -184,14 +206,21 @@ impl core::fmt::Debug for Database {
 impl Database {
     /// Fast load: check the signature under the pinned server key, the table digest, the
     /// root hash (if one is expected) and the parameters. Does not decompress the table; use
-    /// [`Database::verify`] for a full audit.
+    /// [`Database::verify`] for a full audit. `storage` is any owned byte container: a
+    /// `Vec<u8>`, or a read-only memory map the caller made.
+    ///
+    /// # Errors
+    /// Structural errors ([`Error::BadMagic`], [`Error::UnsupportedVersion`],
+    /// [`Error::Truncated`], [`Error::TrailingBytes`], [`Error::OutOfRange`]);
+    /// [`Error::ServerKeyMismatch`], [`Error::BadSignature`], [`Error::RootHashMismatch`],
+    /// [`Error::TableDigestMismatch`].
     pub fn open(
-        storage: impl Into<Storage>,
+        storage: impl AsRef<[u8]> + Send + Sync + 'static,
         pinned: &ServerPublicKey,
         expected_root: Option<&[u8; 32]>,
     ) -> Result<Self> {
-        let storage = storage.into();
-        let bytes = storage.as_slice();
+        let storage: Storage = Box::new(storage);
+        let bytes = (*storage).as_ref();
         let l = parse_layout(bytes)?;
         let m = &l.manifest;
         if m.blinding_point != *pinned.blinding_point_bytes()
@@ -210,9 +239,9 @@ impl Database {
         {
             return Err(Error::RootHashMismatch);
         }
-        let table = bytes
-            .get(l.table_offset..)
-            .ok_or(Error::Truncated { what: "database" })?;
+        let table = bytes.get(l.table_offset..).ok_or(Error::Truncated {
+            object: Object::Database,
+        })?;
         if table_digest(table) != m.table_digest {
             return Err(Error::TableDigestMismatch);
         }
@@ -227,15 +256,6 @@ impl Database {
             server: pinned.clone(),
             l_table,
         })
-    }
-
-    /// Memory-map a file and [`open`](Database::open) it.
-    pub fn open_file(
-        path: impl AsRef<std::path::Path>,
-        pinned: &ServerPublicKey,
-        expected_root: Option<&[u8; 32]>,
-    ) -> Result<Self> {
-        Database::open(Storage::map_file(path.as_ref())?, pinned, expected_root)
     }
 
     /// The manifest.
@@ -270,8 +290,8 @@ impl Database {
     }
 
     fn table(&self) -> &[u8] {
-        self.storage
-            .as_slice()
+        (*self.storage)
+            .as_ref()
             .get(self.table_offset..)
             .unwrap_or(&[])
     }
@@ -284,25 +304,36 @@ impl Database {
     }
 
     /// Decode the OKVS at `x`: the sum of its three cells (decompressing only those).
-    pub fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
-        if !self.manifest.kinds.contains(&x.kind()) {
-            return Err(Error::KindNotListed {
-                kind: x.kind().name(),
-            });
-        }
+    pub(crate) fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
+        self.check_kind(x)?;
         let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, x);
         let mut cells = [RistrettoPoint::default(); 3];
         for (c, p) in cells.iter_mut().zip(pos) {
             let b = self.cell_bytes(p).ok_or(Error::Truncated {
-                what: "database table",
+                object: Object::DatabaseTable,
             })?;
-            *c = encoding::point(&b, "database cell")?;
+            *c = encoding::point(&b, Field::DatabaseCell)?;
         }
         Ok(okvs::decode(cells))
     }
 
+    /// Whether the database lists hashes of `x`'s kind.
+    ///
+    /// # Errors
+    /// [`Error::KindNotListed`] if it does not.
+    pub fn check_kind(&self, x: &MediaHash) -> Result<()> {
+        if self.manifest.kinds.contains(&x.kind()) {
+            Ok(())
+        } else {
+            Err(Error::KindNotListed { kind: x.kind() })
+        }
+    }
+
     /// Full audit for auditors and the CLI: every cell canonical and not the identity, all
     /// cells distinct, on top of what [`open`](Database::open) checked.
+    ///
+    /// # Errors
+    /// [`Error::AuditFailed`] naming the first bad cell and the [`AuditProblem`].
     pub fn verify(&self) -> Result<AuditReport> {
         let table = self.table();
         let bad = table.par_chunks(32).enumerate().find_first(|(_, c)| {
@@ -313,7 +344,7 @@ impl Database {
         if let Some((i, _)) = bad {
             return Err(Error::AuditFailed {
                 cell: i as u64,
-                reason: "not a canonical non-identity point",
+                problem: AuditProblem::NotCanonical,
             });
         }
         let mut sorted: Vec<[u8; 32]> = table
@@ -330,10 +361,13 @@ impl Database {
             .find(|w| w.first() == w.last())
             .and_then(|w| w.first())
         {
-            let cell = table.chunks_exact(32).position(|c| c == dup).unwrap_or(0);
+            let cell = table
+                .chunks_exact(32)
+                .position(|c| c == dup)
+                .expect("a duplicate was found among these cells");
             return Err(Error::AuditFailed {
                 cell: cell as u64,
-                reason: "duplicate cell",
+                problem: AuditProblem::Duplicate,
             });
         }
         Ok(AuditReport {

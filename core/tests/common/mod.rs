@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::sync::Arc;
 
@@ -49,6 +52,6 @@ pub fn fixture(n: u64, params: Params, epoch: u64) -> Fixture {
 
 impl Fixture {
     pub fn opener(&self) -> Opener {
-        Opener::new(self.server.clone(), self.db.manifest()).unwrap()
+        Opener::new(&self.server, self.db.manifest()).unwrap()
     }
 }

@@ -3,13 +3,13 @@
 use curve25519_dalek::Scalar;
 
 /// Evaluate f at x (coefficients lowest degree first).
-pub fn eval(coeffs: &[Scalar], x: &Scalar) -> Scalar {
+pub(crate) fn eval(coeffs: &[Scalar], x: &Scalar) -> Scalar {
     coeffs.iter().rev().fold(Scalar::ZERO, |acc, c| acc * x + c)
 }
 
 /// Lagrange interpolation at 0 from points with distinct, non-zero abscissas.
 /// Returns `None` if two abscissas coincide or one is zero.
-pub fn interpolate_at_zero(points: &[(Scalar, Scalar)]) -> Option<Scalar> {
+pub(crate) fn interpolate_at_zero(points: &[(Scalar, Scalar)]) -> Option<Scalar> {
     let n = points.len();
     // λ_j = Π_{m≠j} x_m / (x_m − x_j); invert all denominators in one batch.
     let mut denoms = Vec::with_capacity(n);

@@ -11,13 +11,12 @@
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
-use hkdf::Hkdf;
-use sha2::Sha256;
+use crate::kdf;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Bytes a sealed message adds to its plaintext: commitment (32) and Poly1305 tag (16).
-pub const OVERHEAD: usize = 32 + 16;
+pub(crate) const OVERHEAD: usize = 32 + 16;
 
 struct Keys {
     enc: Zeroizing<[u8; 32]>,
@@ -25,41 +24,39 @@ struct Keys {
 }
 
 fn derive(key: &[u8; 32], label: &[u8]) -> Keys {
-    let hk = Hkdf::<Sha256>::new(Some(b"blindmatch-v1 aead"), key);
-    let mut enc = Zeroizing::new([0u8; 32]);
-    let mut commit = [0u8; 32];
-    // 32-byte outputs are always within HKDF-SHA256's limit.
-    let _ = hk.expand_multi_info(&[label, b" enc"], enc.as_mut());
-    let _ = hk.expand_multi_info(&[label, b" commit"], &mut commit);
-    Keys { enc, commit }
+    Keys {
+        enc: kdf::hkdf32(kdf::AEAD, key, &[label, kdf::AEAD_ENC]),
+        commit: *kdf::hkdf32(kdf::AEAD, key, &[label, kdf::AEAD_COMMIT]),
+    }
 }
 
 /// Seal `plaintext` under a single-use `key`, appending to `out`.
-pub fn seal_into(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn seal_into(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
     let k = derive(key, label);
     out.extend_from_slice(&k.commit);
     let start = out.len();
     out.extend_from_slice(plaintext);
     let cipher = ChaCha20Poly1305::new(&Key::from(*k.enc));
     let nonce = Nonce::default();
-    let tag = match out.get_mut(start..) {
-        Some(buf) => cipher.encrypt_inout_detached(&nonce, aad, buf.into()),
-        None => return,
-    };
-    if let Ok(tag) = tag {
-        out.extend_from_slice(&tag);
-    }
+    let buf = out
+        .get_mut(start..)
+        .expect("the plaintext was just appended at `start`");
+    let tag = cipher
+        .encrypt_inout_detached(&nonce, aad, buf.into())
+        .expect("ChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
+    out.extend_from_slice(&tag);
 }
 
 /// Seal into a fresh vector.
-pub fn seal(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+#[cfg(test)]
+fn seal(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(plaintext.len() + OVERHEAD);
     seal_into(key, label, aad, plaintext, &mut v);
     v
 }
 
 /// Open a sealed message; `None` if the key is wrong or anything was altered.
-pub fn open(key: &[u8; 32], label: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn open(key: &[u8; 32], label: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if sealed.len() < OVERHEAD {
         return None;
     }

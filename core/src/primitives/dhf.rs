@@ -10,32 +10,32 @@
 //! empty below T.
 
 /// The field modulus, 2^64 − 59 (prime).
-pub const P: u64 = 0xFFFF_FFFF_FFFF_FFC5;
+pub(crate) const P: u64 = 0xFFFF_FFFF_FFFF_FFC5;
 const C: u64 = 59; // 2^64 mod P
 
 /// An element of F_p, always reduced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, zeroize::Zeroize)]
-pub struct Fp(u64);
+pub(crate) struct Fp(u64);
 
 #[allow(clippy::should_implement_trait)]
 impl Fp {
     /// Zero.
-    pub const ZERO: Fp = Fp(0);
+    pub(crate) const ZERO: Fp = Fp(0);
     /// One.
-    pub const ONE: Fp = Fp(1);
+    pub(crate) const ONE: Fp = Fp(1);
 
     /// A canonical value (< p), or `None`.
-    pub fn new(v: u64) -> Option<Fp> {
+    pub(crate) fn new(v: u64) -> Option<Fp> {
         (v < P).then_some(Fp(v))
     }
 
     /// Reduce 16 uniform bytes mod p (bias < 2^-64).
-    pub fn from_wide(bytes: &[u8; 16]) -> Fp {
+    pub(crate) fn from_wide(bytes: &[u8; 16]) -> Fp {
         Fp::reduce128(u128::from_le_bytes(*bytes))
     }
 
     /// The canonical value.
-    pub fn value(self) -> u64 {
+    pub(crate) fn value(self) -> u64 {
         self.0
     }
 
@@ -52,14 +52,14 @@ impl Fp {
     }
 
     /// a + b.
-    pub fn add(self, o: Fp) -> Fp {
+    pub(crate) fn add(self, o: Fp) -> Fp {
         let (s, carry) = self.0.overflowing_add(o.0);
         let s = if carry { s.wrapping_add(C) } else { s };
         Fp(if s >= P { s - P } else { s })
     }
 
     /// a − b.
-    pub fn sub(self, o: Fp) -> Fp {
+    pub(crate) fn sub(self, o: Fp) -> Fp {
         if self.0 >= o.0 {
             Fp(self.0 - o.0)
         } else {
@@ -68,12 +68,12 @@ impl Fp {
     }
 
     /// a · b.
-    pub fn mul(self, o: Fp) -> Fp {
+    pub(crate) fn mul(self, o: Fp) -> Fp {
         Fp::reduce128(self.0 as u128 * o.0 as u128)
     }
 
     /// a^-1 (Fermat); zero maps to zero.
-    pub fn inv(self) -> Fp {
+    pub(crate) fn inv(self) -> Fp {
         let mut e = P - 2;
         let mut base = self;
         let mut acc = Fp::ONE;
@@ -89,7 +89,7 @@ impl Fp {
 }
 
 /// Evaluate a polynomial (coefficients lowest degree first) at x by Horner's rule.
-pub fn eval(coeffs: &[Fp], x: Fp) -> Fp {
+pub(crate) fn eval(coeffs: &[Fp], x: Fp) -> Fp {
     coeffs
         .iter()
         .rev()
@@ -99,7 +99,7 @@ pub fn eval(coeffs: &[Fp], x: Fp) -> Fp {
 /// Find which records are real. `x0[j]` and `r[j]` (s values each) describe record j; all
 /// x0 must be distinct. `coefficients` = T−1. Returns the indices of records in the support
 /// of the kernel, in increasing order (empty when fewer than T records are real).
-pub fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize) -> Vec<usize> {
+pub(crate) fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize) -> Vec<usize> {
     let n = x0.len();
     let rows = coefficients + s;
     if n == 0 {

@@ -12,25 +12,25 @@ use curve25519_dalek::RistrettoPoint;
 use sha2::{Digest, Sha256};
 
 /// Default expansion m/n.
-pub const DEFAULT_EXPANSION: f64 = 1.25;
+pub(crate) const DEFAULT_EXPANSION: f64 = 1.25;
 /// Smallest expansion accepted (the peeling threshold of random 3-hypergraphs is ≈ 1.222).
-pub const MIN_EXPANSION: f64 = 1.23;
+pub(crate) const MIN_EXPANSION: f64 = 1.23;
 /// Largest expansion accepted.
-pub const MAX_EXPANSION: f64 = 8.0;
+pub(crate) const MAX_EXPANSION: f64 = 8.0;
 /// Extra cells added to every table so small tables peel reliably.
-pub const EXTRA_CELLS: u64 = 30;
+pub(crate) const EXTRA_CELLS: u64 = 30;
 
 /// Number of cells for `n` entries: `3·⌈(⌈e·n⌉ + 30) / 3⌉`.
-pub fn table_cells(n: u64, expansion: f64) -> u64 {
+pub(crate) fn table_cells(n: u64, expansion: f64) -> u64 {
     let base = (expansion * n as f64).ceil() as u64 + EXTRA_CELLS;
     3 * base.div_ceil(3)
 }
 
 /// The three cell indices of `x` in a table of `m` cells (m a multiple of 3) under `seed`.
-pub fn positions(seed: &[u8; 32], m: u64, x: &MediaHash) -> [u64; 3] {
+pub(crate) fn positions(seed: &[u8; 32], m: u64, x: &MediaHash) -> [u64; 3] {
     let b = m / 3;
     let d = Sha256::new()
-        .chain_update(b"blindmatch-v1 okvs")
+        .chain_update(crate::kdf::OKVS)
         .chain_update(seed)
         .chain_update(x.encode())
         .finalize();
@@ -46,7 +46,7 @@ pub fn positions(seed: &[u8; 32], m: u64, x: &MediaHash) -> [u64; 3] {
 
 /// Peel the hypergraph. Returns the peeling order as (entry, pivot cell) pairs, or `None`
 /// if a 2-core remains (then the caller retries with a new seed).
-pub fn peel(pos: &[[u64; 3]], m: u64) -> Option<Vec<(u32, u32)>> {
+pub(crate) fn peel(pos: &[[u64; 3]], m: u64) -> Option<Vec<(u32, u32)>> {
     let m = m as usize;
     let mut deg = vec![0u32; m];
     let mut xor = vec![0u32; m];
@@ -79,7 +79,7 @@ pub fn peel(pos: &[[u64; 3]], m: u64) -> Option<Vec<(u32, u32)>> {
 
 /// Fill the table: `free` supplies the value of each cell that is no entry's pivot, then the
 /// pivots are solved in reverse peeling order so every entry's three cells sum to its value.
-pub fn solve(
+pub(crate) fn solve(
     pos: &[[u64; 3]],
     values: &[RistrettoPoint],
     order: &[(u32, u32)],
@@ -114,7 +114,7 @@ pub fn solve(
 }
 
 /// Decode: the sum of the three cells.
-pub fn decode(cells: [RistrettoPoint; 3]) -> RistrettoPoint {
+pub(crate) fn decode(cells: [RistrettoPoint; 3]) -> RistrettoPoint {
     cells[0] + cells[1] + cells[2]
 }
 

@@ -1,0 +1,7 @@
+//! The device wing: what an app embeds to make vouchers. It stands on the shared floor (wire
+//! formats, key schedule labels, the database format) and never on the server wing.
+
+mod keys;
+mod voucher;
+
+pub use voucher::{Client, SyntheticChoice};

@@ -1,0 +1,40 @@
+//! What benchmarks, demos, simulations and researchers legitimately need beyond the two
+//! roles' APIs, with names that say what they are for. Nothing here weakens the protocol: a
+//! forced choice changes only the caller's own vouchers, and hashing a public media hash to
+//! the group is public computation.
+
+use crate::device::Client;
+use crate::error::Result;
+use crate::hash::MediaHash;
+use curve25519_dalek::RistrettoPoint;
+use rand::CryptoRng;
+
+pub use crate::device::SyntheticChoice;
+/// The hash-to-group DST blindmatch uses in production (the builder's default).
+pub const DEFAULT_DST: &[u8] = crate::kdf::DEFAULT_DST;
+
+/// Make a voucher with a forced real/synthetic choice and a caller's RNG — for simulations
+/// and benchmarks that must know which vouchers are synthetic. Apps use
+/// [`Client::voucher`], which decides by the database's rate.
+///
+/// # Errors
+/// As [`Client::voucher`].
+pub fn voucher_with_choice<R: CryptoRng + ?Sized>(
+    client: &Client,
+    x: &MediaHash,
+    id: &[u8],
+    ad: &[u8],
+    choice: SyntheticChoice,
+    rng: &mut R,
+) -> Result<Vec<u8>> {
+    client.make(x, id, ad, choice, rng)
+}
+
+/// H(x): RFC 9380 hash of a typed media hash to ristretto255 under `dst` — the hash-to-group
+/// floor that `blindmatch bench` measures every operation against.
+///
+/// # Errors
+/// [`crate::Error::InvalidParameter`] for an empty DST.
+pub fn hash_to_group(x: &MediaHash, dst: &[u8]) -> Result<RistrettoPoint> {
+    crate::hash_to_group::hash_media(x, dst)
+}

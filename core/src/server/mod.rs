@@ -1,0 +1,21 @@
+//! The server wing: build and sign the blinded database, open vouchers, keep accounts and
+//! reveal at the threshold. It stands on the shared floor and never on the device wing.
+
+mod account;
+mod builder;
+mod key;
+mod opening;
+mod record;
+
+pub use account::{Account, Outcome, RevealedMatch};
+#[cfg(feature = "hazmat")]
+pub use builder::assemble;
+pub use builder::{
+    BuildOptions, DEFAULT_EXPANSION, DatabaseBuilder, MAX_EXPANSION, MIN_EXPANSION, Progress,
+    SourceList,
+};
+pub use key::{SECRET_KEY_LEN, ServerSecretKey};
+pub use opening::{OpenOutcome, Opener};
+#[cfg(feature = "hazmat")]
+pub use opening::reseal_voucher;
+pub use record::OpenedVoucher;

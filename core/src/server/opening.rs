@@ -1,0 +1,185 @@
+//! Server-side opening: S' = α·Q → (τ, pad) → rkey → inner layer → (share, DHF values, adct).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+use super::key::ServerSecretKey;
+use super::record::OpenedVoucher;
+use crate::database::Manifest;
+use crate::encoding;
+use crate::error::{Error, Field, Result};
+use crate::kdf;
+use crate::params::Params;
+use crate::primitives::aead;
+use crate::wire::voucher::{Inner, Voucher};
+use curve25519_dalek::{RistrettoPoint, Scalar};
+use rayon::prelude::*;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+/// What the server learns from one voucher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// The outer layer did not open: the item is not on the list (and the voucher is real).
+    NoMatch,
+    /// The outer layer opened: a real match or a synthetic voucher, indistinguishable until
+    /// the account crosses the threshold.
+    Opened(OpenedVoucher),
+}
+
+/// The server's opener for one database: its blinding secret, epoch and parameters.
+pub struct Opener {
+    half_alpha: Scalar,
+    epoch: u64,
+    params: Params,
+}
+
+impl Drop for Opener {
+    fn drop(&mut self) {
+        self.half_alpha.zeroize();
+    }
+}
+
+impl core::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opener")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener {
+    /// An opener for the database described by `manifest`; the key must be the one that
+    /// made it.
+    ///
+    /// # Errors
+    /// [`Error::WrongSecretKey`] if the manifest's L is not this key's.
+    pub fn new(key: &ServerSecretKey, manifest: &Manifest) -> Result<Opener> {
+        let public = key.public();
+        if manifest.blinding_point != *public.blinding_point_bytes() {
+            return Err(Error::WrongSecretKey);
+        }
+        Ok(Opener {
+            half_alpha: key.alpha() * Scalar::from(2u8).invert(),
+            epoch: manifest.epoch,
+            params: manifest.params,
+        })
+    }
+
+    /// The database parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The database epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn prepare<'a>(&self, bytes: &'a [u8]) -> Result<(Voucher<'a>, RistrettoPoint)> {
+        let parsed = Voucher::parse(bytes, self.epoch, self.params.s_max())?;
+        let q = encoding::point(&parsed.outer.q, Field::VoucherQ)?;
+        Ok((parsed, q * self.half_alpha))
+    }
+
+    fn finish(&self, v: Voucher<'_>, s: &[u8; 32]) -> Result<OpenOutcome> {
+        let (tau, pad) = kdf::outer_keys(&v.outer.q, s);
+        if !bool::from(tau.ct_eq(&v.outer.tau)) {
+            return Ok(OpenOutcome::NoMatch);
+        }
+        let mut rkey = Zeroizing::new([0u8; 32]);
+        for ((k, w), p) in rkey.iter_mut().zip(v.outer.wrapped.iter()).zip(pad.iter()) {
+            *k = w ^ p;
+        }
+        let pt = aead::open(&rkey, kdf::RCT, v.inner_aad, v.rct).ok_or(Error::CorruptVoucher)?;
+        let mut inner =
+            Inner::read(&pt, self.params.s_max()).map_err(|_| Error::CorruptVoucher)?;
+        Ok(OpenOutcome::Opened(OpenedVoucher::new(
+            v.header.id,
+            v.outer.q,
+            inner.x0,
+            inner.share,
+            std::mem::take(&mut inner.dhf),
+            std::mem::take(&mut inner.adct),
+        )))
+    }
+
+    /// Open one voucher.
+    ///
+    /// # Errors
+    /// A typed structural error for a malformed voucher ([`Error::BadMagic`],
+    /// [`Error::UnsupportedVersion`], [`Error::Truncated`], [`Error::OutOfRange`],
+    /// [`Error::InvalidPoint`]); [`Error::WrongEpoch`] for another epoch; and
+    /// [`Error::CorruptVoucher`] when the outer layer opens but the inner one does not.
+    /// `Ok(NoMatch)` when the outer layer stays closed.
+    pub fn open(&self, voucher: &[u8]) -> Result<OpenOutcome> {
+        let (p, s_half) = self.prepare(voucher)?;
+        let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
+        let s = s.first().expect("one point in, one encoding out").to_bytes();
+        self.finish(p, &s)
+    }
+
+    /// Open many vouchers on all cores, batching the point compressions. The result for
+    /// each voucher is at the same index as the voucher; errors as for [`Opener::open`].
+    pub fn open_batch<V: AsRef<[u8]> + Sync>(&self, vouchers: &[V]) -> Vec<Result<OpenOutcome>> {
+        vouchers
+            .par_chunks(64)
+            .flat_map_iter(|chunk| {
+                let prepared: Vec<Result<(Voucher<'_>, RistrettoPoint)>> =
+                    chunk.iter().map(|v| self.prepare(v.as_ref())).collect();
+                let points: Vec<RistrettoPoint> = prepared
+                    .iter()
+                    .filter_map(|p| p.as_ref().ok().map(|(_, s)| *s))
+                    .collect();
+                let mut compressed = RistrettoPoint::double_and_compress_batch(&points).into_iter();
+                prepared
+                    .into_iter()
+                    .map(|p| {
+                        let (pending, _) = p?;
+                        let s = compressed
+                            .next()
+                            .expect("one encoding per prepared voucher")
+                            .to_bytes();
+                        self.finish(pending, &s)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// Open `voucher`'s layers with the server key, let `patch` edit `header ‖ Q ‖ inner
+/// plaintext` (keeping its length), and seal it again under the same rkey, τ and the key wrap
+/// recomputed from the patched Q — so the outer layer opens and a fuzzer reaches the inner
+/// decoder. `None` if the voucher's inner layer does not open or the patch changed the length.
+#[cfg(feature = "hazmat")]
+pub fn reseal_voucher(
+    key: &ServerSecretKey,
+    voucher: &[u8],
+    patch: impl FnOnce(&mut Vec<u8>),
+) -> Option<Vec<u8>> {
+    let s_of = |q: &[u8; 32]| -> [u8; 32] {
+        curve25519_dalek::ristretto::CompressedRistretto(*q)
+            .decompress()
+            .map_or([0; 32], |q| (q * key.alpha()).compress().to_bytes())
+    };
+    let (head, outer, rct) = Voucher::split(voucher)?;
+    let (_, pad) = kdf::outer_keys(&outer.q, &s_of(&outer.q));
+    let mut rkey = Zeroizing::new([0u8; 32]);
+    for ((k, w), p) in rkey.iter_mut().zip(outer.wrapped.iter()).zip(pad.iter()) {
+        *k = w ^ p;
+    }
+    let pt = aead::open(&rkey, kdf::RCT, head, rct)?;
+    let mut plain = [head, pt.as_slice()].concat();
+    let len = plain.len();
+    patch(&mut plain);
+    if plain.len() != len {
+        return None;
+    }
+    let (head, pt) = plain.split_at_checked(head.len())?;
+    let q: [u8; 32] = head.get(head.len() - 32..)?.try_into().ok()?;
+    let (tau, pad) = kdf::outer_keys(&q, &s_of(&q));
+    let mut out = head.to_vec();
+    out.extend_from_slice(&tau);
+    out.extend(rkey.iter().zip(pad.iter()).map(|(k, p)| k ^ p));
+    aead::seal_into(&rkey, kdf::RCT, head, pt, &mut out);
+    Some(out)
+}

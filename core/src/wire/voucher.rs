@@ -1,0 +1,259 @@
+//! The voucher format.
+//!
+//! ```text
+//! voucher = "BV" | version u8 = 1 | epoch u64 | id_len u8 | id (64, zero-padded)   (header, 76 bytes)
+//!         | Q (32)
+//!         | ct  = τ (32) | rkey ⊕ pad (32)                        (outer layer)
+//!         | rct = AEAD_rkey(y ‖ x0 ‖ r_1..r_s ‖ adct)               (inner layer)
+//! adct    = AEAD_{k_ad}(LE32(len) ‖ ad ‖ 0-padding to the bucket)
+//! ```
+//!
+//! Size: `300 + 8·(s_max+1) + bucket` bytes, for buckets of 256 B, 1, 4, 16 and 64 KiB.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+use crate::encoding::{self, Codec, Reader};
+use crate::error::{Error, Field, Object, Param, Result};
+use crate::primitives::aead;
+use crate::primitives::dhf::Fp;
+use curve25519_dalek::Scalar;
+use zeroize::Zeroizing;
+
+const MAGIC: &[u8; 2] = b"BV";
+/// The voucher format version.
+pub const VERSION: u8 = 1;
+/// Longest app id.
+pub const MAX_ID_LEN: usize = 64;
+/// Header length: magic, version, epoch, id length, padded id.
+pub const HEADER_LEN: usize = 2 + 1 + 8 + 1 + MAX_ID_LEN;
+/// Associated-data buckets: the padded size of the associated data (4 bytes of which hold
+/// its length), so the voucher length reveals only the bucket.
+pub const AD_BUCKETS: [usize; 5] = [256, 1024, 4096, 16384, 65536];
+/// Largest associated data.
+pub const MAX_AD_LEN: usize = 65536 - 4;
+/// Largest sealed associated data (the largest bucket plus the AEAD's overhead).
+pub(crate) const MAX_ADCT_LEN: usize = 65536 + aead::OVERHEAD;
+
+/// Voucher length for a database's s_max and an associated-data bucket.
+pub const fn voucher_len(s_max: u32, bucket: usize) -> usize {
+    300 + 8 * (s_max as usize + 1) + bucket
+}
+
+/// The smallest bucket that holds `ad_len` bytes of associated data.
+pub(crate) fn bucket_for(ad_len: usize) -> Result<usize> {
+    AD_BUCKETS
+        .into_iter()
+        .find(|b| ad_len + 4 <= *b)
+        .ok_or(Error::InvalidParameter {
+            param: Param::AssociatedData,
+        })
+}
+
+/// `LE32(len) ‖ ad ‖ zeros` to the bucket size.
+pub(crate) fn pad_ad(ad: &[u8], bucket: usize) -> Zeroizing<Vec<u8>> {
+    let mut padded = Zeroizing::new(Vec::with_capacity(bucket));
+    let len = u32::try_from(ad.len()).expect("associated data is checked against its bucket");
+    padded.extend_from_slice(&len.to_le_bytes());
+    padded.extend_from_slice(ad);
+    padded.resize(bucket, 0);
+    padded
+}
+
+/// The associated data inside a padded bucket, or `None` if the length does not fit.
+pub(crate) fn unpad_ad(padded: &[u8]) -> Option<Vec<u8>> {
+    let (len, rest) = padded.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+    rest.get(..len).map(<[u8]>::to_vec)
+}
+
+/// The public fields of a voucher, readable by anyone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoucherHeader {
+    /// The database epoch the voucher was made for.
+    pub epoch: u64,
+    /// The app's id for the item.
+    pub id: Vec<u8>,
+}
+
+impl VoucherHeader {
+    /// Read the header (magic, version, epoch, id) of a voucher and check its padding.
+    ///
+    /// # Errors
+    /// [`Error::BadMagic`], [`Error::UnsupportedVersion`], [`Error::Truncated`], or
+    /// [`Error::OutOfRange`] for [`Field::VoucherId`].
+    pub fn peek(bytes: &[u8]) -> Result<VoucherHeader> {
+        VoucherHeader::read(&mut Reader::new(bytes, Object::Voucher))
+    }
+}
+
+impl Codec for VoucherHeader {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&self.epoch.to_le_bytes());
+        out.push(u8::try_from(self.id.len()).expect("ids are checked to be at most 64 bytes"));
+        out.extend_from_slice(&self.id);
+        out.resize(start + HEADER_LEN, 0);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.expect_magic(MAGIC)?;
+        let v = r.u8()?;
+        if v != VERSION {
+            return Err(Error::UnsupportedVersion {
+                object: r.object(),
+                found: v.into(),
+            });
+        }
+        let epoch = r.u64()?;
+        let id_len = usize::from(r.u8()?);
+        let id_field = r.take(MAX_ID_LEN)?;
+        let bad_id = Error::OutOfRange {
+            field: Field::VoucherId,
+        };
+        let (id, padding) = id_field.split_at_checked(id_len).ok_or(bad_id.clone())?;
+        if padding.iter().any(|b| *b != 0) {
+            return Err(bad_id);
+        }
+        Ok(VoucherHeader {
+            epoch,
+            id: id.to_vec(),
+        })
+    }
+}
+
+/// The outer layer: Q and the one-time key wrap τ ‖ rkey ⊕ pad.
+pub(crate) struct Outer {
+    /// enc(Q).
+    pub(crate) q: [u8; 32],
+    /// τ, the wrap's tag and key commitment.
+    pub(crate) tau: [u8; 32],
+    /// rkey ⊕ pad.
+    pub(crate) wrapped: [u8; 32],
+}
+
+/// A parsed voucher: structure only, nothing opened.
+pub(crate) struct Voucher<'a> {
+    pub(crate) header: VoucherHeader,
+    /// Bytes 0..HEADER_LEN + 32 (header ‖ Q): the inner layer's AAD.
+    pub(crate) inner_aad: &'a [u8],
+    pub(crate) outer: Outer,
+    pub(crate) rct: &'a [u8],
+}
+
+impl Voucher<'_> {
+    /// Parse a voucher for a database with `epoch` and `s_max`. The epoch is checked before
+    /// the length, so a voucher for another database epoch is reported as such.
+    pub(crate) fn parse(bytes: &[u8], epoch: u64, s_max: u32) -> Result<Voucher<'_>> {
+        let header = VoucherHeader::peek(bytes)?;
+        if header.epoch != epoch {
+            return Err(Error::WrongEpoch {
+                voucher: header.epoch,
+                database: epoch,
+            });
+        }
+        if !AD_BUCKETS
+            .iter()
+            .any(|b| voucher_len(s_max, *b) == bytes.len())
+        {
+            return Err(Error::OutOfRange {
+                field: Field::VoucherLength,
+            });
+        }
+        let mut r = Reader::new(bytes, Object::Voucher);
+        let inner_aad = r.take(HEADER_LEN + 32)?;
+        let mut q = Reader::new(inner_aad, Object::Voucher);
+        q.take(HEADER_LEN)?;
+        let outer = Outer {
+            q: q.array()?,
+            tau: r.array()?,
+            wrapped: r.array()?,
+        };
+        Ok(Voucher {
+            header,
+            inner_aad,
+            outer,
+            rct: r.rest(),
+        })
+    }
+
+    /// Split any voucher-shaped bytes into (header ‖ Q, outer layer, rct) without checking
+    /// the header, epoch or length (for the `hazmat` re-sealing tool).
+    #[cfg(feature = "hazmat")]
+    pub(crate) fn split(bytes: &[u8]) -> Option<(&[u8], Outer, &[u8])> {
+        let mut r = Reader::new(bytes, Object::Voucher);
+        let head = r.take(HEADER_LEN + 32).ok()?;
+        let q = head.get(HEADER_LEN..)?.try_into().ok()?;
+        let outer = Outer {
+            q,
+            tau: r.array().ok()?,
+            wrapped: r.array().ok()?,
+        };
+        Some((head, outer, r.rest()))
+    }
+
+    /// Write the header and the outer layer: everything before the inner layer.
+    pub(crate) fn write_outer(header: &VoucherHeader, outer: &Outer, out: &mut Vec<u8>) {
+        header.encode(out);
+        out.extend_from_slice(&outer.q);
+        out.extend_from_slice(&outer.tau);
+        out.extend_from_slice(&outer.wrapped);
+    }
+
+    /// The inner layer's AAD within a voucher being written: header ‖ Q.
+    pub(crate) fn inner_aad_of(written: &[u8]) -> &[u8] {
+        written.get(..HEADER_LEN + 32).unwrap_or(written)
+    }
+}
+
+/// The inner layer's plaintext: `y ‖ LE64(x0) ‖ LE64(r_i)… ‖ adct`.
+pub(crate) struct Inner {
+    pub(crate) share: Scalar,
+    pub(crate) x0: Fp,
+    pub(crate) dhf: Vec<Fp>,
+    pub(crate) adct: Vec<u8>,
+}
+
+impl Inner {
+    /// Append the plaintext to `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.share.as_bytes());
+        out.extend_from_slice(&self.x0.value().to_le_bytes());
+        for v in &self.dhf {
+            out.extend_from_slice(&v.value().to_le_bytes());
+        }
+        out.extend_from_slice(&self.adct);
+    }
+
+    /// Read a plaintext with `s_max` DHF values; the rest is the adct.
+    pub(crate) fn read(plaintext: &[u8], s_max: u32) -> Result<Inner> {
+        let mut r = Reader::new(plaintext, Object::VoucherInnerLayer);
+        let share = encoding::scalar(r.array()?, true, Field::Share)?;
+        let x0 = read_fp(&mut r)?;
+        let dhf = (0..s_max)
+            .map(|_| read_fp(&mut r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Inner {
+            share,
+            x0,
+            dhf,
+            adct: r.rest().to_vec(),
+        })
+    }
+}
+
+/// An F_p element: a canonical LE64 below p.
+pub(crate) fn read_fp(r: &mut Reader<'_>) -> Result<Fp> {
+    Fp::new(r.u64()?).ok_or(Error::OutOfRange {
+        field: Field::DhfValue,
+    })
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.share.zeroize();
+        self.x0.zeroize();
+        self.dhf.zeroize();
+    }
+}
