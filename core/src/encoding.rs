@@ -45,7 +45,9 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.buf.len() < n {
-            return Err(Error::Truncated { object: self.object });
+            return Err(Error::Truncated {
+                object: self.object,
+            });
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -84,7 +86,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn expect_magic(&mut self, magic: &[u8]) -> Result<()> {
         match self.take(magic.len()) {
             Ok(m) if m == magic => Ok(()),
-            _ => Err(Error::BadMagic { object: self.object }),
+            _ => Err(Error::BadMagic {
+                object: self.object,
+            }),
         }
     }
 

@@ -151,16 +151,17 @@ fn regenerate_fixtures() {
         },
     ];
     let db_bytes = DatabaseBuilder::build(&key, &sources, &opts).unwrap();
-    let db = Arc::new(Database::open(db_bytes.as_slice(), &key.public(), None).unwrap());
+    let db = Arc::new(Database::open(db_bytes.clone(), &key.public(), None).unwrap());
     let client = Client::new(db, &ClientKey::import(&checks::client_key_bytes()).unwrap());
-    let voucher = voucher_with_choice(&client, 
-            &listed[0],
-            b"item-0",
-            b"associated data",
-            SyntheticChoice::Real,
-            &mut rand::rng(),
-        )
-        .unwrap();
+    let voucher = voucher_with_choice(
+        &client,
+        &listed[0],
+        b"item-0",
+        b"associated data",
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let dir = Path::new(FIXTURES);
     std::fs::write(dir.join("database.bmdb"), &db_bytes).unwrap();
     std::fs::write(dir.join("voucher.bv"), &voucher).unwrap();
@@ -198,8 +199,7 @@ fn write_seeds() {
     );
     let listed = checks::listed();
     let make = |x: &MediaHash, choice| {
-        voucher_with_choice(&client, x, b"seed", b"ad", choice, &mut rand::rng())
-            .unwrap()
+        voucher_with_choice(&client, x, b"seed", b"ad", choice, &mut rand::rng()).unwrap()
     };
     let synthetic = make(&listed[1], SyntheticChoice::Synthetic);
     let non_member = make(&checks::unlisted()[0], SyntheticChoice::Real);

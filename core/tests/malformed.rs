@@ -77,14 +77,15 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
     });
 
     let c = Client::new(f.db.clone(), &ClientKey::generate());
-    let v = voucher_with_choice(&c, 
-            &f.listed[0],
-            b"id",
-            b"ad",
-            SyntheticChoice::Real,
-            &mut rand::rng(),
-        )
-        .unwrap();
+    let v = voucher_with_choice(
+        &c,
+        &f.listed[0],
+        b"id",
+        b"ad",
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let opener = f.opener();
     total += suite("voucher", &v, Some(2), |b| {
         matches!(opener.open(b), Ok(OpenOutcome::Opened(_)))
@@ -117,14 +118,15 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
 fn authenticated_objects_reject_every_single_bit_flip() {
     let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
     let c = Client::new(f.db.clone(), &ClientKey::generate());
-    let v = voucher_with_choice(&c, 
-            &f.listed[0],
-            b"id",
-            b"ad",
-            SyntheticChoice::Real,
-            &mut rand::rng(),
-        )
-        .unwrap();
+    let v = voucher_with_choice(
+        &c,
+        &f.listed[0],
+        b"id",
+        b"ad",
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let opener = f.opener();
     let mut n = 0;
     for i in 0..v.len() {
@@ -173,14 +175,15 @@ fn wrong_hash_kinds_identity_points_and_oversized_fields() {
         Err(Error::InvalidParameter { .. })
     ));
     // A voucher whose Q is the identity or non-canonical.
-    let v = voucher_with_choice(&c, 
-            &f.listed[0],
-            b"id",
-            b"",
-            SyntheticChoice::Real,
-            &mut rand::rng(),
-        )
-        .unwrap();
+    let v = voucher_with_choice(
+        &c,
+        &f.listed[0],
+        b"id",
+        b"",
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let opener = f.opener();
     for q in [[0u8; 32], [0xFF; 32]] {
         let mut w = v.clone();

@@ -17,32 +17,33 @@
 //! (which invalidates saved `*_mutated` crash inputs).
 #![allow(clippy::missing_panics_doc)]
 
-use blindmatch_core::database::{self, Inspected};
-use blindmatch_core::dhf::{Fp, P};
-use blindmatch_core::hash_to_group::hash_media;
-use blindmatch_core::media::pdq::{self, PdqError, PdqHash, PixelFormat};
-use blindmatch_core::voucher::{HEADER_LEN, VoucherHeader};
-use blindmatch_core::{
-    ClientKey, Database, DatabaseBuilder, Error, HashKind, Manifest, MediaHash, OpenOutcome,
-    OpenedVoucher, Opener, Params, ServerPublicKey, ServerSecretKey, aead, hashlist, threshold,
+use blindmatch_core::device::Client;
+use blindmatch_core::hazmat::okvs_lookup;
+use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
+use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
+use blindmatch_core::server::{
+    Account, OpenOutcome, OpenedVoucher, Opener, Outcome, ServerSecretKey, assemble,
 };
-use curve25519_dalek::ristretto::CompressedRistretto;
+use blindmatch_core::{
+    ClientKey, Database, Error, HashKind, Inspected, Manifest, MediaHash, Params, ServerPublicKey,
+    VoucherHeader, parse_hash_list,
+};
 use std::sync::{Arc, OnceLock};
+
+/// The F_p modulus, 2^64 − 59 (docs/PROTOCOL.md §1).
+const P: u64 = 0xFFFF_FFFF_FFFF_FFC5;
 
 /// Why a decoder refused an input (the typed error it returned).
 #[derive(Debug)]
 pub enum Rejection {
     /// A blindmatch-core error.
     Core(Error),
-    /// A PDQ error.
-    Pdq(PdqError),
 }
 
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Rejection::Core(e) => write!(f, "{e}"),
-            Rejection::Pdq(e) => write!(f, "{e}"),
         }
     }
 }
@@ -71,11 +72,7 @@ pub fn client_key_bytes() -> Vec<u8> {
 
 /// The fixture database's parameters: T = 3, s_max = 4, no synthetic vouchers.
 pub fn fixture_params() -> Params {
-    Params {
-        threshold: 3,
-        s_max: 4,
-        synthetic_rate_ppm: 0,
-    }
+    Params::new(3, 4, 0).expect("valid parameters")
 }
 
 /// The fixture database's epoch.
@@ -133,7 +130,7 @@ pub fn fixture() -> &'static Fixture {
         let key = ServerSecretKey::from_bytes(&server_secret_bytes()).expect(STALE);
         let public = key.public();
         let db = Arc::new(Database::open(DB_FILE, &public, None).expect(STALE));
-        let opener = Opener::new(key.clone(), db.manifest()).expect(STALE);
+        let opener = Opener::new(&key, db.manifest()).expect(STALE);
         assert!(
             matches!(opener.open(VOUCHER_FILE), Ok(OpenOutcome::Opened(_))),
             "{STALE}"
@@ -192,22 +189,22 @@ pub fn apply_patches(buf: &mut Vec<u8>, patches: &[u8], fixed_len: bool) {
 /// bytes. If it loads: `verify()` and lookups.
 pub fn database(data: &[u8]) -> Verdict {
     let f = fixture();
-    let inspected = database::inspect(data);
+    let inspected = Inspected::read(data);
     if let Ok(ins) = &inspected {
         check_inspected(data, ins);
     }
-    let opened = Database::open(data, &f.public, None);
+    let opened = Database::open(data.to_vec(), &f.public, None);
     match (&opened, &inspected) {
         (Ok(db), Ok(ins)) => {
             assert_eq!(db.root_hash(), &ins.root);
             assert_eq!(db.manifest(), &ins.manifest);
             exercise(db, data == f.db_bytes);
             // The expected-root check agrees with the computed root.
-            assert!(Database::open(data, &f.public, Some(&ins.root)).is_ok());
+            assert!(Database::open(data.to_vec(), &f.public, Some(&ins.root)).is_ok());
             let mut wrong = ins.root;
             wrong[0] ^= 1;
             assert_eq!(
-                Database::open(data, &f.public, Some(&wrong)).err(),
+                Database::open(data.to_vec(), &f.public, Some(&wrong)).err(),
                 Some(Error::RootHashMismatch)
             );
         }
@@ -235,7 +232,7 @@ fn exercise(db: &Database, pristine: bool) {
         assert_eq!(&a.root, db.root_hash());
     }
     for x in listed().iter().chain(unlisted().iter()) {
-        let r = db.lookup(x);
+        let r = okvs_lookup(db, x);
         let kind_listed = db.manifest().kinds.contains(&x.kind());
         if !kind_listed {
             assert!(matches!(r, Err(Error::KindNotListed { .. })));
@@ -245,7 +242,7 @@ fn exercise(db: &Database, pristine: bool) {
         }
         if pristine && listed().contains(x) {
             // The OKVS decodes a listed hash to α·H(x).
-            let h = hash_media(x, &db.manifest().dst).expect("hash to group");
+            let h = hash_to_group(x, &db.manifest().dst).expect("hash to group");
             assert_eq!(r.ok(), Some(fixture().key.blind(&h)));
         }
     }
@@ -274,7 +271,7 @@ pub fn reseal_database(key: &ServerSecretKey, bytes: &[u8]) -> Option<Vec<u8>> {
     let mlen = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
     let manifest = Manifest::decode(bytes.get(12..12 + mlen)?).ok()?;
     let table = bytes.get(12 + mlen + 64..)?;
-    DatabaseBuilder::assemble(key, manifest, table).ok()
+    assemble(key, manifest, table).ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,9 +297,9 @@ fn open_voucher(data: &[u8]) -> Result<OpenOutcome, Error> {
     }
     if let Ok(OpenOutcome::Opened(rec)) = &out {
         let h = header.as_ref().expect("header");
-        assert_eq!(rec.id, h.id);
+        assert_eq!(rec.id(), h.id.as_slice());
         assert_eq!(h.epoch, f.opener.epoch());
-        assert_eq!(rec.dhf.len(), f.opener.params().s_max as usize);
+        assert_eq!(rec.dhf_len(), f.opener.params().s_max() as usize);
         // The storage encoding round-trips.
         let stored = rec.to_bytes();
         assert_eq!(OpenedVoucher::from_bytes(&stored).as_ref(), Ok(rec));
@@ -329,50 +326,12 @@ pub fn voucher_mutated(data: &[u8]) -> Verdict {
     out.map(|_| ()).map_err(Rejection::Core)
 }
 
-const LABEL_RCT: &[u8] = b"blindmatch-v1 rct";
-const OFF_Q: usize = HEADER_LEN;
-const OFF_TAU: usize = OFF_Q + 32;
-const OFF_WRAP: usize = OFF_TAU + 32;
-const OFF_RCT: usize = OFF_WRAP + 32;
-
-/// (τ, pad) = HKDF-SHA256(salt = "blindmatch-v1 outer", ikm = Q ‖ S), info "tau" / "pad"
-/// (a copy of core's private `voucher::outer_keys`; `fixture()` checks they agree).
-fn outer_keys(q: &[u8], s: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"blindmatch-v1 outer"), &[q, s].concat());
-    let (mut tau, mut pad) = ([0u8; 32], [0u8; 32]);
-    hk.expand(b"tau", &mut tau).expect("32 bytes");
-    hk.expand(b"pad", &mut pad).expect("32 bytes");
-    (tau, pad)
-}
-
-fn server_s(f: &Fixture, q: &[u8]) -> [u8; 32] {
-    let q = CompressedRistretto::from_slice(q)
-        .ok()
-        .and_then(|c| c.decompress());
-    q.map_or([0; 32], |q| f.key.blind(&q).compress().to_bytes())
-}
-
-/// Open the fixture voucher's layers with the server key, patch `header ‖ Q ‖ plaintext`,
-/// and seal it again under the same rkey.
+/// Open the fixture voucher's layers with the server key, patch `header ‖ Q ‖ plaintext`
+/// (xor and set only), and seal it again under the same rkey (core's `hazmat` tool).
 pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
-    let v = f.voucher;
-    let (q, wrapped) = (v.get(OFF_Q..OFF_TAU)?, v.get(OFF_WRAP..OFF_RCT)?);
-    let (_, pad) = outer_keys(q, &server_s(f, q));
-    let mut rkey = [0u8; 32];
-    for ((k, w), p) in rkey.iter_mut().zip(wrapped).zip(pad) {
-        *k = w ^ p;
-    }
-    let pt = aead::open(&rkey, LABEL_RCT, v.get(..OFF_TAU)?, v.get(OFF_RCT..)?)?;
-    let mut plain = [v.get(..OFF_TAU)?, pt.as_slice()].concat();
-    apply_patches(&mut plain, patches, true);
-    let (head, pt) = plain.split_at(OFF_TAU);
-    let q = &head[OFF_Q..];
-    let (tau, pad) = outer_keys(q, &server_s(f, q));
-    let mut out = head.to_vec();
-    out.extend_from_slice(&tau);
-    out.extend(rkey.iter().zip(pad).map(|(k, p)| k ^ p));
-    aead::seal_into(&rkey, LABEL_RCT, head, pt, &mut out);
-    Some(out)
+    blindmatch_core::server::reseal_voucher(&f.key, f.voucher, |plain| {
+        apply_patches(plain, patches, true);
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,13 +341,19 @@ pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
 pub fn client_key(data: &[u8]) -> Verdict {
     let key = ClientKey::import(data).map_err(Rejection::Core)?;
     assert_eq!(key.export().as_slice(), data);
-    let keys = key
-        .derive(&fixture_params())
-        .expect("derive for valid params");
-    let x0 = keys.prf_x0(&listed()[0]);
-    assert_eq!(keys.prf_x0(&listed()[0]), x0);
-    let _ = keys.share(x0);
-    assert_eq!(keys.dhf_values(x0).len(), fixture_params().s_max as usize);
+    // The key derives keys for the fixture database and makes a real voucher that opens.
+    let f = fixture();
+    let client = Client::new(f.db.clone(), &key);
+    let v = voucher_with_choice(
+        &client,
+        &listed()[0],
+        b"k",
+        b"",
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .expect("a voucher for a listed kind");
+    assert!(matches!(f.opener.open(&v), Ok(OpenOutcome::Opened(_))));
     Ok(())
 }
 
@@ -407,7 +372,7 @@ pub fn server_key(data: &[u8]) -> Verdict {
             Ok(&pk)
         );
         let same = pk.blinding_point_bytes() == f.public.blinding_point_bytes();
-        assert_eq!(Opener::new(sk.clone(), f.db.manifest()).is_ok(), same);
+        assert_eq!(Opener::new(sk, f.db.manifest()).is_ok(), same);
     }
     if let Ok(pk) = &public {
         assert_eq!(pk.to_bytes(), data);
@@ -426,44 +391,53 @@ pub fn server_key(data: &[u8]) -> Verdict {
 // Opened-voucher records and threshold evaluation.
 
 /// `OpenedVoucher::from_bytes`; a record that decodes re-encodes to the same bytes and is
-/// evaluated (`threshold::evaluate`) alone and with a few copies under distinct x0.
+/// evaluated in an `Account` alone, re-sent, and with a few copies under distinct x0.
 pub fn opened_record(data: &[u8]) -> Verdict {
     let rec = OpenedVoucher::from_bytes(data).map_err(Rejection::Core)?;
     assert_eq!(rec.to_bytes(), data);
-    assert!(rec.id.len() <= 64);
-    let s = rec.dhf.len() as u32;
+    assert!(rec.id().len() <= 64);
+    let s = rec.dhf_len() as u32;
+    let copy = |i: u64, same_x0: bool| {
+        let mut q = *rec.q();
+        q[0] ^= i as u8;
+        q[1] ^= (i >> 8) as u8 ^ u8::from(same_x0);
+        let (x0, dhf) = if same_x0 {
+            (rec.x0(), rec.dhf_values())
+        } else {
+            let x0 = rec.x0().wrapping_add(i);
+            let x0 = if x0 >= P { i } else { x0 };
+            (x0, rec.dhf_values().iter().map(|v| (v ^ i) % P).collect())
+        };
+        OpenedVoucher::from_parts(rec.id(), q, x0, rec.share_bytes(), &dhf, rec.adct_bytes())
+            .expect("valid parts")
+    };
     for t in [2u32, 3] {
         let params = Params::new(t, s, 0).expect("valid params");
-        // One record is always below any threshold.
-        assert_eq!(
-            threshold::evaluate(&params, std::slice::from_ref(&rec)),
-            Ok(threshold::Outcome::BelowThreshold { opened: 1 })
-        );
-        // Re-sent copies (same x0) count once.
-        let same = vec![rec.clone(); t as usize + 1];
-        assert_eq!(
-            threshold::evaluate(&params, &same),
-            Ok(threshold::Outcome::BelowThreshold { opened: same.len() })
-        );
-        let copies: Vec<OpenedVoucher> = (0..=u64::from(t))
-            .map(|i| {
-                let mut c = rec.clone();
-                c.x0 = Fp::new(rec.x0.wrapping_add(i)).map_or(i, Fp::value);
-                c.q[0] ^= i as u8;
-                c.dhf.iter_mut().for_each(|v| *v = (*v ^ i) % P);
-                c
-            })
-            .collect();
-        let mut account = threshold::Account::new(params);
-        for c in &copies {
-            account.insert(c.clone());
+        let mut account = Account::new(params);
+        // One record is always below any threshold; the same record again is a no-op.
+        assert_eq!(account.insert(rec.clone()), Ok(true));
+        assert_eq!(account.insert(rec.clone()), Ok(false));
+        // Re-sent copies (same x0, other Q) count once.
+        for i in 1..=u64::from(t) {
+            assert_eq!(account.insert(copy(i, true)), Ok(true));
         }
-        assert_eq!(account.evaluate(), threshold::evaluate(&params, &copies));
+        assert_eq!(
+            account.evaluate(),
+            Ok(Outcome::BelowThreshold {
+                opened: t as usize + 1
+            })
+        );
+        // Distinct x0: evaluation returns a typed result, never a panic.
+        let mut distinct = Account::new(params);
+        for i in 0..=u64::from(t) {
+            distinct.insert(copy(i + 1000, false)).expect("same s_max");
+        }
+        let _ = distinct.evaluate();
     }
     // A record whose DHF length differs from s_max is refused.
     if s < 1024 {
         let params = Params::new(2, s + 1, 0).expect("valid params");
-        assert!(threshold::evaluate(&params, &[rec.clone(), rec]).is_err());
+        assert!(Account::new(params).insert(rec).is_err());
     }
     Ok(())
 }
@@ -476,8 +450,8 @@ pub fn opened_record(data: &[u8]) -> Verdict {
 pub fn hash_list(data: &[u8]) -> Verdict {
     let text = String::from_utf8_lossy(data);
     let kind = HashKind::ALL[data.first().map_or(0, |b| *b as usize % 4)];
-    let bare = hashlist::parse(&text, None);
-    let with_kind = hashlist::parse(&text, Some(kind));
+    let bare = parse_hash_list(&text, None);
+    let with_kind = parse_hash_list(&text, Some(kind));
     if let Ok(v) = &bare {
         // A list that needs no default kind parses the same with one.
         assert_eq!(with_kind.as_ref(), Ok(v));
@@ -554,5 +528,5 @@ pub fn pdq(data: &[u8]) -> Verdict {
     if !exact && w > 0 && h > 0 {
         assert!(out.is_ok(), "a well-formed image was refused: {out:?}");
     }
-    out.map(|_| ()).map_err(Rejection::Pdq)
+    out.map(|_| ()).map_err(Rejection::Core)
 }

@@ -75,7 +75,7 @@ impl serde::Serialize for HashKind {
 
 impl Manifest {
     /// Canonical encoding (see `docs/PROTOCOL.md`).
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(256);
         v.extend_from_slice(&self.epoch.to_le_bytes());
         v.extend_from_slice(&self.created_unix.to_le_bytes());
@@ -103,7 +103,7 @@ impl Manifest {
     }
 
     /// Decode and check every field's range.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Manifest> {
+    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
         let mut r = Reader::new(bytes, Object::Manifest);
         let epoch = r.u64()?;
         let created_unix = r.u64()?;

@@ -11,8 +11,8 @@
 
 mod manifest;
 
-pub use manifest::{Manifest, Source};
 pub(crate) use manifest::{MAX_SOURCE_NAME, MAX_SOURCES};
+pub use manifest::{Manifest, Source};
 
 use crate::encoding::{self, Reader};
 use crate::error::{AuditProblem, Error, Field, Object, Result};

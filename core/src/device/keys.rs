@@ -70,10 +70,17 @@ impl DeviceKeys {
         let mut shamir = Vec::with_capacity(t as usize);
         shamir.push(wide_scalar(&hk, &bound_info(label::K0, params, None)));
         for i in 1..t {
-            shamir.push(wide_scalar(&hk, &bound_info(label::SHAMIR, params, Some(i))));
+            shamir.push(wide_scalar(
+                &hk,
+                &bound_info(label::SHAMIR, params, Some(i)),
+            ));
         }
         let mut fkey = Zeroizing::new([0u8; 32]);
-        expand(&hk, &bound_info(label::PRF_KEY, params, None), fkey.as_mut());
+        expand(
+            &hk,
+            &bound_info(label::PRF_KEY, params, None),
+            fkey.as_mut(),
+        );
         let coeffs = params.dhf_coefficients();
         let mut dhf = Vec::with_capacity(params.s_max() as usize * coeffs);
         let mut buf = Zeroizing::new(vec![0u8; 16 * coeffs]);

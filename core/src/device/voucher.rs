@@ -10,8 +10,7 @@ use crate::keys::ClientKey;
 use crate::primitives::aead;
 use crate::primitives::dhf::Fp;
 use crate::wire::voucher::{
-    HEADER_LEN, Inner, MAX_ID_LEN, Outer, Voucher, VoucherHeader, bucket_for, pad_ad,
-    voucher_len,
+    HEADER_LEN, Inner, MAX_ID_LEN, Outer, Voucher, VoucherHeader, bucket_for, pad_ad, voucher_len,
 };
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::traits::MultiscalarMul;

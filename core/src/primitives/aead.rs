@@ -9,9 +9,9 @@
 //! adversarial ciphertexts). Every key used here is fresh per message, which is what makes
 //! the all-zero nonce safe.
 
+use crate::kdf;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
-use crate::kdf;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -31,7 +31,13 @@ fn derive(key: &[u8; 32], label: &[u8]) -> Keys {
 }
 
 /// Seal `plaintext` under a single-use `key`, appending to `out`.
-pub(crate) fn seal_into(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn seal_into(
+    key: &[u8; 32],
+    label: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) {
     let k = derive(key, label);
     out.extend_from_slice(&k.commit);
     let start = out.len();
@@ -56,7 +62,12 @@ fn seal(key: &[u8; 32], label: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// Open a sealed message; `None` if the key is wrong or anything was altered.
-pub(crate) fn open(key: &[u8; 32], label: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+pub(crate) fn open(
+    key: &[u8; 32],
+    label: &[u8],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
     if sealed.len() < OVERHEAD {
         return None;
     }

@@ -163,7 +163,9 @@ impl DatabaseBuilder {
 #[cfg_attr(not(feature = "hazmat"), allow(unreachable_pub))]
 pub fn assemble(key: &ServerSecretKey, mut manifest: Manifest, table: &[u8]) -> Result<Vec<u8>> {
     if table.len() as u64 != manifest.cells.saturating_mul(32) {
-        return Err(Error::InvalidParameter { param: Param::Table });
+        return Err(Error::InvalidParameter {
+            param: Param::Table,
+        });
     }
     let public = key.public();
     manifest.blinding_point = *public.blinding_point_bytes();
@@ -195,7 +197,9 @@ fn listed_kinds(
             k.sort();
             k.dedup();
             if entries.iter().any(|e| !k.contains(&e.kind())) {
-                return Err(Error::InvalidParameter { param: Param::Kinds });
+                return Err(Error::InvalidParameter {
+                    param: Param::Kinds,
+                });
             }
             Ok(k)
         }

@@ -83,10 +83,7 @@ impl ServerSecretKey {
 
     /// α·P: the server's blinding of any point — an OPRF oracle, so only under `hazmat`.
     #[cfg(feature = "hazmat")]
-    pub fn blind(
-        &self,
-        p: &curve25519_dalek::RistrettoPoint,
-    ) -> curve25519_dalek::RistrettoPoint {
+    pub fn blind(&self, p: &curve25519_dalek::RistrettoPoint) -> curve25519_dalek::RistrettoPoint {
         p * self.alpha
     }
 

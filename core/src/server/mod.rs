@@ -15,7 +15,7 @@ pub use builder::{
     SourceList,
 };
 pub use key::{SECRET_KEY_LEN, ServerSecretKey};
-pub use opening::{OpenOutcome, Opener};
 #[cfg(feature = "hazmat")]
 pub use opening::reseal_voucher;
+pub use opening::{OpenOutcome, Opener};
 pub use record::OpenedVoucher;

@@ -90,8 +90,7 @@ impl Opener {
             *k = w ^ p;
         }
         let pt = aead::open(&rkey, kdf::RCT, v.inner_aad, v.rct).ok_or(Error::CorruptVoucher)?;
-        let mut inner =
-            Inner::read(&pt, self.params.s_max()).map_err(|_| Error::CorruptVoucher)?;
+        let mut inner = Inner::read(&pt, self.params.s_max()).map_err(|_| Error::CorruptVoucher)?;
         Ok(OpenOutcome::Opened(OpenedVoucher::new(
             v.header.id,
             v.outer.q,
@@ -113,7 +112,10 @@ impl Opener {
     pub fn open(&self, voucher: &[u8]) -> Result<OpenOutcome> {
         let (p, s_half) = self.prepare(voucher)?;
         let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
-        let s = s.first().expect("one point in, one encoding out").to_bytes();
+        let s = s
+            .first()
+            .expect("one point in, one encoding out")
+            .to_bytes();
         self.finish(p, &s)
     }
 

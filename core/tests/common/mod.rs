@@ -1,8 +1,6 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use blindmatch_core::device::*;
-use blindmatch_core::research::*;
 use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::sync::Arc;
