@@ -2,7 +2,6 @@
 //! streamed over 64 MiB through `media::hash_reader` (the path `blindmatch hash` takes).
 #![allow(missing_docs)]
 
-use blindmatch_core::HashKind;
 use blindmatch_core::media::{self, pdq};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -46,7 +45,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
     g.bench_function("sha256_hash_reader_64MiB", |b| {
-        b.iter(|| media::hash_reader(HashKind::Sha256, black_box(data.as_slice())).unwrap())
+        b.iter(|| media::hash_reader(media::ExactKind::Sha256, black_box(data.as_slice())).unwrap())
     });
     g.finish();
 }

@@ -2,8 +2,9 @@
 //! same operations next to their curve25519-dalek floors).
 #![allow(missing_docs)]
 
-use blindmatch_core::hash_to_group::{DEFAULT_DST, hash_media};
-use blindmatch_core::threshold::Account;
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -45,7 +46,7 @@ fn setup(n: u64) -> Setup {
     )
     .unwrap();
     let db = Arc::new(Database::open(bytes.clone(), &server.public(), None).unwrap());
-    let client = Client::new(db.clone(), &ClientKey::generate()).unwrap();
+    let client = Client::new(db.clone(), &ClientKey::generate());
     Setup {
         server,
         bytes,
@@ -63,7 +64,7 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500));
 
     g.bench_function("hash_to_group", |b| {
-        b.iter(|| hash_media(black_box(&s.listed[0]), DEFAULT_DST).unwrap())
+        b.iter(|| hash_to_group(black_box(&s.listed[0]), DEFAULT_DST).unwrap())
     });
 
     let list = vec![SourceList {
@@ -79,38 +80,48 @@ fn benches(c: &mut Criterion) {
     let mut rng = rand::rng();
     g.bench_function("voucher_real", |b| {
         b.iter(|| {
-            s.client
-                .voucher_with(&s.listed[7], b"id", b"ad", SyntheticChoice::Real, &mut rng)
-                .unwrap()
+            voucher_with_choice(
+                &s.client,
+                &s.listed[7],
+                b"id",
+                b"ad",
+                SyntheticChoice::Real,
+                &mut rng,
+            )
+            .unwrap()
         })
     });
     g.bench_function("voucher_synthetic", |b| {
         b.iter(|| {
-            s.client
-                .voucher_with(
-                    &s.listed[7],
-                    b"id",
-                    b"ad",
-                    SyntheticChoice::Synthetic,
-                    &mut rng,
-                )
-                .unwrap()
+            voucher_with_choice(
+                &s.client,
+                &s.listed[7],
+                b"id",
+                b"ad",
+                SyntheticChoice::Synthetic,
+                &mut rng,
+            )
+            .unwrap()
         })
     });
 
-    let opener = Opener::new(s.server.clone(), s.db.manifest()).unwrap();
-    let v = s
-        .client
-        .voucher_with(&s.listed[3], b"id", b"ad", SyntheticChoice::Real, &mut rng)
-        .unwrap();
+    let opener = Opener::new(&s.server, s.db.manifest()).unwrap();
+    let v = voucher_with_choice(
+        &s.client,
+        &s.listed[3],
+        b"id",
+        b"ad",
+        SyntheticChoice::Real,
+        &mut rng,
+    )
+    .unwrap();
     g.bench_function("open", |b| b.iter(|| opener.open(black_box(&v)).unwrap()));
     let batch: Vec<Vec<u8>> = s
         .listed
         .iter()
         .take(1000)
         .map(|x| {
-            s.client
-                .voucher_with(x, b"id", b"ad", SyntheticChoice::Real, &mut rng)
+            voucher_with_choice(&s.client, x, b"id", b"ad", SyntheticChoice::Real, &mut rng)
                 .unwrap()
         })
         .collect();
@@ -123,16 +134,21 @@ fn benches(c: &mut Criterion) {
     let mut account = Account::new(*s.db.params());
     for v in batch.iter().take(30) {
         if let OpenOutcome::Opened(r) = opener.open(v).unwrap() {
-            account.insert(r);
+            account.insert(r).expect("same s_max");
         }
     }
     for x in hashes(60, 9) {
-        let v = s
-            .client
-            .voucher_with(&x, b"s", b"", SyntheticChoice::Synthetic, &mut rng)
-            .unwrap();
+        let v = voucher_with_choice(
+            &s.client,
+            &x,
+            b"s",
+            b"",
+            SyntheticChoice::Synthetic,
+            &mut rng,
+        )
+        .unwrap();
         if let OpenOutcome::Opened(r) = opener.open(&v).unwrap() {
-            account.insert(r);
+            account.insert(r).expect("same s_max");
         }
     }
     assert!(matches!(

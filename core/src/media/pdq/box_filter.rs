@@ -41,7 +41,7 @@ impl BoxPhases {
 // the reference's `f32` operations for that step, in the same order.
 
 /// Warm-up step: `sum += x`.
-#[inline]
+#[inline(always)]
 fn lanes_add(sums: &mut [f32], add: &[f32]) {
     for (s, x) in sums.iter_mut().zip(add) {
         *s += *x;
@@ -49,7 +49,7 @@ fn lanes_add(sums: &mut [f32], add: &[f32]) {
 }
 
 /// Growing step: `sum += x; out = sum / denom`.
-#[inline]
+#[inline(always)]
 fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
     for ((s, x), o) in sums.iter_mut().zip(add).zip(out.iter_mut()) {
         *s += *x;
@@ -58,7 +58,7 @@ fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
 }
 
 /// Full-window step: `sum += x; sum -= y; out = sum / denom`.
-#[inline]
+#[inline(always)]
 fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32], denom: f32) {
     for (((s, x), y), o) in sums.iter_mut().zip(add).zip(sub).zip(out.iter_mut()) {
         *s += *x;
@@ -68,7 +68,7 @@ fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32],
 }
 
 /// Shrinking step: `sum -= y; out = sum / denom`.
-#[inline]
+#[inline(always)]
 fn lanes_drain_emit(sums: &mut [f32], sub: &[f32], out: &mut [f32], denom: f32) {
     for ((s, y), o) in sums.iter_mut().zip(sub).zip(out.iter_mut()) {
         *s -= *y;
@@ -116,6 +116,7 @@ fn box_row(input: &[f32], output: &mut [f32], phases: BoxPhases) {
 /// all columns together one row at a time (the inner loops vectorise). Each
 /// column sees exactly the reference's `box1DFloat` sequence of operations.
 /// Used on interleaved row blocks by [`box_rows_in_place`].
+#[inline(always)] // specialised for `cols == ROW_BLOCK` in `box_rows_in_place`
 fn box_along_cols(
     input: &[f32],
     output: &mut [f32],
