@@ -3,8 +3,9 @@
 //! noisy machine. Single-threaded unless the name says otherwise.
 
 use crate::fail::{Context, Result};
-use blindmatch_core::hash_to_group::{DEFAULT_DST, hash_media};
-use blindmatch_core::threshold::Account;
+use blindmatch_core::device::*;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use curve25519_dalek::constants::{RISTRETTO_BASEPOINT_POINT, RISTRETTO_BASEPOINT_TABLE};
 use curve25519_dalek::ristretto::CompressedRistretto;
@@ -75,7 +76,7 @@ fn floors() -> Floors {
     Floors {
         h2g: time_us(reps, n, || {
             for x in &xs {
-                black_box(hash_media(x, DEFAULT_DST).ok());
+                black_box(hash_to_group(x, DEFAULT_DST).ok());
             }
         }),
         var_mul: time_us(reps, n, || {
@@ -151,7 +152,7 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     let bytes_par = DatabaseBuilder::build(&server, &list, &opts).what("build")?;
     let build_n = t.elapsed().as_secs_f64() * 1e6 / entries as f64;
     drop(bytes_par);
-    let cells = database::inspect(&bytes).what("inspect")?.manifest.cells as f64;
+    let cells = Inspected::read(&bytes).what("inspect")?.manifest.cells as f64;
     let n = entries as f64;
     let build_floor =
         f.h2g + f.var_mul + (cells / n) * f.batch_compress + ((cells - n) / n) * f.uniform_point;
@@ -181,7 +182,7 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     });
     let digest_floor = time_us(5, 1, || {
         let tail = &bytes[bytes.len() - table_len..];
-        black_box(database::table_digest(tail));
+        black_box(table_digest(tail));
     });
     row(
         "db_load",
@@ -194,7 +195,7 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     );
 
     let db = Arc::new(Database::open(bytes.clone(), &public, None).what("open")?);
-    let client = Client::new(db.clone(), &ClientKey::generate()).what("client")?;
+    let client = Client::new(db.clone(), &ClientKey::generate());
     let listed = &list[0].hashes;
     let mut rng = rand::rng();
     let k = 1000usize;
@@ -203,9 +204,15 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         time_us(5, k, || {
             for x in listed.iter().take(k) {
                 black_box(
-                    client
-                        .voucher_with(x, b"bench", b"", SyntheticChoice::Real, &mut rand::rng())
-                        .ok(),
+                    voucher_with_choice(
+                        &client,
+                        x,
+                        b"bench",
+                        b"",
+                        SyntheticChoice::Real,
+                        &mut rand::rng(),
+                    )
+                    .ok(),
                 );
             }
         })
@@ -220,15 +227,15 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     let synth = time_us(5, k, || {
         for x in listed.iter().take(k) {
             black_box(
-                client
-                    .voucher_with(
-                        x,
-                        b"bench",
-                        b"",
-                        SyntheticChoice::Synthetic,
-                        &mut rand::rng(),
-                    )
-                    .ok(),
+                voucher_with_choice(
+                    &client,
+                    x,
+                    b"bench",
+                    b"",
+                    SyntheticChoice::Synthetic,
+                    &mut rand::rng(),
+                )
+                .ok(),
             );
         }
     });
@@ -239,11 +246,11 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         "floor = 2 fixed-base mul + 2 batch compress".into(),
     );
 
-    let opener = Opener::new(server.clone(), db.manifest()).what("opener")?;
+    let opener = Opener::new(&server, db.manifest()).what("opener")?;
     let vouchers: Vec<Vec<u8>> = listed
         .iter()
         .take(k)
-        .map(|x| client.voucher_with(x, b"bench", b"ad", SyntheticChoice::Real, &mut rng))
+        .map(|x| voucher_with_choice(&client, x, b"bench", b"ad", SyntheticChoice::Real, &mut rng))
         .collect::<std::result::Result<_, _>>()
         .what("voucher")?;
     let open_floor = f.decompress + f.var_mul + f.batch_compress;
@@ -278,15 +285,14 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     let mut account = Account::new(params);
     for v in vouchers.iter().take(30) {
         if let Ok(OpenOutcome::Opened(r)) = opener.open(v) {
-            account.insert(r);
+            account.insert(r).what("account")?;
         }
     }
     for x in hashes(60, 9).iter() {
-        let v = client
-            .voucher_with(x, b"s", b"", SyntheticChoice::Synthetic, &mut rng)
+        let v = voucher_with_choice(&client, x, b"s", b"", SyntheticChoice::Synthetic, &mut rng)
             .what("voucher")?;
         if let Ok(OpenOutcome::Opened(r)) = opener.open(&v) {
-            account.insert(r);
+            account.insert(r).what("account")?;
         }
     }
     let reveal = time_us(5, 1, || {

@@ -3,8 +3,9 @@
 use crate::fail::{Context, Fail, Result};
 use crate::files;
 use crate::store::{AccountStore, SqliteStore};
-use blindmatch_core::database::{self, Inspected};
+use blindmatch_core::device::*;
 use blindmatch_core::media::{self, PdqOutcome};
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,7 @@ pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<Source
             };
             let text = String::from_utf8(files::read(&path)?)
                 .map_err(|_| Fail::at(&path, "not UTF-8 text"))?;
-            let hashes = hashlist::parse(&text, kind).at(&path)?;
+            let hashes = parse_hash_list(&text, kind).at(&path)?;
             Ok(SourceList { name, hashes })
         })
         .collect()
@@ -147,7 +148,7 @@ pub fn db_build(a: &DbBuild) -> Result<()> {
         eprintln!();
     }
     files::write_atomic(&a.out, &bytes, false)?;
-    let info = database::inspect(&bytes).at(&a.out)?;
+    let info = Inspected::read(&bytes).at(&a.out)?;
     eprintln!(
         "built {} entries into {} cells ({} bytes, {:.1} bytes/hash) in {:.2} s",
         info.manifest.entries,
@@ -161,7 +162,7 @@ pub fn db_build(a: &DbBuild) -> Result<()> {
 }
 
 fn inspect_file(path: &Path) -> Result<Inspected> {
-    database::inspect(&files::read(path)?).at(path)
+    Inspected::read(&files::read(path)?).at(path)
 }
 
 pub fn db_inspect(path: &Path, json: bool) -> Result<()> {
@@ -186,8 +187,8 @@ pub fn db_inspect(path: &Path, json: bool) -> Result<()> {
         m.cells as f64 / m.entries.max(1) as f64
     );
     println!("file size        {} bytes", info.file_len);
-    println!("threshold T      {}", m.params.threshold);
-    println!("s_max            {}", m.params.s_max);
+    println!("threshold T      {}", m.params.threshold());
+    println!("s_max            {}", m.params.s_max());
     println!("synthetic rate   {}", m.params.synthetic_rate());
     println!(
         "hash kinds       {}",
@@ -212,7 +213,7 @@ pub fn db_verify(path: &Path, server_pub: &Path, root: Option<&str>) -> Result<(
     let pk = load_server_pub(server_pub)?;
     let root = parse_root(root)?;
     let t = std::time::Instant::now();
-    let db = Database::open_file(path, &pk, root.as_ref()).at(path)?;
+    let db = Database::open(crate::files::read(path)?, &pk, root.as_ref()).at(path)?;
     let load = t.elapsed();
     let report = db.verify().at(path)?;
     println!(
@@ -266,8 +267,8 @@ pub fn hash_file(
     path: &Path,
     gate: bool,
 ) -> Result<Option<(MediaHash, Option<u32>)>> {
-    if kind != HashKind::Pdq {
-        return Ok(Some((media::hash_file(kind, path).at(path)?, None)));
+    if let Ok(exact) = media::ExactKind::try_from(kind) {
+        return Ok(Some((crate::files::hash_file(exact, path)?, None)));
     }
     let img = image::open(path)
         .map_err(|e| Fail::at(path, format!("cannot decode image: {e}")))?
@@ -325,8 +326,8 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let pk = load_server_pub(&a.server_pub)?;
     let key = load_client_key(&a.client_key)?;
     let root = parse_root(a.root.as_deref())?;
-    let db = Arc::new(Database::open_file(&a.db, &pk, root.as_ref()).at(&a.db)?);
-    let client = Client::new(db, &key).at(&a.client_key)?;
+    let db = Arc::new(Database::open(crate::files::read(&a.db)?, &pk, root.as_ref()).at(&a.db)?);
+    let client = Client::new(db, &key);
     let kind = HashKind::from_name(&a.kind).what("--kind")?;
     let mut items: Vec<(String, MediaHash)> = Vec::new();
     for (i, h) in a.hashes.iter().enumerate() {
@@ -371,8 +372,8 @@ pub fn server_open(
 ) -> Result<()> {
     let key = load_server_key(key_path)?;
     let pk = key.public();
-    let db = Database::open_file(db_path, &pk, None).at(db_path)?;
-    let opener = Opener::new(key, db.manifest()).at(key_path)?;
+    let db = Database::open(crate::files::read(db_path)?, &pk, None).at(db_path)?;
+    let opener = Opener::new(&key, db.manifest()).at(key_path)?;
     // Read and open everything before touching the store: any bad voucher aborts the batch.
     let bytes: Vec<Vec<u8>> = vouchers
         .iter()
@@ -424,7 +425,9 @@ pub fn evaluate_account(store_path: &Path, account: &str) -> Result<Outcome> {
         .load(account)
         .at(store_path)?
         .ok_or_else(|| Fail::at(store_path, format!("no account {account:?} in this store")))?;
-    threshold::evaluate(&params, &records).at(store_path)
+    Account::with_records(params, records)
+        .and_then(|a| a.evaluate())
+        .at(store_path)
 }
 
 pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()> {
@@ -450,7 +453,7 @@ pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()>
 }
 
 /// The revealed matches and synthetic ids, one per line.
-pub fn print_matches(real: &[threshold::RevealedMatch], synthetic: &[Vec<u8>]) {
+pub fn print_matches(real: &[RevealedMatch], synthetic: &[Vec<u8>]) {
     for m in real {
         println!(
             "  match      {:<14} {}",

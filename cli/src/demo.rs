@@ -4,8 +4,10 @@
 use crate::fail::{Context, Fail, Result};
 use crate::files;
 use crate::store::{AccountStore, SqliteStore};
-use blindmatch_core::database::inspect;
+use blindmatch_core::device::*;
 use blindmatch_core::media;
+use blindmatch_core::research::*;
+use blindmatch_core::server::*;
 use blindmatch_core::*;
 use rand::{Rng, RngExt};
 use std::path::{Path, PathBuf};
@@ -80,7 +82,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let on_list: Vec<usize> = (0..MATCHING).map(|k| k * ITEMS / MATCHING + 3).collect();
     let hashes: Vec<MediaHash> = media_files
         .iter()
-        .map(|p| media::hash_file(HashKind::Sha256, p).at(p))
+        .map(|p| crate::files::hash_file(media::ExactKind::Sha256, p))
         .collect::<Result<_>>()?;
     let mut list: Vec<MediaHash> = (0..listed)
         .map(|_| {
@@ -117,7 +119,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let build = t.elapsed();
     let db_path = dir.join("demo.bmdb");
     files::write_atomic(&db_path, &db_bytes, false)?;
-    let info = inspect(&db_bytes).at(&db_path)?;
+    let info = Inspected::read(&db_bytes).at(&db_path)?;
     println!(
         "built {} hashes into {} cells in {:.2} s ({:.0} entries/s); file {:.1} MB = {:.1} bytes per listed hash",
         info.manifest.entries,
@@ -135,16 +137,18 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
 
     section("device: load the database, make vouchers");
     let t = Instant::now();
-    let db = Arc::new(Database::open_file(&db_path, &public, Some(&info.root)).at(&db_path)?);
+    let db = Arc::new(
+        Database::open(crate::files::read(&db_path)?, &public, Some(&info.root)).at(&db_path)?,
+    );
     println!(
         "memory-mapped and verified against the pinned server key and root hash in {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
     let client_key = ClientKey::generate();
     files::write_atomic(&dir.join("account.key"), &client_key.export(), true)?;
-    let client = Client::new(db.clone(), &client_key).what("client")?;
+    let client = Client::new(db.clone(), &client_key);
 
-    let opener = Opener::new(server.clone(), db.manifest()).what("opener")?;
+    let opener = Opener::new(&server, db.manifest()).what("opener")?;
     let store_path = dir.join("accounts.sqlite");
     let mut store = SqliteStore::open(&store_path).at(&store_path)?;
     let account = "alice@example";
@@ -165,16 +169,22 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let ad = format!("message #{} in chat 42", 1000 + i);
-            let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm;
+            let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm();
             let choice = if synthetic {
                 SyntheticChoice::Synthetic
             } else {
                 SyntheticChoice::Real
             };
             let t = Instant::now();
-            let v = client
-                .voucher_with(&hashes[i], id.as_bytes(), ad.as_bytes(), choice, &mut rng)
-                .what("voucher")?;
+            let v = voucher_with_choice(
+                &client,
+                &hashes[i],
+                id.as_bytes(),
+                ad.as_bytes(),
+                choice,
+                &mut rng,
+            )
+            .what("voucher")?;
             voucher_time += t.elapsed();
             voucher_len = v.len();
             if synthetic {
@@ -212,7 +222,9 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
             .at(&store_path)?
             .ok_or_else(|| Fail::msg("account missing"))?;
         let t = Instant::now();
-        let outcome = threshold::evaluate(&p, &records).what("evaluate")?;
+        let outcome = Account::with_records(p, records)
+            .and_then(|a| a.evaluate())
+            .what("evaluate")?;
         let eval = t.elapsed();
         match &outcome {
             Outcome::BelowThreshold { opened } => {

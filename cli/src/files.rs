@@ -58,3 +58,13 @@ pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
 pub fn ensure_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| Fail::file(path, e))
 }
+
+/// Hash a file with an exact hash kind, streaming (core hashes any reader; the file is ours).
+pub fn hash_file(
+    kind: blindmatch_core::media::ExactKind,
+    path: &Path,
+) -> Result<blindmatch_core::MediaHash> {
+    let f = std::fs::File::open(path).map_err(|e| Fail::file(path, e))?;
+    blindmatch_core::media::hash_reader(kind, std::io::BufReader::with_capacity(256 * 1024, f))
+        .map_err(|e| Fail::at(path, e.to_string()))
+}

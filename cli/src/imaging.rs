@@ -10,7 +10,7 @@
 
 use crate::fail::{Context, Fail, Result};
 use crate::files;
-use blindmatch_core::hash::HashKind;
+use blindmatch_core::media::ExactKind;
 use blindmatch_core::media::{self, pdq};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub const PDQ_MATCH_DISTANCE: u32 = 31;
 
 /// The exact hashes, taken of file bytes.
-const EXACT: [HashKind; 3] = [HashKind::Sha256, HashKind::Sha1, HashKind::Md5];
+const EXACT: [ExactKind; 3] = [ExactKind::Sha256, ExactKind::Sha1, ExactKind::Md5];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Edit {
@@ -198,7 +198,7 @@ fn pdq_of(img: &RgbImage, path: &Path) -> Result<pdq::PdqOutput> {
 }
 
 fn exact_hashes(bytes: &[u8], path: &Path) -> Result<[Vec<u8>; 3]> {
-    let h = |k: HashKind| -> Result<Vec<u8>> {
+    let h = |k: ExactKind| -> Result<Vec<u8>> {
         Ok(media::hash_bytes(k, bytes).at(path)?.as_bytes().to_vec())
     };
     Ok([h(EXACT[0])?, h(EXACT[1])?, h(EXACT[2])?])

@@ -5,7 +5,8 @@
 //! transaction, so a crash loses nothing that was committed and leaves nothing half-written;
 //! several processes may write one store (WAL, `BEGIN IMMEDIATE`, busy timeout).
 
-use blindmatch_core::{OpenedVoucher, Params};
+use blindmatch_core::Params;
+use blindmatch_core::server::OpenedVoucher;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 
@@ -126,14 +127,14 @@ impl AccountStore for SqliteStore {
             )
             .optional()?;
         match existing {
-            Some((t, s)) if (t, s) != (p.threshold, p.s_max) => {
+            Some((t, s)) if (t, s) != (p.threshold(), p.s_max()) => {
                 return Err(StoreError::ParamsMismatch);
             }
             Some(_) => {}
             None => {
                 tx.execute(
                     "INSERT INTO accounts (account, threshold, s_max, synthetic_rate_ppm) VALUES (?1, ?2, ?3, ?4)",
-                    params![account, p.threshold, p.s_max, p.synthetic_rate_ppm],
+                    params![account, p.threshold(), p.s_max(), p.synthetic_rate_ppm()],
                 )?;
             }
         }
@@ -150,7 +151,7 @@ impl AccountStore for SqliteStore {
             for (i, r) in records.iter().enumerate() {
                 added += stmt.execute(params![
                     account,
-                    &r.q[..],
+                    &r.q()[..],
                     r.to_bytes(),
                     next + 1 + i as i64
                 ])?;
@@ -161,23 +162,18 @@ impl AccountStore for SqliteStore {
     }
 
     fn load(&self, account: &str) -> Result<Option<(Params, Vec<OpenedVoucher>)>, StoreError> {
-        let p: Option<Params> = self
+        let p: Option<(u32, u32, u32)> = self
             .conn
             .query_row(
                 "SELECT threshold, s_max, synthetic_rate_ppm FROM accounts WHERE account = ?1",
                 params![account],
-                |r| {
-                    Ok(Params {
-                        threshold: r.get(0)?,
-                        s_max: r.get(1)?,
-                        synthetic_rate_ppm: r.get(2)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some(p) = p else { return Ok(None) };
-        p.validate()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some((t, s, rate)) = p else {
+            return Ok(None);
+        };
+        let p = Params::new(t, s, rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut stmt = self
             .conn
             .prepare("SELECT record FROM opened WHERE account = ?1 ORDER BY seq")?;

@@ -56,6 +56,21 @@ impl Account {
         }
     }
 
+    /// An account holding `records` in order (as from a store).
+    ///
+    /// # Errors
+    /// As [`Account::insert`].
+    pub fn with_records(
+        params: Params,
+        records: impl IntoIterator<Item = OpenedVoucher>,
+    ) -> Result<Account> {
+        let mut a = Account::new(params);
+        for r in records {
+            a.insert(r)?;
+        }
+        Ok(a)
+    }
+
     /// Add an opened voucher; the same voucher (same Q) twice is a no-op and returns
     /// `Ok(false)`.
     ///

@@ -41,7 +41,7 @@ impl BoxPhases {
 // the reference's `f32` operations for that step, in the same order.
 
 /// Warm-up step: `sum += x`.
-#[inline(always)]
+#[inline]
 fn lanes_add(sums: &mut [f32], add: &[f32]) {
     for (s, x) in sums.iter_mut().zip(add) {
         *s += *x;
@@ -49,7 +49,7 @@ fn lanes_add(sums: &mut [f32], add: &[f32]) {
 }
 
 /// Growing step: `sum += x; out = sum / denom`.
-#[inline(always)]
+#[inline]
 fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
     for ((s, x), o) in sums.iter_mut().zip(add).zip(out.iter_mut()) {
         *s += *x;
@@ -58,7 +58,7 @@ fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
 }
 
 /// Full-window step: `sum += x; sum -= y; out = sum / denom`.
-#[inline(always)]
+#[inline]
 fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32], denom: f32) {
     for (((s, x), y), o) in sums.iter_mut().zip(add).zip(sub).zip(out.iter_mut()) {
         *s += *x;
@@ -68,7 +68,7 @@ fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32],
 }
 
 /// Shrinking step: `sum -= y; out = sum / denom`.
-#[inline(always)]
+#[inline]
 fn lanes_drain_emit(sums: &mut [f32], sub: &[f32], out: &mut [f32], denom: f32) {
     for ((s, y), o) in sums.iter_mut().zip(sub).zip(out.iter_mut()) {
         *s -= *y;
@@ -112,63 +112,77 @@ fn box_row(input: &[f32], output: &mut [f32], phases: BoxPhases) {
     }
 }
 
-/// Box filter along the columns of a small out-of-place matrix, advancing
-/// all columns together one row at a time (the inner loops vectorise). Each
-/// column sees exactly the reference's `box1DFloat` sequence of operations.
-/// Used on interleaved row blocks by [`box_rows_in_place`].
-#[inline(always)] // specialised for `cols == ROW_BLOCK` in `box_rows_in_place`
-fn box_along_cols(
-    input: &[f32],
-    output: &mut [f32],
-    rows: usize,
-    cols: usize,
-    window: usize,
-    sums: &mut [f32],
-) {
-    let phases = BoxPhases::new(rows, window);
-    sums.fill(0.0);
-    let mut adds = input.chunks_exact(cols);
-    let mut subs = input.chunks_exact(cols);
-    let mut outs = output.chunks_exact_mut(cols);
+/// Rows filtered together by [`box_rows_in_place`].
+const ROW_BLOCK: usize = 8;
+
+/// One pixel position of [`ROW_BLOCK`] interleaved rows.
+type Lanes = [f32; ROW_BLOCK];
+
+/// Box filter along a block of [`ROW_BLOCK`] interleaved rows (`input[x]`
+/// holds pixel `x` of every row of the block), advancing all rows in lock
+/// step. Each row sees exactly the reference's `box1DFloat` sequence of
+/// operations.
+///
+/// Every step works on whole [`Lanes`] values held in locals (load, add,
+/// subtract, divide, store), never interleaving stores to `output` with loads
+/// from `input`, so the compiler turns each step into a few vector
+/// instructions without having to prove that the buffers do not overlap.
+fn box_interleaved(input: &[Lanes], output: &mut [Lanes], phases: BoxPhases) {
+    let add = |sums: &mut Lanes, x: &Lanes| {
+        for (s, x) in sums.iter_mut().zip(x) {
+            *s += *x;
+        }
+    };
+    let sub = |sums: &mut Lanes, y: &Lanes| {
+        for (s, y) in sums.iter_mut().zip(y) {
+            *s -= *y;
+        }
+    };
+    let mean = |sums: &Lanes, denom: f32| sums.map(|s| s / denom);
+    let mut sums: Lanes = [0.0; ROW_BLOCK];
+    let mut adds = input.iter();
+    let mut subs = input.iter();
+    let mut outs = output.iter_mut();
     let mut count = 0u32;
 
-    for row in adds.by_ref().take(phases.warmup) {
+    for x in adds.by_ref().take(phases.warmup) {
         count += 1;
-        lanes_add(sums, row);
+        add(&mut sums, x);
     }
-    for (row, out) in adds.by_ref().zip(outs.by_ref()).take(phases.growing) {
+    for (x, o) in adds.by_ref().zip(outs.by_ref()).take(phases.growing) {
         count += 1;
-        lanes_add_emit(sums, row, out, count as f32);
+        add(&mut sums, x);
+        *o = mean(&sums, count as f32);
     }
     let denom = count as f32;
-    for ((add, sub), out) in adds
+    for ((x, y), o) in adds
         .by_ref()
         .zip(subs.by_ref())
         .zip(outs.by_ref())
         .take(phases.full)
     {
-        lanes_slide_emit(sums, add, sub, out, denom);
+        add(&mut sums, x);
+        sub(&mut sums, y);
+        *o = mean(&sums, denom);
     }
-    for (sub, out) in subs.by_ref().zip(outs.by_ref()).take(phases.shrinking) {
+    for (y, o) in subs.by_ref().zip(outs.by_ref()).take(phases.shrinking) {
         count -= 1;
-        lanes_drain_emit(sums, sub, out, count as f32);
+        sub(&mut sums, y);
+        *o = mean(&sums, count as f32);
     }
 }
 
 // In-place passes over the whole plane.
 
-/// Rows filtered together by [`box_rows_in_place`].
-const ROW_BLOCK: usize = 8;
-
 /// Scratch memory for the in-place box passes, allocated once per image.
 pub(super) struct BoxScratch {
-    /// `ROW_BLOCK` rows interleaved (column-major within the block).
-    interleaved_in: Vec<f32>,
+    /// `ROW_BLOCK` rows interleaved: element `x` holds pixel `x` of each row.
+    interleaved_in: Vec<Lanes>,
     /// Filtered counterpart of `interleaved_in`.
-    interleaved_out: Vec<f32>,
+    interleaved_out: Vec<Lanes>,
     /// One row, for rows not covered by a full block.
     row: Vec<f32>,
-    /// Running sums: `ROW_BLOCK` for row blocks, `cols` for column passes.
+    /// Running sums of the column pass, one per column.
     sums: Vec<f32>,
     /// Ring buffer holding the last `window_along_cols + 1` unfiltered rows.
     ring: Vec<f32>,
@@ -177,10 +191,10 @@ pub(super) struct BoxScratch {
 impl BoxScratch {
     pub(super) fn new(cols: usize, window_along_cols: usize) -> BoxScratch {
         BoxScratch {
-            interleaved_in: vec![0f32; cols * ROW_BLOCK],
-            interleaved_out: vec![0f32; cols * ROW_BLOCK],
+            interleaved_in: vec![[0f32; ROW_BLOCK]; cols],
+            interleaved_out: vec![[0f32; ROW_BLOCK]; cols],
             row: vec![0f32; cols],
-            sums: vec![0f32; cols.max(ROW_BLOCK)],
+            sums: vec![0f32; cols],
             ring: vec![0f32; cols * (window_along_cols + 1)],
         }
     }
@@ -190,43 +204,37 @@ impl BoxScratch {
 ///
 /// A single row's running sum is a serial dependency chain, so rows are
 /// processed [`ROW_BLOCK`] at a time: the block is interleaved (transposed)
-/// into scratch memory and filtered with the column kernel, which advances
-/// all of its rows in lock step, then written back.
+/// into scratch memory, filtered by [`box_interleaved`], which advances all
+/// of its rows in lock step, then written back.
 pub(super) fn box_rows_in_place(
     buf: &mut [f32],
     cols: usize,
     window: usize,
     scratch: &mut BoxScratch,
 ) {
+    let phases = BoxPhases::new(cols, window);
     let mut blocks = buf.chunks_exact_mut(cols * ROW_BLOCK);
     for block in blocks.by_ref() {
         for (k, row) in block.chunks_exact(cols).enumerate() {
-            for (cell, &v) in scratch.interleaved_in.chunks_exact_mut(ROW_BLOCK).zip(row) {
+            for (cell, &v) in scratch.interleaved_in.iter_mut().zip(row) {
                 if let Some(slot) = cell.get_mut(k) {
                     *slot = v;
                 }
             }
         }
-        box_along_cols(
+        box_interleaved(
             &scratch.interleaved_in,
             &mut scratch.interleaved_out,
-            cols,
-            ROW_BLOCK,
-            window,
-            scratch.sums.get_mut(..ROW_BLOCK).unwrap_or_default(),
+            phases,
         );
         for (k, row) in block.chunks_exact_mut(cols).enumerate() {
-            for (v, cell) in row
-                .iter_mut()
-                .zip(scratch.interleaved_out.chunks_exact(ROW_BLOCK))
-            {
+            for (v, cell) in row.iter_mut().zip(&scratch.interleaved_out) {
                 if let Some(&x) = cell.get(k) {
                     *v = x;
                 }
             }
         }
     }
-    let phases = BoxPhases::new(cols, window);
     for row in blocks.into_remainder().chunks_exact_mut(cols) {
         scratch.row.copy_from_slice(row);
         box_row(&scratch.row, row, phases);
