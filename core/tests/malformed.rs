@@ -65,7 +65,7 @@ fn suite(
 
 #[test]
 fn every_decoder_rejects_malformed_input_without_panicking() {
-    let f = fixture(40, Params::new(3, 4, 0).unwrap(), 5);
+    let f = fixture_with_key(seeded_server_key(1), 40, Params::new(3, 4, 0).unwrap(), 5);
     let mut total = 0;
 
     let public = f.public.clone();
@@ -76,7 +76,7 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
         Inspected::read(b).is_ok()
     });
 
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(f.db.clone(), &seeded_client_key(3));
     let v = voucher_with_choice(
         &c,
         &f.listed[0],
@@ -98,12 +98,9 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
     total += suite("server public key", &f.public.to_bytes(), Some(4), |b| {
         ServerPublicKey::from_bytes(b).is_ok()
     });
-    total += suite(
-        "client key",
-        &ClientKey::generate().export(),
-        Some(4),
-        |b| ClientKey::import(b).is_ok(),
-    );
+    total += suite("client key", &seeded_client_key(3).export(), Some(4), |b| {
+        ClientKey::import(b).is_ok()
+    });
 
     let OpenOutcome::Opened(rec) = opener.open(&v).unwrap() else {
         panic!()
@@ -116,8 +113,8 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
 
 #[test]
 fn authenticated_objects_reject_every_single_bit_flip() {
-    let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let f = fixture_with_key(seeded_server_key(2), 20, Params::new(3, 4, 0).unwrap(), 1);
+    let c = Client::new(f.db.clone(), &seeded_client_key(3));
     let v = voucher_with_choice(
         &c,
         &f.listed[0],
@@ -156,8 +153,8 @@ fn authenticated_objects_reject_every_single_bit_flip() {
 
 #[test]
 fn wrong_hash_kinds_identity_points_and_oversized_fields() {
-    let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let f = fixture_with_key(seeded_server_key(2), 20, Params::new(3, 4, 0).unwrap(), 1);
+    let c = Client::new(f.db.clone(), &seeded_client_key(3));
     // Kinds the database does not list.
     let md5 = MediaHash::new(HashKind::Md5, &[1; 16]).unwrap();
     assert!(matches!(

@@ -114,7 +114,7 @@ pub(crate) fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize)
             pw = pw.mul(x0[j]);
         }
         for (i, row) in m.iter_mut().skip(coefficients).enumerate() {
-            row[j] = r[j].get(i).copied().unwrap_or(Fp::ZERO);
+            row[j] = *r[j].get(i).expect("every record carries s values");
         }
     }
     // Reduced row echelon form.
@@ -178,6 +178,64 @@ mod tests {
             prop_assert_eq!(x.add(y).0, ((a as u128 + b as u128) % P as u128) as u64);
             prop_assert_eq!(x.sub(y).add(y), x);
             if a != 0 { prop_assert_eq!(x.mul(x.inv()), Fp::ONE); }
+        }
+    }
+
+    /// Degree ≤ T−2 polynomials' values at distinct x0 (real columns) and random columns
+    /// (synthetic), shuffled together.
+    fn columns(
+        seed: u64,
+        t: usize,
+        s: usize,
+        k: usize,
+        z: usize,
+    ) -> (Vec<Fp>, Vec<Vec<Fp>>, Vec<bool>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let mut fp = || Fp::reduce128(rng.next_u64() as u128 | ((rng.next_u64() as u128) << 64));
+        let polys: Vec<Vec<Fp>> = (0..s).map(|_| (0..t - 1).map(|_| fp()).collect()).collect();
+        let mut cols: Vec<(Fp, Vec<Fp>, bool)> = Vec::new();
+        for _ in 0..k {
+            let x = fp();
+            cols.push((x, polys.iter().map(|p| eval(p, x)).collect(), true));
+        }
+        for _ in 0..z {
+            cols.push((fp(), (0..s).map(|_| fp()).collect(), false));
+        }
+        let mut order: Vec<usize> = (0..cols.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, (fp().value() % (i as u64 + 1)) as usize);
+        }
+        let mut x0 = Vec::new();
+        let mut rows = Vec::new();
+        let mut real = Vec::new();
+        for i in order {
+            let (x, r, is_real) = cols[i].clone();
+            x0.push(x);
+            rows.push(r);
+            real.push(is_real);
+        }
+        (x0, rows, real)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// With at least T real columns and at most s_max synthetic ones, detection returns
+        /// exactly the real columns; below T it returns nothing.
+        #[test]
+        fn detection_returns_exactly_the_real_columns(
+            seed in any::<u64>(), t in 2usize..7, s in 0usize..7, k in 0usize..10, zf in 0.0f64..=1.0,
+        ) {
+            let z = (zf * s as f64).floor() as usize;
+            let (x0, rows, real) = columns(seed, t, s, k, z);
+            let refs: Vec<&[Fp]> = rows.iter().map(|r| r.as_slice()).collect();
+            let got = detect_real(&x0, &refs, t - 1, s);
+            let want: Vec<usize> = if k >= t {
+                (0..real.len()).filter(|&j| real[j]).collect()
+            } else {
+                Vec::new()
+            };
+            prop_assert_eq!(got, want);
         }
     }
 

@@ -20,8 +20,28 @@ pub struct Fixture {
     pub listed: Vec<MediaHash>,
 }
 
+/// A client key derived from a test seed (reproducible runs).
+pub fn seeded_client_key(seed: u8) -> ClientKey {
+    let mut b = b"BMCK\x01\x00".to_vec();
+    b.extend_from_slice(&[seed; 32]);
+    ClientKey::import(&b).unwrap()
+}
+
+/// A server key derived from a test seed: α = (seed ‖ 0…0 ‖ 1) is canonical and non-zero.
+pub fn seeded_server_key(seed: u8) -> ServerSecretKey {
+    let mut b = b"BMSK\x01\x00".to_vec();
+    b.push(seed);
+    b.extend_from_slice(&[0; 30]);
+    b.push(1);
+    b.extend_from_slice(&[seed ^ 0x5A; 32]);
+    ServerSecretKey::from_bytes(&b).unwrap()
+}
+
 pub fn fixture(n: u64, params: Params, epoch: u64) -> Fixture {
-    let server = ServerSecretKey::generate();
+    fixture_with_key(ServerSecretKey::generate(), n, params, epoch)
+}
+
+pub fn fixture_with_key(server: ServerSecretKey, n: u64, params: Params, epoch: u64) -> Fixture {
     let public = server.public();
     let listed: Vec<MediaHash> = (0..n).map(sha).collect();
     let opts = BuildOptions {
