@@ -1,20 +1,16 @@
 //! Bit-exact conformance of `blindmatch_core::media::pdq` against reference
 //! vectors produced by Meta's C++ PDQ implementation (via the `pdqhash`
-//! Python binding). See `shared/testdata/pdq/README.md`.
+//! Python binding). See `core/tests/data/pdq/README.md`.
 
 use std::path::{Path, PathBuf};
 
 use blindmatch_core::media::pdq::{PdqHash, PixelFormat, pdq_hash, pdq_hash_dihedral};
 
 fn data_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/pdq"
-    ));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdq");
     assert!(
         dir.join("expected.json").is_file(),
-        "PDQ test vectors not found: expected {}/expected.json. The `shared/` directory \
-         must sit next to the repository checkout (CARGO_MANIFEST_DIR/../../shared).",
+        "PDQ test vectors not found: expected {}/expected.json",
         dir.display()
     );
     dir
@@ -94,76 +90,13 @@ fn pdq_matches_reference_vectors() {
 
     let mut failures = Vec::new();
     for v in &vectors {
-        let path = dir.join(&v.file);
-        let img = image::open(&path)
-            .unwrap_or_else(|e| panic!("cannot decode {}: {e}", path.display()))
-            .to_rgb8();
-        assert_eq!(
-            (img.width(), img.height()),
-            (v.width, v.height),
-            "{}: decoded size differs from expected.json",
-            v.file
+        let found = check_vector(&dir, v);
+        println!(
+            "{:<28} {}",
+            v.file,
+            if found.is_empty() { "ok" } else { "FAIL" }
         );
-        let (w, h) = (img.width(), img.height());
-        let pixels = img.as_raw();
-
-        let single = pdq_hash(pixels, w, h, PixelFormat::Rgb8)
-            .unwrap_or_else(|e| panic!("{}: pdq_hash failed: {e}", v.file));
-        let dihedral = pdq_hash_dihedral(pixels, w, h, PixelFormat::Rgb8)
-            .unwrap_or_else(|e| panic!("{}: pdq_hash_dihedral failed: {e}", v.file));
-
-        // The expected strings must themselves round-trip through the parser.
-        let expected_hash = PdqHash::from_hex(&v.pdq)
-            .unwrap_or_else(|e| panic!("{}: bad expected hash {:?}: {e}", v.file, v.pdq));
-        assert_eq!(expected_hash.to_hex(), v.pdq.to_ascii_lowercase());
-
-        let mut ok = true;
-        if single.hash.to_hex() != v.pdq {
-            ok = false;
-            failures.push(format!(
-                "{}: pdq hash {} != expected {} (distance {})",
-                v.file,
-                single.hash,
-                v.pdq,
-                single.hash.hamming_distance(&expected_hash)
-            ));
-        }
-        if single.quality != v.quality {
-            ok = false;
-            failures.push(format!(
-                "{}: quality {} != expected {}",
-                v.file, single.quality, v.quality
-            ));
-        }
-        if dihedral.quality != v.quality {
-            ok = false;
-            failures.push(format!(
-                "{}: dihedral quality {} != expected {}",
-                v.file, dihedral.quality, v.quality
-            ));
-        }
-        if v.dihedral.len() != 8 {
-            ok = false;
-            failures.push(format!(
-                "{}: expected.json lists {} dihedral hashes, not 8",
-                v.file,
-                v.dihedral.len()
-            ));
-        }
-        for ((name, got), want) in DIHEDRAL_NAMES
-            .iter()
-            .zip(dihedral.hashes.iter())
-            .zip(v.dihedral.iter())
-        {
-            if got.to_hex() != *want {
-                ok = false;
-                failures.push(format!(
-                    "{}: dihedral {name} {got} != expected {want}",
-                    v.file
-                ));
-            }
-        }
-        println!("{:<28} {}", v.file, if ok { "ok" } else { "FAIL" });
+        failures.extend(found);
     }
 
     assert!(
@@ -172,4 +105,73 @@ fn pdq_matches_reference_vectors() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Hashes one reference image both ways and lists every mismatch with `v`.
+fn check_vector(dir: &Path, v: &Vector) -> Vec<String> {
+    let path = dir.join(&v.file);
+    let img = image::open(&path)
+        .unwrap_or_else(|e| panic!("cannot decode {}: {e}", path.display()))
+        .to_rgb8();
+    assert_eq!(
+        (img.width(), img.height()),
+        (v.width, v.height),
+        "{}: decoded size differs from expected.json",
+        v.file
+    );
+    let (w, h) = (img.width(), img.height());
+    let pixels = img.as_raw();
+
+    let single = pdq_hash(pixels, w, h, PixelFormat::Rgb8)
+        .unwrap_or_else(|e| panic!("{}: pdq_hash failed: {e}", v.file));
+    let dihedral = pdq_hash_dihedral(pixels, w, h, PixelFormat::Rgb8)
+        .unwrap_or_else(|e| panic!("{}: pdq_hash_dihedral failed: {e}", v.file));
+
+    // The expected strings must themselves round-trip through the parser.
+    let expected_hash = PdqHash::from_hex(&v.pdq)
+        .unwrap_or_else(|e| panic!("{}: bad expected hash {:?}: {e}", v.file, v.pdq));
+    assert_eq!(expected_hash.to_hex(), v.pdq.to_ascii_lowercase());
+
+    let mut failures = Vec::new();
+    if single.hash.to_hex() != v.pdq {
+        failures.push(format!(
+            "{}: pdq hash {} != expected {} (distance {})",
+            v.file,
+            single.hash,
+            v.pdq,
+            single.hash.hamming_distance(&expected_hash)
+        ));
+    }
+    if single.quality != v.quality {
+        failures.push(format!(
+            "{}: quality {} != expected {}",
+            v.file, single.quality, v.quality
+        ));
+    }
+    if dihedral.quality != v.quality {
+        failures.push(format!(
+            "{}: dihedral quality {} != expected {}",
+            v.file, dihedral.quality, v.quality
+        ));
+    }
+    if v.dihedral.len() != 8 {
+        failures.push(format!(
+            "{}: expected.json lists {} dihedral hashes, not 8",
+            v.file,
+            v.dihedral.len()
+        ));
+    }
+    for ((name, got), want) in DIHEDRAL_NAMES
+        .iter()
+        .zip(dihedral.hashes.iter())
+        .zip(v.dihedral.iter())
+    {
+        if got.to_hex() != *want {
+            failures.push(format!(
+                "{}: dihedral {name} {got} != expected {want}",
+                v.file
+            ));
+        }
+    }
+    failures
 }

@@ -124,16 +124,6 @@ pub fn hash_reader(kind: ExactKind, mut reader: impl Read) -> Result<MediaHash> 
     }
 }
 
-/// Hash a file with an exact hash kind, streaming.
-///
-/// # Errors
-///
-/// [`Error::Io`] if the file cannot be opened or read.
-pub fn hash_file(kind: ExactKind, path: impl AsRef<std::path::Path>) -> Result<MediaHash> {
-    let f = std::fs::File::open(path)?;
-    hash_reader(kind, std::io::BufReader::with_capacity(256 * 1024, f))
-}
-
 /// The outcome of perceptual hashing with a quality gate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PdqOutcome {
@@ -237,13 +227,17 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_is_an_io_error() {
-        let dir = std::env::temp_dir().join("blindmatch-media-test-no-such-dir");
-        let err = hash_file(ExactKind::Md5, dir.join("missing.bin")).unwrap_err();
+    fn a_failing_reader_is_an_io_error() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::PermissionDenied.into())
+            }
+        }
         assert_eq!(
-            err,
+            hash_reader(ExactKind::Md5, Broken).unwrap_err(),
             Error::Io {
-                kind: std::io::ErrorKind::NotFound
+                kind: std::io::ErrorKind::PermissionDenied
             }
         );
     }

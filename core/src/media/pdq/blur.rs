@@ -4,9 +4,9 @@
 //! The reference filters out of place between two full-size buffers. Here
 //! both box passes run in place on the luminance plane (using small scratch
 //! buffers, see [`super::box_filter`]) and the last vertical pass is fused
-//! with decimation. Every output
-//! value still results from exactly the reference's sequence of `f32`
-//! operations; only the scheduling and memory layout differ.
+//! with decimation. Every output value still results from exactly the
+//! reference's sequence of `f32` operations; only the scheduling and memory
+//! layout differ.
 
 use super::box_filter::{BoxPhases, BoxScratch, box_cols_in_place, box_rows_in_place};
 use super::{DOWNSAMPLED, Image64, JAROSZ_PASSES};

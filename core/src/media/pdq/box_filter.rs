@@ -10,7 +10,7 @@
 
 /// Phase lengths of the reference's 1-D box filter over a vector of length
 /// `len` with window `window` (requires `1 <= window <= len`, which holds for
-/// all windows produced by the Jarosz window size).
+/// all of the Jarosz filter's windows).
 #[derive(Clone, Copy)]
 pub(super) struct BoxPhases {
     /// Accumulate without writing.
@@ -33,46 +33,6 @@ impl BoxPhases {
             full: len - window,
             shrinking: half - 1,
         }
-    }
-}
-
-// Lane kernels: one step of many independent box filters advancing in lock
-// step (`sums[k]` is lane `k`'s running sum). Each performs, per lane, exactly
-// the reference's `f32` operations for that step, in the same order.
-
-/// Warm-up step: `sum += x`.
-#[inline]
-fn lanes_add(sums: &mut [f32], add: &[f32]) {
-    for (s, x) in sums.iter_mut().zip(add) {
-        *s += *x;
-    }
-}
-
-/// Growing step: `sum += x; out = sum / denom`.
-#[inline]
-fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
-    for ((s, x), o) in sums.iter_mut().zip(add).zip(out.iter_mut()) {
-        *s += *x;
-        *o = *s / denom;
-    }
-}
-
-/// Full-window step: `sum += x; sum -= y; out = sum / denom`.
-#[inline]
-fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32], denom: f32) {
-    for (((s, x), y), o) in sums.iter_mut().zip(add).zip(sub).zip(out.iter_mut()) {
-        *s += *x;
-        *s -= *y;
-        *o = *s / denom;
-    }
-}
-
-/// Shrinking step: `sum -= y; out = sum / denom`.
-#[inline]
-fn lanes_drain_emit(sums: &mut [f32], sub: &[f32], out: &mut [f32], denom: f32) {
-    for ((s, y), o) in sums.iter_mut().zip(sub).zip(out.iter_mut()) {
-        *s -= *y;
-        *o = *s / denom;
     }
 }
 
@@ -172,8 +132,6 @@ fn box_interleaved(input: &[Lanes], output: &mut [Lanes], phases: BoxPhases) {
     }
 }
 
-// In-place passes over the whole plane.
-
 /// Scratch memory for the in-place box passes, allocated once per image.
 pub(super) struct BoxScratch {
     /// `ROW_BLOCK` rows interleaved: element `x` holds pixel `x` of each row.
@@ -238,6 +196,47 @@ pub(super) fn box_rows_in_place(
     for row in blocks.into_remainder().chunks_exact_mut(cols) {
         scratch.row.copy_from_slice(row);
         box_row(&scratch.row, row, phases);
+    }
+}
+
+// Column-pass kernels: one step of the `cols` box filters of
+// [`box_cols_in_place`], advancing in lock step (`sums[c]` is column `c`'s
+// running sum). Each performs, per column, exactly the reference's `f32`
+// operations for that step, in the same order.
+
+/// Warm-up step: `sum += x`.
+#[inline]
+fn lanes_add(sums: &mut [f32], add: &[f32]) {
+    for (s, x) in sums.iter_mut().zip(add) {
+        *s += *x;
+    }
+}
+
+/// Growing step: `sum += x; out = sum / denom`.
+#[inline]
+fn lanes_add_emit(sums: &mut [f32], add: &[f32], out: &mut [f32], denom: f32) {
+    for ((s, x), o) in sums.iter_mut().zip(add).zip(out.iter_mut()) {
+        *s += *x;
+        *o = *s / denom;
+    }
+}
+
+/// Full-window step: `sum += x; sum -= y; out = sum / denom`.
+#[inline]
+fn lanes_slide_emit(sums: &mut [f32], add: &[f32], sub: &[f32], out: &mut [f32], denom: f32) {
+    for (((s, x), y), o) in sums.iter_mut().zip(add).zip(sub).zip(out.iter_mut()) {
+        *s += *x;
+        *s -= *y;
+        *o = *s / denom;
+    }
+}
+
+/// Shrinking step: `sum -= y; out = sum / denom`.
+#[inline]
+fn lanes_drain_emit(sums: &mut [f32], sub: &[f32], out: &mut [f32], denom: f32) {
+    for ((s, y), o) in sums.iter_mut().zip(sub).zip(out.iter_mut()) {
+        *s -= *y;
+        *o = *s / denom;
     }
 }
 

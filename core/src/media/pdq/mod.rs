@@ -45,14 +45,14 @@
 //!   (`pdqio.cpp`) first resize anything larger than 512 pixels on a side to
 //!   512×512 with CImg; their hashes of such files are not reproduced here.
 //!
-//! # Layout
+//! # Source layout
 //!
-//! One module per step, each a direct counterpart of the reference's code:
-//! [`luma`] (step 1), [`blur`] with [`box_filter`] (steps 2–3), [`quality`]
-//! (step 4), [`dct`] (step 5), [`median`] (step 6) and [`dihedral`] (the
-//! seven other orientations); [`PdqHash`] and its text format live in
-//! `hash256`. This file holds the public types and the two entry points,
-//! which chain the steps.
+//! The implementation is split into one private module per step, each the
+//! counterpart of a piece of the reference: `luma` (step 1), `blur` and
+//! `box_filter` (steps 2–3), `quality` (step 4), `dct` (step 5), `median`
+//! (step 6) and `dihedral` (the seven other orientations); [`PdqHash`] and
+//! its text format live in `hash256`. The public types and the two entry
+//! points, which chain the steps, are defined here.
 
 #![forbid(unsafe_code)]
 
