@@ -113,25 +113,70 @@ fn floors() -> Floors {
     }
 }
 
-pub fn run(json: bool, entries: u64) -> Result<()> {
-    let single = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .what("thread pool")?;
-    let cores = rayon::current_num_threads();
-    let f = single.install(floors);
-    let mut rows = Vec::new();
-    let mut row = |operation, us: f64, floor: f64, note: String| {
-        rows.push(Row {
+/// One run: the single-core pool, the core count, this run's floors and the rows so far.
+struct Bench {
+    single: rayon::ThreadPool,
+    cores: usize,
+    floors: Floors,
+    rows: Vec<Row>,
+}
+
+impl Bench {
+    fn row(&mut self, operation: &'static str, us: f64, floor: f64, note: String) {
+        self.rows.push(Row {
             operation,
             us_per_op: us,
             floor_us: floor,
             ratio: us / floor,
             note,
         });
-    };
+    }
+}
 
-    // Database build, single core and all cores.
+/// The database the later steps use: its key, listed hashes, parameters and file bytes.
+struct Built {
+    server: ServerSecretKey,
+    public: ServerPublicKey,
+    listed: Vec<MediaHash>,
+    params: Params,
+    bytes: Vec<u8>,
+    cells: f64,
+}
+
+/// The device and server sides over the built database, and 1000 real vouchers to open.
+struct Parties {
+    client: Client,
+    opener: Opener,
+    vouchers: Vec<Vec<u8>>,
+}
+
+/// Vouchers per timed repetition.
+const K: usize = 1000;
+
+pub fn run(json: bool, entries: u64) -> Result<()> {
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .what("thread pool")?;
+    let cores = rayon::current_num_threads();
+    let floors = single.install(floors);
+    let mut b = Bench {
+        single,
+        cores,
+        floors,
+        rows: Vec::new(),
+    };
+    let built = database_build(&mut b, entries)?;
+    database_load(&mut b, &built, entries);
+    let parties = parties(&built)?;
+    voucher_making(&mut b, &parties.client, &built.listed);
+    opening(&mut b, &parties);
+    reveal(&mut b, built.params, &parties)?;
+    print(&b, json)
+}
+
+/// Database build, single core and all cores.
+fn database_build(b: &mut Bench, entries: u64) -> Result<Built> {
     let server = ServerSecretKey::generate();
     let public = server.public();
     let list = vec![SourceList {
@@ -144,7 +189,8 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         ..Default::default()
     };
     let t = Instant::now();
-    let bytes = single
+    let bytes = b
+        .single
         .install(|| DatabaseBuilder::build(&server, &list, &opts))
         .what("build")?;
     let build_1 = t.elapsed().as_secs_f64() * 1e6 / entries as f64;
@@ -154,9 +200,10 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     drop(bytes_par);
     let cells = Inspected::read(&bytes).what("inspect")?.manifest.cells as f64;
     let n = entries as f64;
+    let f = &b.floors;
     let build_floor =
         f.h2g + f.var_mul + (cells / n) * f.batch_compress + ((cells - n) / n) * f.uniform_point;
-    row(
+    b.row(
         "db_build_entry",
         build_1,
         build_floor,
@@ -164,7 +211,8 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
             "{entries} entries, 1 core; floor = H2G + var-base mul + batch compress + random free cells"
         ),
     );
-    row(
+    let cores = b.cores;
+    b.row(
         "db_build_entry_parallel",
         build_n,
         build_floor / cores as f64,
@@ -174,17 +222,28 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
             build_1 / build_n
         ),
     );
+    Ok(Built {
+        server,
+        public,
+        listed: list.into_iter().flat_map(|l| l.hashes).collect(),
+        params,
+        bytes,
+        cells,
+    })
+}
 
-    // Fast load of the same file, against hashing its table once.
-    let table_len = (cells as usize) * 32;
+/// Fast load of the same file, against hashing its table once.
+fn database_load(b: &mut Bench, built: &Built, entries: u64) {
+    let (public, bytes) = (&built.public, &built.bytes);
+    let table_len = (built.cells as usize) * 32;
     let load = time_us(5, 1, || {
-        black_box(Database::open(bytes.clone(), &public, None).ok());
+        black_box(Database::open(bytes.clone(), public, None).ok());
     });
     let digest_floor = time_us(5, 1, || {
         let tail = &bytes[bytes.len() - table_len..];
         black_box(table_digest(tail));
     });
-    row(
+    b.row(
         "db_load",
         load,
         digest_floor,
@@ -193,115 +252,127 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
             bytes.len() as f64 / 1e6
         ),
     );
+}
 
-    let db = Arc::new(Database::open(bytes.clone(), &public, None).what("open")?);
+/// Open the database as a device, set up the opener, and make the vouchers to open.
+fn parties(built: &Built) -> Result<Parties> {
+    let db = Arc::new(Database::open(built.bytes.clone(), &built.public, None).what("open")?);
     let client = Client::new(db.clone(), &ClientKey::generate());
-    let listed = &list[0].hashes;
+    let opener = Opener::new(&built.server, db.manifest()).what("opener")?;
     let mut rng = rand::rng();
-    let k = 1000usize;
+    let vouchers: Vec<Vec<u8>> = built
+        .listed
+        .iter()
+        .take(K)
+        .map(|x| voucher_with_choice(&client, x, b"bench", b"ad", SyntheticChoice::Real, &mut rng))
+        .collect::<std::result::Result<_, _>>()
+        .what("voucher")?;
+    Ok(Parties {
+        client,
+        opener,
+        vouchers,
+    })
+}
+
+/// `K` vouchers of each choice over listed hashes, timed per voucher.
+fn time_vouchers(client: &Client, listed: &[MediaHash], choice: SyntheticChoice) -> f64 {
+    time_us(5, K, || {
+        for x in listed.iter().take(K) {
+            black_box(voucher_with_choice(client, x, b"bench", b"", choice, &mut rand::rng()).ok());
+        }
+    })
+}
+
+/// Real vouchers (single core) and synthetic ones.
+fn voucher_making(b: &mut Bench, client: &Client, listed: &[MediaHash]) {
+    let f = &b.floors;
     let real_floor = f.h2g + 3.0 * f.decompress + 2.0 * f.multiscalar2 + 2.0 * f.batch_compress;
-    let real = single.install(|| {
-        time_us(5, k, || {
-            for x in listed.iter().take(k) {
-                black_box(
-                    voucher_with_choice(
-                        &client,
-                        x,
-                        b"bench",
-                        b"",
-                        SyntheticChoice::Real,
-                        &mut rand::rng(),
-                    )
-                    .ok(),
-                );
-            }
-        })
-    });
-    row(
+    let synth_floor = 2.0 * f.fixed_base + 2.0 * f.batch_compress;
+    let real = b
+        .single
+        .install(|| time_vouchers(client, listed, SyntheticChoice::Real));
+    b.row(
         "voucher_real",
         real,
         real_floor,
         "floor = H2G + 3 decompress + 2 two-term multiscalar + 2 batch compress".into(),
     );
-    let synth_floor = 2.0 * f.fixed_base + 2.0 * f.batch_compress;
-    let synth = time_us(5, k, || {
-        for x in listed.iter().take(k) {
-            black_box(
-                voucher_with_choice(
-                    &client,
-                    x,
-                    b"bench",
-                    b"",
-                    SyntheticChoice::Synthetic,
-                    &mut rand::rng(),
-                )
-                .ok(),
-            );
-        }
-    });
-    row(
+    let synth = time_vouchers(client, listed, SyntheticChoice::Synthetic);
+    b.row(
         "voucher_synthetic",
         synth,
         synth_floor,
         "floor = 2 fixed-base mul + 2 batch compress".into(),
     );
+}
 
-    let opener = Opener::new(&server, db.manifest()).what("opener")?;
-    let vouchers: Vec<Vec<u8>> = listed
-        .iter()
-        .take(k)
-        .map(|x| voucher_with_choice(&client, x, b"bench", b"ad", SyntheticChoice::Real, &mut rng))
-        .collect::<std::result::Result<_, _>>()
-        .what("voucher")?;
+/// Opening one by one, batched on one core, and batched on all cores.
+fn opening(b: &mut Bench, p: &Parties) {
+    let (opener, vouchers) = (&p.opener, &p.vouchers);
+    let f = &b.floors;
     let open_floor = f.decompress + f.var_mul + f.batch_compress;
-    let open1 = time_us(5, k, || {
-        for v in &vouchers {
+    let open1 = time_us(5, K, || {
+        for v in vouchers {
             black_box(opener.open(v).ok());
         }
     });
-    row(
+    b.row(
         "open",
         open1,
         open_floor,
         "floor = decompress + var-base mul + compress".into(),
     );
-    let open_b1 =
-        single.install(|| time_us(5, k, || drop(black_box(opener.open_batch(&vouchers)))));
-    row(
+    let open_b1 = b
+        .single
+        .install(|| time_us(5, K, || drop(black_box(opener.open_batch(vouchers)))));
+    b.row(
         "open_batch",
         open_b1,
         open_floor,
         "1 core, batched compression".into(),
     );
-    let open_bn = time_us(5, k, || drop(black_box(opener.open_batch(&vouchers))));
-    row(
+    let open_bn = time_us(5, K, || drop(black_box(opener.open_batch(vouchers))));
+    let cores = b.cores;
+    b.row(
         "open_batch_parallel",
         open_bn,
         open_floor / cores as f64,
         format!("{cores} cores: {:.0} vouchers/s", 1e6 / open_bn),
     );
+}
 
-    // Reveal with T = 30, s_max = 60: 30 real + 60 synthetic opened vouchers.
+/// An account at T = 30, s_max = 60: 30 real + 60 synthetic opened vouchers.
+fn full_account(params: Params, p: &Parties) -> Result<Account> {
+    let mut rng = rand::rng();
     let mut account = Account::new(params);
-    for v in vouchers.iter().take(30) {
-        if let Ok(OpenOutcome::Opened(r)) = opener.open(v) {
+    for v in p.vouchers.iter().take(30) {
+        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(v) {
             account.insert(r).what("account")?;
         }
     }
     for x in hashes(60, 9).iter() {
-        let v = voucher_with_choice(&client, x, b"s", b"", SyntheticChoice::Synthetic, &mut rng)
-            .what("voucher")?;
-        if let Ok(OpenOutcome::Opened(r)) = opener.open(&v) {
+        let v = voucher_with_choice(
+            &p.client,
+            x,
+            b"s",
+            b"",
+            SyntheticChoice::Synthetic,
+            &mut rng,
+        )
+        .what("voucher")?;
+        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(&v) {
             account.insert(r).what("account")?;
         }
     }
-    let reveal = time_us(5, 1, || {
-        black_box(account.evaluate().ok());
-    });
-    // Floor: the Lagrange coefficients (T² scalar products and T inversions) — the only
-    // group-order arithmetic in the reveal.
+    Ok(account)
+}
+
+/// The reveal's floor: the Lagrange coefficients (T² scalar products and T inversions) — the
+/// only group-order arithmetic in the reveal.
+fn lagrange_floor() -> f64 {
+    let mut rng = rand::rng();
     let sc: Vec<Scalar> = (0..30).map(|_| Scalar::random(&mut rng)).collect();
-    let lagrange = time_us(5, 1, || {
+    time_us(5, 1, || {
         let mut acc = Scalar::ONE;
         for a in &sc {
             for b in &sc {
@@ -314,19 +385,36 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
             black_box(s.invert());
         }
         black_box(acc);
+    })
+}
+
+/// Reveal with T = 30, s_max = 60: 30 real + 60 synthetic opened vouchers.
+fn reveal(b: &mut Bench, params: Params, p: &Parties) -> Result<()> {
+    let account = full_account(params, p)?;
+    let reveal = time_us(5, 1, || {
+        black_box(account.evaluate().ok());
     });
-    row(
+    let lagrange = lagrange_floor();
+    b.row(
         "reveal",
         reveal,
         lagrange,
         "T = 30, s_max = 60, 90 opened; floor = Lagrange scalar work".into(),
     );
+    Ok(())
+}
 
+/// The rows as JSON, or the raw floors and a table.
+fn print(b: &Bench, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).what("json")?);
+        println!("{}", serde_json::to_string_pretty(&b.rows).what("json")?);
         return Ok(());
     }
-    println!("blindmatch bench — {cores} cores; floors measured in this run (curve25519-dalek)");
+    let f = &b.floors;
+    println!(
+        "blindmatch bench — {} cores; floors measured in this run (curve25519-dalek)",
+        b.cores
+    );
     println!(
         "raw: H2G {:.1} µs, var-base mul {:.1}, 2-term multiscalar {:.1}, fixed-base {:.1}, decompress {:.1}, batch compress {:.2}, uniform point {:.1}",
         f.h2g,
@@ -341,7 +429,7 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
         "{:<24} {:>12} {:>12} {:>7}  note",
         "operation", "µs/op", "floor µs", "ratio"
     );
-    for r in &rows {
+    for r in &b.rows {
         println!(
             "{:<24} {:>12.2} {:>12.2} {:>7.2}  {}",
             r.operation, r.us_per_op, r.floor_us, r.ratio, r.note

@@ -10,9 +10,10 @@ use blindmatch_core::research::*;
 use blindmatch_core::server::*;
 use blindmatch_core::*;
 use rand::{Rng, RngExt};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const ITEMS: usize = 300;
 const MATCHING: usize = 14;
@@ -45,6 +46,41 @@ fn section(title: &str) {
     println!("\n== {title}");
 }
 
+/// The account the demo plays.
+const ACCOUNT: &str = "alice@example";
+
+/// The device's media files, their hashes, and which of them are on the list.
+struct Media {
+    files: Vec<PathBuf>,
+    hashes: Vec<MediaHash>,
+    on_list: Vec<usize>,
+}
+
+/// The signed database on disk: where, its root hash and its parameters.
+struct Built {
+    path: PathBuf,
+    root: [u8; 32],
+    params: Params,
+}
+
+/// The server side: the opener, the SQLite account store and the database's parameters.
+struct ServerSide {
+    opener: Opener,
+    store: SqliteStore,
+    store_path: PathBuf,
+    params: Params,
+}
+
+/// What the device sent (recorded only to check the server's result) and what it cost.
+#[derive(Default)]
+struct Tally {
+    sent_real_matches: Vec<String>,
+    synthetic_ids: Vec<String>,
+    voucher_time: Duration,
+    open_time: Duration,
+    voucher_len: usize,
+}
+
 pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let tmp;
     let dir = match dir {
@@ -66,6 +102,26 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     );
 
     section("server: keys and the blinded database");
+    let (server, public) = server_keys(&dir)?;
+    let (media, list) = media_and_list(&dir, listed)?;
+    let built = build_database(&dir, &server, list)?;
+
+    section("device: load the database, make vouchers");
+    let (db, client) = load_device(&dir, &public, &built)?;
+    let store_path = dir.join("accounts.sqlite");
+    let mut server_side = ServerSide {
+        opener: Opener::new(&server, db.manifest()).what("opener")?,
+        store: SqliteStore::open(&store_path).at(&store_path)?,
+        store_path,
+        params: built.params,
+    };
+    let tally = play_account(&media, &client, &mut server_side)?;
+    summary(&tally, &server_side.store_path);
+    Ok(())
+}
+
+/// The server's key pair, written to `dir`.
+fn server_keys(dir: &Path) -> Result<(ServerSecretKey, ServerPublicKey)> {
     let server = ServerSecretKey::generate();
     let public = server.public();
     files::write_atomic(&dir.join("server.key"), &server.to_bytes(), true)?;
@@ -74,13 +130,16 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         "server key written (secret 0600), public fingerprint {}",
         public.fingerprint()
     );
+    Ok((server, public))
+}
 
-    let media_files = write_media(&dir.join("media"), ITEMS)?;
+/// The media files, and the list: `listed` random hashes plus the media items put on it
+/// (spread over the whole sequence), also written to `dir` as text.
+fn media_and_list(dir: &Path, listed: u64) -> Result<(Media, Vec<MediaHash>)> {
+    let files = write_media(&dir.join("media"), ITEMS)?;
     let mut rng = rand::rng();
-    let order: Vec<usize> = (0..ITEMS).collect();
-    // The items on the list: spread over the whole sequence.
     let on_list: Vec<usize> = (0..MATCHING).map(|k| k * ITEMS / MATCHING + 3).collect();
-    let hashes: Vec<MediaHash> = media_files
+    let hashes: Vec<MediaHash> = files
         .iter()
         .map(|p| crate::files::hash_file(media::ExactKind::Sha256, p))
         .collect::<Result<_>>()?;
@@ -99,7 +158,16 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         list_text.as_bytes(),
         false,
     )?;
+    let media = Media {
+        files,
+        hashes,
+        on_list,
+    };
+    Ok((media, list))
+}
 
+/// Blind the list into a signed database file and show its size, speed and root hash.
+fn build_database(dir: &Path, server: &ServerSecretKey, list: Vec<MediaHash>) -> Result<Built> {
     let params = Params::with_rate(THRESHOLD, S_MAX, RATE).what("parameters")?;
     let opts = BuildOptions {
         params,
@@ -108,7 +176,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     };
     let t = Instant::now();
     let db_bytes = DatabaseBuilder::build(
-        &server,
+        server,
         &[SourceList {
             name: "demo-list".into(),
             hashes: list,
@@ -133,12 +201,23 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         "root hash {}  (devices display it; auditors compare it out of band)",
         hex::encode(info.root)
     );
-    drop(db_bytes);
+    Ok(Built {
+        path: db_path,
+        root: info.root,
+        params,
+    })
+}
 
-    section("device: load the database, make vouchers");
+/// The device loads the database against the pinned key and root, and gets its account key.
+fn load_device(
+    dir: &Path,
+    public: &ServerPublicKey,
+    built: &Built,
+) -> Result<(Arc<Database>, Client)> {
     let t = Instant::now();
+    let db_path = &built.path;
     let db = Arc::new(
-        Database::open(crate::files::read(&db_path)?, &public, Some(&info.root)).at(&db_path)?,
+        Database::open(crate::files::read(db_path)?, public, Some(&built.root)).at(db_path)?,
     );
     println!(
         "memory-mapped and verified against the pinned server key and root hash in {:.1} ms",
@@ -147,126 +226,158 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let client_key = ClientKey::generate();
     files::write_atomic(&dir.join("account.key"), &client_key.export(), true)?;
     let client = Client::new(db.clone(), &client_key);
+    Ok((db, client))
+}
 
-    let opener = Opener::new(&server, db.manifest()).what("opener")?;
-    let store_path = dir.join("accounts.sqlite");
-    let mut store = SqliteStore::open(&store_path).at(&store_path)?;
-    let account = "alice@example";
-
-    // The device decides real/synthetic itself (at the database's rate); the demo records
-    // those decisions only to check the server's result at the end.
-    let mut sent_real_matches: Vec<String> = Vec::new();
-    let mut synthetic_ids: Vec<String> = Vec::new();
-    let mut voucher_time = std::time::Duration::ZERO;
-    let mut open_time = std::time::Duration::ZERO;
-    let mut voucher_len = 0;
+/// The account sends its media in two rounds; after each the server opens the vouchers and
+/// evaluates the account. The first round must stay below the threshold; after the second
+/// the reveal must be exactly what the device sent.
+fn play_account(media: &Media, client: &Client, server: &mut ServerSide) -> Result<Tally> {
+    let mut tally = Tally::default();
     let halves = [(0, ITEMS / 2), (ITEMS / 2, ITEMS)];
     for (round, (from, to)) in halves.into_iter().enumerate() {
-        let mut batch = Vec::new();
-        for &i in &order[from..to] {
-            let id = media_files[i]
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let ad = format!("message #{} in chat 42", 1000 + i);
-            let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm();
-            let choice = if synthetic {
-                SyntheticChoice::Synthetic
-            } else {
-                SyntheticChoice::Real
-            };
-            let t = Instant::now();
-            let v = voucher_with_choice(
-                &client,
-                &hashes[i],
-                id.as_bytes(),
-                ad.as_bytes(),
-                choice,
-                &mut rng,
-            )
-            .what("voucher")?;
-            voucher_time += t.elapsed();
-            voucher_len = v.len();
-            if synthetic {
-                synthetic_ids.push(id.clone());
-            } else if on_list.contains(&i) {
-                sent_real_matches.push(id.clone());
-            }
-            batch.push(v);
-        }
-        let t = Instant::now();
-        let results = opener.open_batch(&batch);
-        open_time += t.elapsed();
-        let mut opened = Vec::new();
-        for r in results {
-            if let OpenOutcome::Opened(rec) = r.what("open")? {
-                opened.push(rec);
-            }
-        }
-        let closed = batch.len() - opened.len();
-        store.add(account, &params, &opened).at(&store_path)?;
-        section(&format!(
-            "server: round {} — items {}..{}",
-            round + 1,
-            from + 1,
-            to
-        ));
-        println!(
-            "{} vouchers: {} outer layers opened (real matches and synthetic vouchers look the same), {} stayed closed",
-            batch.len(),
-            opened.len(),
-            closed
-        );
-        let (p, records) = store
-            .load(account)
-            .at(&store_path)?
-            .ok_or_else(|| Fail::msg("account missing"))?;
-        let t = Instant::now();
-        let outcome = Account::with_records(p, records)
-            .and_then(|a| a.evaluate())
-            .what("evaluate")?;
-        let eval = t.elapsed();
-        match &outcome {
-            Outcome::BelowThreshold { opened } => {
-                println!(
-                    "account {account}: below the threshold with {opened} opened vouchers — nothing is revealed"
-                )
-            }
-            Outcome::Revealed { real, synthetic } => {
-                println!(
-                    "account {account}: threshold reached ({:.2} ms) — {} real matches revealed, {} vouchers identified as synthetic",
-                    eval.as_secs_f64() * 1e3,
-                    real.len(),
-                    synthetic.len()
-                );
-                crate::commands::print_matches(real, synthetic);
-            }
-        }
+        let batch = make_vouchers(media, client, server.params, from..to, &mut tally)?;
+        let heading = format!("server: round {} — items {}..{}", round + 1, from + 1, to);
+        let outcome = serve_round(server, &heading, &batch, &mut tally)?;
         if round == 0 && matches!(outcome, Outcome::Revealed { .. }) {
             return Err(Fail::msg("demo check failed: revealed below the threshold"));
         }
         if round == 1 {
-            check(&outcome, &sent_real_matches, &synthetic_ids)?;
+            check(&outcome, &tally.sent_real_matches, &tally.synthetic_ids)?;
         }
     }
+    Ok(tally)
+}
 
+/// The device's vouchers for the media `items`. The device decides real/synthetic itself (at
+/// the database's rate); the demo records those decisions only to check the server's result.
+fn make_vouchers(
+    media: &Media,
+    client: &Client,
+    params: Params,
+    items: Range<usize>,
+    tally: &mut Tally,
+) -> Result<Vec<Vec<u8>>> {
+    let mut rng = rand::rng();
+    let mut batch = Vec::new();
+    for i in items {
+        let id = media.files[i]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ad = format!("message #{} in chat 42", 1000 + i);
+        let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm();
+        let choice = if synthetic {
+            SyntheticChoice::Synthetic
+        } else {
+            SyntheticChoice::Real
+        };
+        let t = Instant::now();
+        let v = voucher_with_choice(
+            client,
+            &media.hashes[i],
+            id.as_bytes(),
+            ad.as_bytes(),
+            choice,
+            &mut rng,
+        )
+        .what("voucher")?;
+        tally.voucher_time += t.elapsed();
+        tally.voucher_len = v.len();
+        if synthetic {
+            tally.synthetic_ids.push(id);
+        } else if media.on_list.contains(&i) {
+            tally.sent_real_matches.push(id);
+        }
+        batch.push(v);
+    }
+    Ok(batch)
+}
+
+/// The server opens a round's vouchers, records the opened ones (then prints `heading`) and
+/// evaluates the account.
+fn serve_round(
+    server: &mut ServerSide,
+    heading: &str,
+    batch: &[Vec<u8>],
+    tally: &mut Tally,
+) -> Result<Outcome> {
+    let t = Instant::now();
+    let results = server.opener.open_batch(batch);
+    tally.open_time += t.elapsed();
+    let mut opened = Vec::new();
+    for r in results {
+        if let OpenOutcome::Opened(rec) = r.what("open")? {
+            opened.push(rec);
+        }
+    }
+    let closed = batch.len() - opened.len();
+    let store_path = &server.store_path;
+    server
+        .store
+        .add(ACCOUNT, &server.params, &opened)
+        .at(store_path)?;
+    section(heading);
+    println!(
+        "{} vouchers: {} outer layers opened (real matches and synthetic vouchers look the same), {} stayed closed",
+        batch.len(),
+        opened.len(),
+        closed
+    );
+    let (p, records) = server
+        .store
+        .load(ACCOUNT)
+        .at(store_path)?
+        .ok_or_else(|| Fail::msg("account missing"))?;
+    let t = Instant::now();
+    let outcome = Account::with_records(p, records)
+        .and_then(|a| a.evaluate())
+        .what("evaluate")?;
+    print_outcome(&outcome, t.elapsed());
+    Ok(outcome)
+}
+
+/// The account's state after a round; `eval` is how long the evaluation took.
+fn print_outcome(outcome: &Outcome, eval: Duration) {
+    match outcome {
+        Outcome::BelowThreshold { opened } => {
+            println!(
+                "account {ACCOUNT}: below the threshold with {opened} opened vouchers — nothing is revealed"
+            )
+        }
+        Outcome::Revealed { real, synthetic } => {
+            println!(
+                "account {ACCOUNT}: threshold reached ({:.2} ms) — {} real matches revealed, {} vouchers identified as synthetic",
+                eval.as_secs_f64() * 1e3,
+                real.len(),
+                synthetic.len()
+            );
+            crate::commands::print_matches(real, synthetic);
+        }
+    }
+}
+
+/// Sizes and per-item costs, and the result of the check.
+fn summary(tally: &Tally, store_path: &Path) {
     section("summary");
-    println!("voucher size            {voucher_len} bytes (= 300 + 8·(s_max+1) + 256-byte bucket)");
+    println!(
+        "voucher size            {} bytes (= 300 + 8·(s_max+1) + 256-byte bucket)",
+        tally.voucher_len
+    );
     println!(
         "voucher creation        {:.1} µs per item (single core)",
-        voucher_time.as_secs_f64() * 1e6 / ITEMS as f64
+        tally.voucher_time.as_secs_f64() * 1e6 / ITEMS as f64
     );
     println!(
         "server opening (batch)  {:.1} µs per voucher (all cores)",
-        open_time.as_secs_f64() * 1e6 / ITEMS as f64
+        tally.open_time.as_secs_f64() * 1e6 / ITEMS as f64
     );
     println!("account store           {}", store_path.display());
     println!(
         "check: revealed exactly the {} listed items sent as real vouchers, and named all {} synthetic ones — OK",
-        sent_real_matches.len(),
-        synthetic_ids.len()
+        tally.sent_real_matches.len(),
+        tally.synthetic_ids.len()
     );
-    Ok(())
 }
 
 fn check(outcome: &Outcome, want_real: &[String], want_synth: &[String]) -> Result<()> {

@@ -1,5 +1,7 @@
 //! Drives the real `blindmatch` binary through every subcommand and its error paths.
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,11 +10,11 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_blindmatch"))
 }
 
-fn run(args: &[&str]) -> Output {
+fn run<S: AsRef<OsStr> + Debug>(args: &[S]) -> Output {
     bin().args(args).output().expect("binary runs")
 }
 
-fn ok(args: &[&str]) -> String {
+fn ok<S: AsRef<OsStr> + Debug>(args: &[S]) -> String {
     let o = run(args);
     assert!(
         o.status.success(),
@@ -23,7 +25,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// A failure: non-zero exit, not a panic, one line on stderr that names `needle`.
-fn fails(args: &[&str], needle: &str) -> String {
+fn fails<S: AsRef<OsStr> + Debug>(args: &[S], needle: &str) -> String {
     let o = run(args);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!o.status.success(), "{args:?} unexpectedly succeeded");
@@ -43,6 +45,18 @@ fn fails(args: &[&str], needle: &str) -> String {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// `db build --server-key KEY --list LIST… --kind KIND EXTRA… --out OUT`.
+fn db_build(key: &Path, lists: &[&str], kind: &str, extra: &[&str], out: &Path) -> Vec<String> {
+    let mut args = vec!["db", "build", "--server-key", p(key)];
+    for l in lists {
+        args.extend(["--list", l]);
+    }
+    args.extend(["--kind", kind]);
+    args.extend(extra);
+    args.extend(["--out", p(out)]);
+    args.into_iter().map(String::from).collect()
 }
 
 struct Setup {
@@ -89,26 +103,16 @@ fn setup() -> Setup {
     )
     .unwrap();
     let db = d.join("db.bmdb");
-    let root = ok(&[
-        "db",
-        "build",
-        "--server-key",
-        p(&key),
-        "--list",
-        &format!("orgA={}", p(&d.join("a.txt"))),
-        "--list",
-        &format!("orgB={}", p(&d.join("b.csv"))),
-        "--kind",
+    let root = ok(&db_build(
+        &key,
+        &[
+            &format!("orgA={}", p(&d.join("a.txt"))),
+            &format!("orgB={}", p(&d.join("b.csv"))),
+        ],
         "sha256",
-        "--threshold",
-        "3",
-        "--smax",
-        "6",
-        "--synthetic-rate",
-        "0",
-        "--out",
-        p(&db),
-    ]);
+        &["--threshold", "3", "--smax", "6", "--synthetic-rate", "0"],
+        &db,
+    ));
     let root = root.trim().to_string();
     assert_eq!(root.len(), 64);
     Setup {
@@ -141,18 +145,13 @@ fn keys_are_written_with_the_right_modes() {
     // A group-readable secret key is refused, naming the file.
     std::fs::set_permissions(&s.key, std::fs::Permissions::from_mode(0o640)).unwrap();
     fails(
-        &[
-            "db",
-            "build",
-            "--server-key",
-            p(&s.key),
-            "--list",
-            p(&s.dir.path().join("a.txt")),
-            "--kind",
+        &db_build(
+            &s.key,
+            &[p(&s.dir.path().join("a.txt"))],
             "sha256",
-            "--out",
-            p(&s.dir.path().join("x.bmdb")),
-        ],
+            &[],
+            &s.dir.path().join("x.bmdb"),
+        ),
         "server.key",
     );
     assert!(!s.dir.path().join("x.bmdb").exists());
@@ -237,74 +236,13 @@ fn bad_lists_name_the_line_and_leave_no_output() {
     let bad = s.dir.path().join("bad.txt");
     std::fs::write(&bad, "# ok\nd41d8cd98f00b204e9800998ecf8427e\nnot-hex\n").unwrap();
     let out = s.dir.path().join("never.bmdb");
-    fails(
-        &[
-            "db",
-            "build",
-            "--server-key",
-            p(&s.key),
-            "--list",
-            p(&bad),
-            "--kind",
-            "md5",
-            "--out",
-            p(&out),
-        ],
-        "line 3",
-    );
+    let build = |extra: &[&str]| db_build(&s.key, &[p(&bad)], "md5", extra, &out);
+    fails(&build(&[]), "line 3");
     assert!(!out.exists());
-    fails(
-        &[
-            "db",
-            "build",
-            "--server-key",
-            p(&s.key),
-            "--list",
-            p(&bad),
-            "--kind",
-            "md5",
-            "--threshold",
-            "1",
-            "--out",
-            p(&out),
-        ],
-        "line 3",
-    );
+    fails(&build(&["--threshold", "1"]), "line 3");
     std::fs::write(&bad, "d41d8cd98f00b204e9800998ecf8427e\n").unwrap();
-    fails(
-        &[
-            "db",
-            "build",
-            "--server-key",
-            p(&s.key),
-            "--list",
-            p(&bad),
-            "--kind",
-            "md5",
-            "--threshold",
-            "1",
-            "--out",
-            p(&out),
-        ],
-        "threshold",
-    );
-    fails(
-        &[
-            "db",
-            "build",
-            "--server-key",
-            p(&s.key),
-            "--list",
-            p(&bad),
-            "--kind",
-            "md5",
-            "--min-sources",
-            "2",
-            "--out",
-            p(&out),
-        ],
-        "min_sources",
-    );
+    fails(&build(&["--threshold", "1"]), "threshold");
+    fails(&build(&["--min-sources", "2"]), "min_sources");
     assert!(!out.exists());
 }
 
@@ -484,7 +422,7 @@ fn hash_voucher_by_hex_and_kinds() {
 
 #[test]
 fn pdq_hash_of_a_reference_image_matches_the_reference() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/pdq");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/pdq");
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("expected.json")).unwrap())
             .unwrap();
@@ -548,24 +486,13 @@ fn bad_vouchers_and_wrong_epochs_change_nothing() {
     assert_eq!(status(&store)["opened"], 1);
     // A database of another epoch.
     let db2 = s.dir.path().join("db2.bmdb");
-    ok(&[
-        "db",
-        "build",
-        "--server-key",
-        p(&s.key),
-        "--list",
-        p(&s.dir.path().join("a.txt")),
-        "--kind",
+    ok(&db_build(
+        &s.key,
+        &[p(&s.dir.path().join("a.txt"))],
         "sha256",
-        "--threshold",
-        "3",
-        "--smax",
-        "6",
-        "--epoch",
-        "2",
-        "--out",
-        p(&db2),
-    ]);
+        &["--threshold", "3", "--smax", "6", "--epoch", "2"],
+        &db2,
+    ));
     fails(
         &[
             "server",
