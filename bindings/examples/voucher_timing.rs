@@ -30,16 +30,7 @@ fn main() {
     let hashes: Vec<_> = (0..1000)
         .map(|i| sha256(format!("item {i}").into_bytes()).unwrap())
         .collect();
-    let options = BuildOptions {
-        threshold: 30,
-        s_max: 60,
-        synthetic_rate_ppm: 0,
-        epoch: 1,
-        min_sources: 1,
-        expansion: None,
-        created_unix: None,
-        kinds: None,
-    };
+    let options = BuildOptions::new(30, 60, 0).unwrap().with_epoch(1);
     let bytes = server
         .build_database(
             vec![HashList {
@@ -98,12 +89,10 @@ fn main() {
         None,
     )
     .unwrap();
-    let client = blindmatch_core::Client::new(std::sync::Arc::new(core_db), &core_key).unwrap();
+    let client = blindmatch_core::device::Client::new(std::sync::Arc::new(core_db), &core_key);
     let core_hashes: Vec<_> = hashes
         .iter()
-        .map(|h| {
-            blindmatch_core::MediaHash::new(blindmatch_core::HashKind::Sha256, &h.bytes).unwrap()
-        })
+        .map(|h| blindmatch_core::MediaHash::new(h.kind, &h.bytes).unwrap())
         .collect();
     for i in 0..200 {
         client.voucher(&core_hashes[i % 1000], &id, &ad).unwrap();

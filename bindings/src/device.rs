@@ -3,38 +3,65 @@
 
 use crate::error::{Result, bad_input, guard};
 use crate::hashing::{HashKind, TypedHash};
-use blindmatch_core::voucher::{self as core_voucher, SyntheticChoice};
-use blindmatch_core::{self as core, Params, ServerPublicKey};
+use blindmatch_core::device::Client;
+use blindmatch_core::{self as core, AD_BUCKETS, MAX_AD_LEN, ServerPublicKey, research};
 use std::sync::Arc;
 
-/// The protocol parameters a database was built with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub use blindmatch_core::VoucherHeader;
+pub use blindmatch_core::device::SyntheticChoice;
+
+/// The protocol parameters of a database: T, s_max and the synthetic rate. Valid by
+/// construction (the constructor checks the ranges); immutable.
+#[derive(PartialEq, Eq, uniffi::Object)]
+#[uniffi::export(Debug, Eq, Hash)]
 pub struct DatabaseParams {
-    /// T: distinct real matches an account needs before anything is revealed.
-    pub threshold: u32,
-    /// s_max: the most synthetic vouchers per account that threshold detection tolerates.
-    pub s_max: u32,
-    /// Probability that a device makes a voucher synthetic, in parts per million.
-    pub synthetic_rate_ppm: u32,
+    pub(crate) inner: core::Params,
 }
 
-impl From<&Params> for DatabaseParams {
-    fn from(p: &Params) -> Self {
-        DatabaseParams {
-            threshold: p.threshold,
-            s_max: p.s_max,
-            synthetic_rate_ppm: p.synthetic_rate_ppm,
-        }
+impl From<core::Params> for DatabaseParams {
+    fn from(inner: core::Params) -> Self {
+        DatabaseParams { inner }
     }
 }
 
+impl std::fmt::Debug for DatabaseParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl std::hash::Hash for DatabaseParams {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let p = &self.inner;
+        (p.threshold(), p.s_max(), p.synthetic_rate_ppm()).hash(state);
+    }
+}
+
+#[uniffi::export]
 impl DatabaseParams {
-    pub(crate) fn to_core(self) -> Result<Params> {
-        Ok(Params::new(
-            self.threshold,
-            self.s_max,
-            self.synthetic_rate_ppm,
-        )?)
+    /// Check and make parameters: T between 2 and 256, s_max at most 1024 (and positive when
+    /// the rate is), a synthetic rate in parts per million below 1 000 000. `BadInput` if not.
+    #[uniffi::constructor]
+    pub fn new(threshold: u32, s_max: u32, synthetic_rate_ppm: u32) -> Result<Arc<Self>> {
+        guard(|| {
+            let inner = core::Params::new(threshold, s_max, synthetic_rate_ppm)?;
+            Ok(Arc::new(inner.into()))
+        })
+    }
+
+    /// T: distinct real matches an account needs before anything is revealed.
+    pub fn threshold(&self) -> u32 {
+        self.inner.threshold()
+    }
+
+    /// s_max: the most synthetic vouchers per account that threshold detection tolerates.
+    pub fn s_max(&self) -> u32 {
+        self.inner.s_max()
+    }
+
+    /// Probability that a device makes a voucher synthetic, in parts per million.
+    pub fn synthetic_rate_ppm(&self) -> u32 {
+        self.inner.synthetic_rate_ppm()
     }
 }
 
@@ -50,7 +77,7 @@ pub struct DatabaseInfo {
     /// Number of table cells.
     pub cells: u64,
     /// T, s_max and the synthetic rate.
-    pub params: DatabaseParams,
+    pub params: Arc<DatabaseParams>,
     /// The hash kinds listed.
     pub kinds: Vec<HashKind>,
     /// Hashes were kept only if listed by at least this many sources.
@@ -71,33 +98,37 @@ pub struct Database {
     pub(crate) inner: Arc<core::Database>,
 }
 
-fn pinned_key(bytes: &[u8]) -> Result<ServerPublicKey> {
-    Ok(ServerPublicKey::from_bytes(bytes)?)
-}
-
-fn expected_root(root: Option<Vec<u8>>) -> Result<Option<[u8; 32]>> {
-    root.map(|r| {
-        <[u8; 32]>::try_from(r.as_slice())
-            .map_err(|_| bad_input("expected root hash must be 32 bytes"))
-    })
-    .transpose()
-}
-
 impl Database {
     /// Fast-load `storage` against the pinned key and optional root (shared by both
-    /// constructors).
+    /// constructors; core does the checks).
     fn verified(
-        storage: core::database::Storage,
+        storage: impl AsRef<[u8]> + Send + Sync + 'static,
         pinned_server_key: &[u8],
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
-        let key = pinned_key(pinned_server_key)?;
-        let root = expected_root(expected_root_hash)?;
+        let key = ServerPublicKey::from_bytes(pinned_server_key)?;
+        let root = expected_root_hash
+            .map(|r| {
+                <[u8; 32]>::try_from(r.as_slice())
+                    .map_err(|_| bad_input("expected root hash must be 32 bytes"))
+            })
+            .transpose()?;
         let db = core::Database::open(storage, &key, root.as_ref())?;
         Ok(Arc::new(Database {
             inner: Arc::new(db),
         }))
     }
+}
+
+/// Map a database file read-only (core does no I/O: the map is handed to it as bytes).
+#[allow(unsafe_code)]
+fn map_file(path: &str) -> Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the map is read-only and owned by the `Database` that verifies it. Like every
+    // mmap-based reader it assumes the file is not truncated or rewritten while mapped; the
+    // SDK documents that database files are replaced by atomic rename, which leaves existing
+    // maps intact.
+    Ok(unsafe { memmap2::Mmap::map(&file)? })
 }
 
 #[uniffi::export]
@@ -111,21 +142,19 @@ impl Database {
         pinned_server_key: Vec<u8>,
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
-        guard(|| Database::verified(bytes.into(), &pinned_server_key, expected_root_hash))
+        guard(|| Database::verified(bytes, &pinned_server_key, expected_root_hash))
     }
 
-    /// Memory-map a database file and verify it as `from_bytes` does. Replace the
-    /// file by atomic rename, never in place, while it is open. Call off the main thread.
+    /// Memory-map a database file and verify it as `from_bytes` does (`Io` if it cannot be
+    /// opened). Replace the file by atomic rename, never in place, while it is open. Call off
+    /// the main thread.
     #[uniffi::constructor(default(expected_root_hash = None))]
     pub fn open_file(
         path: String,
         pinned_server_key: Vec<u8>,
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
-        guard(|| {
-            let storage = core::database::Storage::map_file(std::path::Path::new(&path))?;
-            Database::verified(storage, &pinned_server_key, expected_root_hash)
-        })
+        guard(|| Database::verified(map_file(&path)?, &pinned_server_key, expected_root_hash))
     }
 
     /// The database epoch.
@@ -139,8 +168,8 @@ impl Database {
     }
 
     /// T, s_max and the synthetic rate.
-    pub fn params(&self) -> DatabaseParams {
-        DatabaseParams::from(self.inner.params())
+    pub fn params(&self) -> Arc<DatabaseParams> {
+        Arc::new((*self.inner.params()).into())
     }
 
     /// Everything public about the database.
@@ -151,8 +180,8 @@ impl Database {
             created_unix: m.created_unix,
             entries: m.entries,
             cells: m.cells,
-            params: DatabaseParams::from(&m.params),
-            kinds: m.kinds.iter().map(|k| HashKind::from(*k)).collect(),
+            params: Arc::new(m.params.into()),
+            kinds: m.kinds.clone(),
             min_sources: m.min_sources,
             root_hash: self.inner.root_hash().to_vec(),
             root_hash_hex: hex::encode(self.inner.root_hash()),
@@ -170,11 +199,19 @@ impl Database {
     }
 
     /// The length of a voucher carrying `associated_data_len` bytes of associated data
-    /// (vouchers are padded to a few size buckets).
+    /// (vouchers are padded to a few size buckets). `BadInput` above 65532 bytes.
     pub fn voucher_len(&self, associated_data_len: u32) -> Result<u32> {
         guard(|| {
-            let bucket = core_voucher::bucket_for(associated_data_len as usize)?;
-            let len = core_voucher::voucher_len(self.inner.params().s_max, bucket);
+            // Core pads the associated data and its length prefix to the smallest bucket that
+            // holds both; the prefix is what the largest bucket holds beyond MAX_AD_LEN.
+            let prefix = AD_BUCKETS.last().map_or(0, |largest| largest - MAX_AD_LEN);
+            let padded = associated_data_len as usize + prefix;
+            let bucket = AD_BUCKETS.into_iter().find(|b| padded <= *b).ok_or(
+                core::Error::InvalidParameter {
+                    param: core::Param::AssociatedData,
+                },
+            )?;
+            let len = core::voucher_len(self.inner.params().s_max(), bucket);
             u32::try_from(len).map_err(|_| bad_input("voucher length"))
         })
     }
@@ -215,9 +252,10 @@ impl ClientKey {
     }
 }
 
-/// Whether a voucher is real or synthetic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum VoucherChoice {
+/// Whether a voucher is real or synthetic (core's `SyntheticChoice`).
+#[uniffi::remote(Enum)]
+#[uniffi(name = "VoucherChoice")]
+pub enum SyntheticChoice {
     /// Decide at random with the database's synthetic rate: what apps must use.
     ByRate,
     /// Always real. Simulations and tests only: it removes the device's deniability.
@@ -226,21 +264,11 @@ pub enum VoucherChoice {
     Synthetic,
 }
 
-impl From<VoucherChoice> for SyntheticChoice {
-    fn from(c: VoucherChoice) -> Self {
-        match c {
-            VoucherChoice::ByRate => SyntheticChoice::ByRate,
-            VoucherChoice::Real => SyntheticChoice::Real,
-            VoucherChoice::Synthetic => SyntheticChoice::Synthetic,
-        }
-    }
-}
-
 /// The device side of the protocol: a verified database plus the keys derived from the
 /// account's client key for that database. Immutable; share it between threads.
 #[derive(Debug, uniffi::Object)]
 pub struct VoucherMaker {
-    inner: core::Client,
+    inner: Client,
     database: Arc<Database>,
 }
 
@@ -250,7 +278,7 @@ impl VoucherMaker {
     #[uniffi::constructor]
     pub fn new(database: Arc<Database>, key: Arc<ClientKey>) -> Result<Arc<Self>> {
         guard(|| {
-            let inner = core::Client::new(database.inner.clone(), &key.inner)?;
+            let inner = Client::new(database.inner.clone(), &key.inner);
             Ok(Arc::new(VoucherMaker { inner, database }))
         })
     }
@@ -301,14 +329,15 @@ impl VoucherMaker {
         hash: TypedHash,
         id: Vec<u8>,
         associated_data: Vec<u8>,
-        choice: VoucherChoice,
+        choice: SyntheticChoice,
     ) -> Result<Vec<u8>> {
         guard(|| {
-            Ok(self.inner.voucher_with(
+            Ok(research::voucher_with_choice(
+                &self.inner,
                 &hash.to_core()?,
                 &id,
                 &associated_data,
-                choice.into(),
+                choice,
                 &mut rand::rng(),
             )?)
         })
@@ -326,8 +355,8 @@ pub struct VoucherRequest {
     pub associated_data: Vec<u8>,
 }
 
-/// The public header of a voucher, readable by anyone.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// The public header of a voucher, readable by anyone (core's `VoucherHeader`).
+#[uniffi::remote(Record)]
 pub struct VoucherHeader {
     /// The database epoch the voucher was made for.
     pub epoch: u64,
@@ -338,11 +367,5 @@ pub struct VoucherHeader {
 /// Read a voucher's public header (epoch and id) without opening it.
 #[uniffi::export]
 pub fn peek_voucher(voucher: Vec<u8>) -> Result<VoucherHeader> {
-    guard(|| {
-        let h = core_voucher::VoucherHeader::peek(&voucher)?;
-        Ok(VoucherHeader {
-            epoch: h.epoch,
-            id: h.id,
-        })
-    })
+    guard(|| Ok(VoucherHeader::peek(&voucher)?))
 }

@@ -1,61 +1,109 @@
 //! The one error type apps see, and the panic guard every exported call goes through.
 //!
-//! The enum is *flat*: Kotlin, Swift and Python get one exception class (case) per variant to
-//! branch on, and a human-readable message. Messages come from `blindmatch_core::Error`,
-//! which never puts hashes, keys, shares or associated data into a message.
+//! A small set of categories that Kotlin, Swift and Python code branch on, each with a
+//! human-readable `reason` and, where an app can act on it, typed fields (the epochs of a
+//! `WrongEpoch`, the line of a bad hash list). Reasons come from `blindmatch_core::Error`, which
+//! never puts hashes, keys, shares or associated data into a message.
+//!
+//! The text field is called `reason`, not `message`: a field named `message` does not compile
+//! in Kotlin, where it clashes with `Throwable.message` (uniffi-rs #1434). Kotlin's
+//! `e.message` and Python's `str(e)` list the fields (`reason=…, line=…`).
 
 use blindmatch_core::Error as CoreError;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Everything an SDK call can fail with.
 ///
-/// Kotlin: `BlindMatchException.BadInput`, … ; Swift: `BlindMatchError.BadInput(message:)`, … ;
-/// Python: `blindmatch.BlindMatchError.BadInput`, … (all subclasses of `BlindMatchError`).
+/// Kotlin: `BlindMatchException.BadInput`, … ; Swift: `BlindMatchError.BadInput(reason:line:)`,
+/// … ; Python: `blindmatch.BlindMatchError.BadInput`, … (all subclasses of `BlindMatchError`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
 pub enum BlindMatchError {
     /// Malformed or out-of-range input: truncated, oversized or non-canonical bytes, a hash of
     /// the wrong length, a bad parameter, a bad hash-list line.
-    #[error("bad input: {0}")]
-    BadInput(String),
+    #[error("bad input: {reason}")]
+    BadInput {
+        /// What was wrong (never the data).
+        reason: String,
+        /// The 1-based line of a hash list that did not parse; `None` for other input.
+        line: Option<u64>,
+    },
     /// A format version this build does not read (a newer database, voucher or key).
-    #[error("unsupported version: {0}")]
-    UnsupportedVersion(String),
+    #[error("unsupported version: {reason}")]
+    UnsupportedVersion {
+        /// Which object and version.
+        reason: String,
+    },
     /// The database does not verify: bad signature, not made by the pinned server key, table
     /// digest or root hash mismatch, or a failed full audit. Do not use it.
-    #[error("verification failed: {0}")]
-    VerificationFailed(String),
+    #[error("verification failed: {reason}")]
+    VerificationFailed {
+        /// Which check failed.
+        reason: String,
+    },
     /// A voucher was made for a different database epoch than the one opening it.
-    #[error("wrong epoch: {0}")]
-    WrongEpoch(String),
+    #[error("wrong epoch: {reason}")]
+    WrongEpoch {
+        /// Both epochs, in words.
+        reason: String,
+        /// The epoch the voucher was made for.
+        voucher_epoch: u64,
+        /// The epoch of the database opening it.
+        database_epoch: u64,
+    },
     /// A key that does not belong here (a server key that did not make this database).
-    #[error("wrong key: {0}")]
-    WrongKey(String),
+    #[error("wrong key: {reason}")]
+    WrongKey {
+        /// Which key.
+        reason: String,
+    },
     /// The database does not list hashes of this kind.
-    #[error("kind not listed: {0}")]
-    KindNotListed(String),
+    #[error("kind not listed: {reason}")]
+    KindNotListed {
+        /// Which kind.
+        reason: String,
+    },
     /// A voucher whose outer layer opened but whose inner layer did not: tampered or crafted.
-    #[error("corrupt voucher: {0}")]
-    CorruptVoucher(String),
+    #[error("corrupt voucher: {reason}")]
+    CorruptVoucher {
+        /// What failed.
+        reason: String,
+    },
     /// The account crossed the threshold but its real shares do not reconstruct a key
     /// (more synthetic vouchers than s_max, or a misbehaving device).
-    #[error("reveal failed: {0}")]
-    RevealFailed(String),
+    #[error("reveal failed: {reason}")]
+    RevealFailed {
+        /// What failed.
+        reason: String,
+    },
     /// Building a database failed (the OKVS encoding did not succeed with any seed).
-    #[error("build failed: {0}")]
-    BuildFailed(String),
+    #[error("build failed: {reason}")]
+    BuildFailed {
+        /// What failed.
+        reason: String,
+    },
     /// Reading a file failed.
-    #[error("i/o: {0}")]
-    Io(String),
+    #[error("i/o: {reason}")]
+    Io {
+        /// The kind of OS error (never the path or the file's contents).
+        reason: String,
+    },
     /// A bug: a panic was caught at the FFI boundary. Never expected; never relied on.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: String,
+    },
 }
 
 impl From<CoreError> for BlindMatchError {
     fn from(e: CoreError) -> Self {
-        let msg = e.to_string();
+        use BlindMatchError as B;
+        let reason = e.to_string();
         match e {
+            CoreError::HashList { line, .. } => B::BadInput {
+                reason,
+                line: u64::try_from(line).ok(),
+            },
             CoreError::Truncated { .. }
             | CoreError::TrailingBytes { .. }
             | CoreError::BadMagic { .. }
@@ -63,24 +111,34 @@ impl From<CoreError> for BlindMatchError {
             | CoreError::InvalidScalar { .. }
             | CoreError::OutOfRange { .. }
             | CoreError::InvalidParameter { .. }
-            | CoreError::HashList { .. }
-            | CoreError::InvalidHash { .. } => BlindMatchError::BadInput(msg),
-            CoreError::UnsupportedVersion { .. } => BlindMatchError::UnsupportedVersion(msg),
+            | CoreError::InvalidHash { .. }
+            | CoreError::Image(_) => B::BadInput { reason, line: None },
+            CoreError::UnsupportedVersion { .. } => B::UnsupportedVersion { reason },
             CoreError::BadSignature
             | CoreError::ServerKeyMismatch
             | CoreError::TableDigestMismatch
             | CoreError::RootHashMismatch
-            | CoreError::AuditFailed { .. } => BlindMatchError::VerificationFailed(msg),
-            CoreError::WrongEpoch { .. } => BlindMatchError::WrongEpoch(msg),
-            CoreError::WrongSecretKey => BlindMatchError::WrongKey(msg),
-            CoreError::KindNotListed { .. } => BlindMatchError::KindNotListed(msg),
-            CoreError::CorruptVoucher => BlindMatchError::CorruptVoucher(msg),
-            CoreError::RevealInconsistent => BlindMatchError::RevealFailed(msg),
-            CoreError::EncodingFailed { .. } => BlindMatchError::BuildFailed(msg),
-            CoreError::Io(_) => BlindMatchError::Io(msg),
+            | CoreError::AuditFailed { .. } => B::VerificationFailed { reason },
+            CoreError::WrongEpoch { voucher, database } => B::WrongEpoch {
+                reason,
+                voucher_epoch: voucher,
+                database_epoch: database,
+            },
+            CoreError::WrongSecretKey => B::WrongKey { reason },
+            CoreError::KindNotListed { .. } => B::KindNotListed { reason },
+            CoreError::CorruptVoucher => B::CorruptVoucher { reason },
+            CoreError::RevealInconsistent => B::RevealFailed { reason },
+            CoreError::EncodingFailed { .. } => B::BuildFailed { reason },
+            CoreError::Io { .. } => B::Io { reason },
             // `Error` is non-exhaustive: a variant added to core later is reported, not lost.
-            _ => BlindMatchError::Internal(msg),
+            _ => B::Internal { reason },
         }
+    }
+}
+
+impl From<std::io::Error> for BlindMatchError {
+    fn from(e: std::io::Error) -> Self {
+        CoreError::from(e).into()
     }
 }
 
@@ -93,26 +151,30 @@ pub type Result<T, E = BlindMatchError> = core::result::Result<T, E>;
 /// mechanism. The panic payload is not forwarded (it could name internal state).
 pub(crate) fn guard<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        Err(BlindMatchError::Internal(
-            "a panic was caught at the FFI boundary (this is a bug in blindmatch)".into(),
-        ))
+        Err(BlindMatchError::Internal {
+            reason: "a panic was caught at the FFI boundary (this is a bug in blindmatch)".into(),
+        })
     })
 }
 
-/// A `BadInput` error with a fixed message.
-pub(crate) fn bad_input(msg: &str) -> BlindMatchError {
-    BlindMatchError::BadInput(msg.to_owned())
+/// A `BadInput` error (not from a hash list) with a fixed reason.
+pub(crate) fn bad_input(reason: &str) -> BlindMatchError {
+    BlindMatchError::BadInput {
+        reason: reason.to_owned(),
+        line: None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blindmatch_core::{HashKind, HashProblem, Object};
 
     #[test]
     fn a_panic_becomes_internal() {
         let r: Result<u32> = guard(|| panic!("boom with secret 0xdeadbeef"));
         match r {
-            Err(BlindMatchError::Internal(m)) => assert!(!m.contains("deadbeef")),
+            Err(BlindMatchError::Internal { reason }) => assert!(!reason.contains("deadbeef")),
             other => panic!("expected Internal, got {other:?}"),
         }
         assert_eq!(guard(|| Ok(7)), Ok(7));
@@ -121,31 +183,68 @@ mod tests {
     #[test]
     fn core_errors_map_to_small_categories() {
         let cases = [
-            (CoreError::Truncated { what: "voucher" }, "BadInput"),
+            (
+                CoreError::Truncated {
+                    object: Object::Voucher,
+                },
+                "BadInput",
+            ),
             (
                 CoreError::UnsupportedVersion {
-                    what: "x",
+                    object: Object::Database,
                     found: 9,
                 },
                 "UnsupportedVersion",
             ),
             (CoreError::BadSignature, "VerificationFailed"),
             (CoreError::RootHashMismatch, "VerificationFailed"),
-            (
-                CoreError::WrongEpoch {
-                    voucher: 1,
-                    database: 2,
-                },
-                "WrongEpoch",
-            ),
             (CoreError::CorruptVoucher, "CorruptVoucher"),
             (CoreError::RevealInconsistent, "RevealFailed"),
             (CoreError::WrongSecretKey, "WrongKey"),
-            (CoreError::KindNotListed { kind: "pdq" }, "KindNotListed"),
+            (
+                CoreError::KindNotListed {
+                    kind: HashKind::Pdq,
+                },
+                "KindNotListed",
+            ),
+            (CoreError::EncodingFailed { attempts: 3 }, "BuildFailed"),
+            (
+                CoreError::Io {
+                    kind: std::io::ErrorKind::NotFound,
+                },
+                "Io",
+            ),
         ];
         for (e, want) in cases {
             let got = format!("{:?}", BlindMatchError::from(e));
             assert!(got.starts_with(want), "{got} should be {want}");
         }
+    }
+
+    #[test]
+    fn fields_apps_branch_on_are_carried() {
+        let e = BlindMatchError::from(CoreError::WrongEpoch {
+            voucher: 4,
+            database: 3,
+        });
+        match e {
+            BlindMatchError::WrongEpoch {
+                voucher_epoch: 4,
+                database_epoch: 3,
+                reason,
+            } => assert!(
+                reason.contains("epoch 4") && reason.contains("epoch 3"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let e = BlindMatchError::from(CoreError::HashList {
+            line: 12,
+            problem: HashProblem::NotHex,
+        });
+        assert!(
+            matches!(&e, BlindMatchError::BadInput { line: Some(12), reason } if reason.contains("line 12")),
+            "{e:?}"
+        );
     }
 }

@@ -2,11 +2,17 @@
 //! and PDQ of a decoded RGB, RGBA or luma buffer with a quality gate.
 
 use crate::error::{Result, guard};
-use blindmatch_core::media::{self, PdqOutcome, pdq};
-use blindmatch_core::{HashKind as CoreKind, MediaHash};
+use blindmatch_core::MediaHash;
+use blindmatch_core::media::{self, ExactKind, PdqOutcome};
+
+pub use blindmatch_core::HashKind;
+pub use blindmatch_core::media::pdq::PixelFormat;
+
+// Core's own enums, exported as they are (UniFFI remote types): the definitions below are
+// checked against core's at compile time and are not emitted.
 
 /// The kinds of media hash a database can list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum HashKind {
     /// SHA-256 of the file bytes (32 bytes).
     Sha256,
@@ -18,26 +24,19 @@ pub enum HashKind {
     Pdq,
 }
 
-impl From<HashKind> for CoreKind {
-    fn from(k: HashKind) -> Self {
-        match k {
-            HashKind::Sha256 => CoreKind::Sha256,
-            HashKind::Sha1 => CoreKind::Sha1,
-            HashKind::Md5 => CoreKind::Md5,
-            HashKind::Pdq => CoreKind::Pdq,
-        }
-    }
-}
-
-impl From<CoreKind> for HashKind {
-    fn from(k: CoreKind) -> Self {
-        match k {
-            CoreKind::Sha256 => HashKind::Sha256,
-            CoreKind::Sha1 => HashKind::Sha1,
-            CoreKind::Md5 => HashKind::Md5,
-            CoreKind::Pdq => HashKind::Pdq,
-        }
-    }
+/// Pixel layout of a decoded image buffer (tightly packed, row-major, top row first).
+#[uniffi::remote(Enum)]
+pub enum PixelFormat {
+    /// Three bytes per pixel: red, green, blue.
+    #[uniffi(name = "Rgb")]
+    Rgb8,
+    /// Four bytes per pixel: red, green, blue, alpha (alpha is ignored). Android's
+    /// `Bitmap.Config.ARGB_8888` copied with `copyPixelsToBuffer` is in this order.
+    #[uniffi(name = "Rgba")]
+    Rgba8,
+    /// One byte per pixel: luminance.
+    #[uniffi(name = "Luma")]
+    Luma8,
 }
 
 /// A media hash and its kind. The length is checked wherever a `TypedHash` is used
@@ -52,37 +51,15 @@ pub struct TypedHash {
 
 impl TypedHash {
     pub(crate) fn to_core(&self) -> Result<MediaHash> {
-        Ok(MediaHash::new(self.kind.into(), &self.bytes)?)
+        Ok(MediaHash::new(self.kind, &self.bytes)?)
     }
 }
 
 impl From<&MediaHash> for TypedHash {
     fn from(h: &MediaHash) -> Self {
         TypedHash {
-            kind: h.kind().into(),
+            kind: h.kind(),
             bytes: h.as_bytes().to_vec(),
-        }
-    }
-}
-
-/// Pixel layout of a decoded image buffer (tightly packed, row-major, top row first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum PixelFormat {
-    /// Three bytes per pixel: red, green, blue.
-    Rgb,
-    /// Four bytes per pixel: red, green, blue, alpha (alpha is ignored). Android's
-    /// `Bitmap.Config.ARGB_8888` copied with `copyPixelsToBuffer` is in this order.
-    Rgba,
-    /// One byte per pixel: luminance.
-    Luma,
-}
-
-impl From<PixelFormat> for pdq::PixelFormat {
-    fn from(f: PixelFormat) -> Self {
-        match f {
-            PixelFormat::Rgb => pdq::PixelFormat::Rgb8,
-            PixelFormat::Rgba => pdq::PixelFormat::Rgba8,
-            PixelFormat::Luma => pdq::PixelFormat::Luma8,
         }
     }
 }
@@ -97,7 +74,7 @@ pub struct PdqResult {
     pub quality: u32,
 }
 
-/// The default PDQ quality gate (50, as the PDQ documentation recommends).
+/// The default PDQ quality gate (as the PDQ documentation recommends).
 #[uniffi::export]
 pub fn default_min_pdq_quality() -> u32 {
     media::DEFAULT_MIN_PDQ_QUALITY
@@ -125,32 +102,42 @@ pub fn md5(data: Vec<u8>) -> Result<TypedHash> {
 /// `pdq_hash`). Call off the main thread.
 #[uniffi::export]
 pub fn hash_bytes(kind: HashKind, data: Vec<u8>) -> Result<TypedHash> {
-    guard(|| Ok(TypedHash::from(&media::hash_bytes(kind.into(), &data)?)))
+    guard(|| {
+        let hash = media::hash_bytes(ExactKind::try_from(kind)?, &data)?;
+        Ok(TypedHash::from(&hash))
+    })
 }
 
-/// Hash a file with an exact hash kind, streaming it in constant memory. Call off the main
-/// thread.
+/// Hash a file with an exact hash kind, streaming it in constant memory (`BadInput` for
+/// `Pdq`, `Io` if the file cannot be opened or read). Call off the main thread.
 #[uniffi::export]
 pub fn hash_file(kind: HashKind, path: String) -> Result<TypedHash> {
-    guard(|| Ok(TypedHash::from(&media::hash_file(kind.into(), &path)?)))
+    guard(|| {
+        let kind = ExactKind::try_from(kind)?;
+        // Core hashes any reader (64 KiB at a time) and does no I/O; the file is ours to open.
+        let file = std::fs::File::open(path)?;
+        Ok(TypedHash::from(&media::hash_reader(kind, file)?))
+    })
 }
 
 /// PDQ of a decoded image: `pixels` holds exactly `width × height` pixels in `format`.
-/// Images below `min_quality` (default 50) yield `hash = None`. Call off the main thread.
+/// Images below `min_quality` (by default `default_min_pdq_quality()`) yield `hash = None`.
+/// Call off the main thread.
 ///
 /// The buffer is copied across the FFI: downscale large images first (PDQ works on a 64×64
 /// reduction; the reference tools hash at most 512×512).
-#[uniffi::export(default(min_quality = 50))]
+#[uniffi::export(default(min_quality = None))]
 pub fn pdq_hash(
     pixels: Vec<u8>,
     width: u32,
     height: u32,
     format: PixelFormat,
-    min_quality: u32,
+    min_quality: Option<u32>,
 ) -> Result<PdqResult> {
     guard(|| {
+        let gate = min_quality.unwrap_or(media::DEFAULT_MIN_PDQ_QUALITY);
         Ok(
-            match media::pdq_media_hash(&pixels, width, height, format.into(), min_quality)? {
+            match media::pdq_media_hash(&pixels, width, height, format, gate)? {
                 PdqOutcome::Hash { hash, quality } => PdqResult {
                     hash: Some(TypedHash::from(&hash)),
                     quality,
@@ -167,7 +154,7 @@ pub fn pdq_hash(
 /// Parse a hash from hex (upper or lower case) as `kind`.
 #[uniffi::export]
 pub fn hash_from_hex(kind: HashKind, hex: String) -> Result<TypedHash> {
-    guard(|| Ok(TypedHash::from(&MediaHash::from_hex(kind.into(), &hex)?)))
+    guard(|| Ok(TypedHash::from(&MediaHash::from_hex(kind, &hex)?)))
 }
 
 /// Parse `kind:hex`, e.g. `sha256:ba78…`.
@@ -181,16 +168,17 @@ pub fn parse_typed_hash(text: String) -> Result<TypedHash> {
 pub fn typed_hash_to_string(hash: TypedHash) -> Result<String> {
     guard(|| {
         let h = hash.to_core()?;
-        Ok(format!("{}:{}", h.kind().name(), h.to_hex()))
+        Ok(format!("{}:{}", h.kind(), h.to_hex()))
     })
 }
 
 /// Parse a hash list: one hex hash per line (of `default_kind`), or CSV lines `kind,hash`.
-/// `#` starts a comment; blank lines are skipped. An error names the line, never its content.
+/// `#` starts a comment; blank lines are skipped. A bad line is `BadInput` with its 1-based
+/// `line` set; the error names the line, never its content.
 #[uniffi::export(default(default_kind = None))]
 pub fn parse_hash_list(text: String, default_kind: Option<HashKind>) -> Result<Vec<TypedHash>> {
     guard(|| {
-        let hashes = blindmatch_core::hashlist::parse(&text, default_kind.map(Into::into))?;
+        let hashes = blindmatch_core::parse_hash_list(&text, default_kind)?;
         Ok(hashes.iter().map(TypedHash::from).collect())
     })
 }

@@ -2,12 +2,13 @@
 //! opening vouchers, and accumulating an account up to the threshold reveal.
 
 use crate::device::{Database, DatabaseParams};
-use crate::error::{BlindMatchError, Result, guard};
+use crate::error::{Result, guard};
 use crate::hashing::{HashKind, TypedHash};
-use blindmatch_core::opening::OpenedVoucher;
-use blindmatch_core::threshold::Outcome;
-use blindmatch_core::{self as core, BuildOptions as CoreBuildOptions, OpenOutcome, SourceList};
+use blindmatch_core::server::{self as core, OpenOutcome, OpenedVoucher, Outcome, SourceList};
+use blindmatch_core::{Params, VoucherHeader};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use blindmatch_core::server::RevealedMatch;
 
 /// The server's secret key: the blinding scalar α and the manifest-signing key. It never
 /// leaves the server.
@@ -25,56 +26,106 @@ pub struct HashList {
     pub hashes: Vec<TypedHash>,
 }
 
-/// How to build a database. Every field has a default.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+/// How to build a database: the protocol parameters (checked on construction) and the
+/// build's settings. Start from `BuildOptions(threshold, s_max, synthetic_rate_ppm)` or
+/// `BuildOptions.defaults()` and change settings with the `with_…` methods, which return a
+/// new `BuildOptions` (the object itself is immutable). Whatever is not set keeps core's
+/// default; the getters show it.
+#[derive(Debug, uniffi::Object)]
 pub struct BuildOptions {
-    /// T: distinct real matches an account needs before anything is revealed (2 to 256).
-    #[uniffi(default = 30)]
-    pub threshold: u32,
-    /// s_max: the most synthetic vouchers per account the detection tolerates (≤ 1024).
-    #[uniffi(default = 60)]
-    pub s_max: u32,
-    /// Synthetic-voucher rate in parts per million (10000 = 1 %).
-    #[uniffi(default = 10000)]
-    pub synthetic_rate_ppm: u32,
-    /// Database epoch; vouchers are bound to it.
-    #[uniffi(default = 1)]
-    pub epoch: u64,
-    /// Keep only hashes listed by at least this many sources.
-    #[uniffi(default = 1)]
-    pub min_sources: u8,
-    /// OKVS expansion m/n; `None` for the default (1.23).
-    #[uniffi(default = None)]
-    pub expansion: Option<f64>,
-    /// Creation time (Unix seconds); `None` for now.
-    #[uniffi(default = None)]
-    pub created_unix: Option<u64>,
-    /// Hash kinds to list; `None` for the kinds present in the lists.
-    #[uniffi(default = None)]
-    pub kinds: Option<Vec<HashKind>>,
+    inner: core::BuildOptions,
 }
 
 impl BuildOptions {
-    fn to_core(&self) -> Result<CoreBuildOptions> {
-        let d = CoreBuildOptions::default();
-        let params = DatabaseParams {
-            threshold: self.threshold,
-            s_max: self.s_max,
-            synthetic_rate_ppm: self.synthetic_rate_ppm,
-        }
-        .to_core()?;
-        Ok(CoreBuildOptions {
-            params,
-            epoch: self.epoch,
-            min_sources: self.min_sources,
-            expansion: self.expansion.unwrap_or(d.expansion),
-            created_unix: self.created_unix,
-            kinds: self
-                .kinds
-                .as_ref()
-                .map(|k| k.iter().map(|k| (*k).into()).collect()),
-            ..d
+    /// A copy with one setting changed.
+    fn with(&self, change: impl FnOnce(&mut core::BuildOptions)) -> Arc<Self> {
+        let mut inner = self.inner.clone();
+        change(&mut inner);
+        Arc::new(BuildOptions { inner })
+    }
+}
+
+#[uniffi::export]
+impl BuildOptions {
+    /// Core's defaults with these protocol parameters: T (2 to 256), s_max (at most 1024,
+    /// positive when the rate is) and the synthetic-voucher rate in parts per million (10000 =
+    /// 1 %). `BadInput` if they are out of range.
+    #[uniffi::constructor]
+    pub fn new(threshold: u32, s_max: u32, synthetic_rate_ppm: u32) -> Result<Arc<Self>> {
+        guard(|| {
+            let params = Params::new(threshold, s_max, synthetic_rate_ppm)?;
+            Ok(BuildOptions::defaults().with(|o| o.params = params))
         })
+    }
+
+    /// Core's defaults for everything, protocol parameters included.
+    #[uniffi::constructor]
+    pub fn defaults() -> Arc<Self> {
+        Arc::new(BuildOptions {
+            inner: core::BuildOptions::default(),
+        })
+    }
+
+    /// The same options with these (already checked) protocol parameters.
+    pub fn with_params(&self, params: Arc<DatabaseParams>) -> Arc<Self> {
+        self.with(|o| o.params = params.inner)
+    }
+
+    /// The same options with this database epoch (vouchers are bound to it).
+    pub fn with_epoch(&self, epoch: u64) -> Arc<Self> {
+        self.with(|o| o.epoch = epoch)
+    }
+
+    /// The same options keeping only hashes listed by at least this many sources.
+    pub fn with_min_sources(&self, min_sources: u8) -> Arc<Self> {
+        self.with(|o| o.min_sources = min_sources)
+    }
+
+    /// The same options with this OKVS expansion m/n (checked by the build: between 1.23 and
+    /// 8.0).
+    pub fn with_expansion(&self, expansion: f64) -> Arc<Self> {
+        self.with(|o| o.expansion = expansion)
+    }
+
+    /// The same options with this creation time (Unix seconds) instead of the build's time.
+    pub fn with_created_unix(&self, created_unix: u64) -> Arc<Self> {
+        self.with(|o| o.created_unix = Some(created_unix))
+    }
+
+    /// The same options listing exactly these hash kinds instead of the kinds present in the
+    /// lists.
+    pub fn with_kinds(&self, kinds: Vec<HashKind>) -> Arc<Self> {
+        self.with(|o| o.kinds = Some(kinds))
+    }
+
+    /// T, s_max and the synthetic rate.
+    pub fn params(&self) -> Arc<DatabaseParams> {
+        Arc::new(self.inner.params.into())
+    }
+
+    /// The database epoch.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch
+    }
+
+    /// The minimum number of sources that must list a hash.
+    pub fn min_sources(&self) -> u8 {
+        self.inner.min_sources
+    }
+
+    /// The OKVS expansion m/n.
+    pub fn expansion(&self) -> f64 {
+        self.inner.expansion
+    }
+
+    /// The creation time, or `None` for the time of the build.
+    pub fn created_unix(&self) -> Option<u64> {
+        self.inner.created_unix
+    }
+
+    /// The kinds to list, or `None` for the kinds present in the lists.
+    pub fn kinds(&self) -> Option<Vec<HashKind>> {
+        self.inner.kinds.clone()
     }
 }
 
@@ -117,26 +168,26 @@ impl ServerKey {
     /// Build and sign a database from hash lists: deduplicate, apply `min_sources`, blind
     /// every hash, encode the table. Returns the database file's bytes. Slow for large lists
     /// (about 40 µs per hash, on all cores).
-    pub fn build_database(&self, lists: Vec<HashList>, options: BuildOptions) -> Result<Vec<u8>> {
+    pub fn build_database(
+        &self,
+        lists: Vec<HashList>,
+        options: Arc<BuildOptions>,
+    ) -> Result<Vec<u8>> {
         guard(|| {
             let sources = lists
-                .iter()
+                .into_iter()
                 .map(|l| {
-                    let hashes = l
-                        .hashes
-                        .iter()
-                        .map(TypedHash::to_core)
-                        .collect::<Result<Vec<_>>>()?;
+                    let hashes = l.hashes.iter().map(TypedHash::to_core);
                     Ok(SourceList {
-                        name: l.name.clone(),
-                        hashes,
+                        name: l.name,
+                        hashes: hashes.collect::<Result<_>>()?,
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(core::DatabaseBuilder::build(
                 &self.inner,
                 &sources,
-                &options.to_core()?,
+                &options.inner,
             )?)
         })
     }
@@ -167,28 +218,25 @@ impl Opener {
     #[uniffi::constructor]
     pub fn new(key: Arc<ServerKey>, database: Arc<Database>) -> Result<Arc<Self>> {
         guard(|| {
-            let inner = core::Opener::new(key.inner.clone(), database.inner.manifest())?;
+            let inner = core::Opener::new(&key.inner, database.inner.manifest())?;
             Ok(Arc::new(Opener { inner }))
         })
     }
 
     /// Open one voucher. Not opening is a normal result (`opened = false`); a malformed
-    /// voucher is `BadInput`, one for another epoch `WrongEpoch`, a tampered one
-    /// `CorruptVoucher`.
+    /// voucher is `BadInput`, one for another epoch `WrongEpoch` (with both epochs), a
+    /// tampered one `CorruptVoucher`.
     pub fn open_voucher(&self, voucher: Vec<u8>) -> Result<OpenResult> {
         guard(|| {
             Ok(match self.inner.open(&voucher)? {
-                OpenOutcome::NoMatch => {
-                    let id = core::VoucherHeader::peek(&voucher)?.id;
-                    OpenResult {
-                        opened: false,
-                        id,
-                        record: None,
-                    }
-                }
+                OpenOutcome::NoMatch => OpenResult {
+                    opened: false,
+                    id: VoucherHeader::peek(&voucher)?.id,
+                    record: None,
+                },
                 OpenOutcome::Opened(rec) => OpenResult {
                     opened: true,
-                    id: rec.id.clone(),
+                    id: rec.id().to_vec(),
                     record: Some(rec.to_bytes()),
                 },
             })
@@ -201,26 +249,28 @@ impl Opener {
     }
 
     /// The database parameters.
-    pub fn params(&self) -> DatabaseParams {
-        DatabaseParams::from(self.inner.params())
+    pub fn params(&self) -> Arc<DatabaseParams> {
+        Arc::new((*self.inner.params()).into())
     }
 
     /// An empty account for this database's parameters.
     pub fn new_account(&self) -> Arc<Account> {
-        Arc::new(Account::with_params(*self.inner.params()))
+        Account::new(self.params())
     }
 }
 
-/// A revealed real match.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// A revealed real match (core's `RevealedMatch`).
+#[uniffi::remote(Record)]
 pub struct RevealedMatch {
     /// The voucher's id.
     pub id: Vec<u8>,
     /// Its associated data.
-    pub associated_data: Vec<u8>,
+    #[uniffi(name = "associated_data")]
+    pub ad: Vec<u8>,
 }
 
-/// What the server learns about an account.
+/// What the server learns about an account. (Core's `Outcome` counts in `usize`, which UniFFI
+/// does not carry: this enum is its FFI form.)
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum RevealOutcome {
     /// Fewer than T distinct real matches (or too few to tell): only the count of opened
@@ -243,32 +293,20 @@ pub enum RevealOutcome {
 /// from several threads are serialised by an internal lock.
 #[derive(Debug, uniffi::Object)]
 pub struct Account {
-    params: core::Params,
     inner: Mutex<core::Account>,
 }
 
 impl Account {
-    fn with_params(params: core::Params) -> Account {
-        Account {
-            params,
-            inner: Mutex::new(core::Account::new(params)),
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, core::Account> {
-        // A panic while holding the lock cannot leave the account half-updated (insert is a
-        // set insert then a push), so a poisoned lock is still usable.
+        // A panic while holding the lock cannot leave the account half-updated (insert checks,
+        // then does a set insert and a push), so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Decode a record and add it; core refuses one opened under other parameters.
     fn insert(&self, record: &[u8]) -> Result<bool> {
         let rec = OpenedVoucher::from_bytes(record)?;
-        if rec.dhf.len() != self.params.s_max as usize {
-            return Err(BlindMatchError::BadInput(
-                "record was opened for a database with different parameters".into(),
-            ));
-        }
-        Ok(self.lock().insert(rec))
+        Ok(self.lock().insert(rec)?)
     }
 }
 
@@ -276,11 +314,14 @@ impl Account {
 impl Account {
     /// An empty account for a database's parameters.
     #[uniffi::constructor]
-    pub fn new(params: DatabaseParams) -> Result<Arc<Self>> {
-        guard(|| Ok(Arc::new(Account::with_params(params.to_core()?))))
+    pub fn new(params: Arc<DatabaseParams>) -> Arc<Self> {
+        Arc::new(Account {
+            inner: Mutex::new(core::Account::new(params.inner)),
+        })
     }
 
-    /// Add an opened voucher. Returns false if it was not opened or is already held.
+    /// Add an opened voucher. Returns false if it was not opened or is already held;
+    /// `BadInput` for a record opened under other parameters.
     pub fn add(&self, result: OpenResult) -> Result<bool> {
         guard(|| match &result.record {
             Some(r) if result.opened => self.insert(r),
@@ -288,7 +329,7 @@ impl Account {
         })
     }
 
-    /// Add a stored record (from `record`). Returns false if already held.
+    /// Add a stored record (from `records`). Returns false if already held.
     pub fn add_record(&self, record: Vec<u8>) -> Result<bool> {
         guard(|| self.insert(&record))
     }
@@ -311,19 +352,12 @@ impl Account {
     /// the main thread (a linear-algebra step over the opened vouchers).
     pub fn evaluate(&self) -> Result<RevealOutcome> {
         guard(|| {
-            let outcome = self.lock().evaluate()?;
-            Ok(match outcome {
+            Ok(match self.lock().evaluate()? {
                 Outcome::BelowThreshold { opened } => RevealOutcome::BelowThreshold {
                     opened: opened as u64,
                 },
                 Outcome::Revealed { real, synthetic } => RevealOutcome::Revealed {
-                    real: real
-                        .into_iter()
-                        .map(|m| RevealedMatch {
-                            id: m.id,
-                            associated_data: m.ad,
-                        })
-                        .collect(),
+                    real,
                     synthetic_ids: synthetic,
                 },
             })

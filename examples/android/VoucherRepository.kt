@@ -86,7 +86,7 @@ class VoucherRepository(
             } catch (e: BlindMatchException.KindNotListed) {
                 null // this database lists no SHA-256 hashes
             } catch (e: BlindMatchException.BadInput) {
-                throw IllegalArgumentException("voucher: ${e.message}", e) // id > 64 bytes, AD too long, …
+                throw IllegalArgumentException("voucher: ${e.reason}", e) // id > 64 bytes, AD too long, …
             }
         }
     }

@@ -45,9 +45,9 @@ final class VoucherService {
                     hash: hash, id: Data(messageId.utf8), associatedData: associatedData))
             } catch BlindMatchError.KindNotListed {
                 result = .success(nil) // this database lists no SHA-256 hashes
-            } catch BlindMatchError.BadInput(let message) {
+            } catch BlindMatchError.BadInput(let reason, _) {
                 result = .failure(NSError(domain: "blindmatch", code: 1,
-                                          userInfo: [NSLocalizedDescriptionKey: message]))
+                                          userInfo: [NSLocalizedDescriptionKey: reason]))
             } catch {
                 result = .failure(error)
             }

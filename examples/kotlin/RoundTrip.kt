@@ -19,7 +19,8 @@ fun main() {
     val list = HashList(name = "example-org", hashes = knownMedia.map { sha256(it) })
     val dbBytes = server.buildDatabase(
         listOf(list),
-        BuildOptions(threshold = threshold, sMax = 6u, syntheticRatePpm = 20_000u, epoch = 1uL),
+        // T, s_max and the synthetic rate are checked here; everything else is core's default.
+        BuildOptions(threshold = threshold, sMax = 6u, syntheticRatePpm = 20_000u).withEpoch(1uL),
     )
     val pinnedKey = server.publicKey() // shipped inside the app
     val root = Database.fromBytes(dbBytes, pinnedKey).use { db ->
@@ -37,7 +38,10 @@ fun main() {
                 for (i in 0 until 5) { // ordinary photos: not on the list
                     outbox += maker.createVoucher(sha256("holiday photo $i".utf8()), "photo-$i".utf8(), "msg ref".utf8())
                 }
-                for (i in 0 until threshold.toInt()) { // items on the list
+                // Items on the list: two more than T, because at the 2 % synthetic rate a match's
+                // voucher is itself synthetic now and then (the device's deniability); with T + 2
+                // matches the account reveals unless three are synthetic (about 1 run in 10 000).
+                for (i in 0 until threshold.toInt() + 2) {
                     outbox += maker.createVoucher(sha256(knownMedia[i]), "match-$i".utf8(), "evidence $i".utf8())
                 }
             }
@@ -65,7 +69,7 @@ fun main() {
                         }
                         println("server: synthetic vouchers identified: ${outcome.syntheticIds.size}")
                     }
-                    is RevealOutcome.BelowThreshold -> error("the threshold was reached, so the account must reveal")
+                    is RevealOutcome.BelowThreshold -> error("T real matches were sent, so the account must reveal")
                 }
             }
         }
@@ -74,7 +78,20 @@ fun main() {
     try {
         Database.fromBytes(dbBytes.copyOf(dbBytes.size - 1), pinnedKey)
     } catch (e: BlindMatchException.BadInput) {
-        println("device: a truncated database is refused: ${e.message}")
+        println("device: a truncated database is refused: ${e.reason}")
+    }
+
+    // A voucher made for another epoch names both epochs.
+    val epoch2 = server.buildDatabase(listOf(list), BuildOptions(threshold, 6u, 20_000u).withEpoch(2uL))
+    Database.fromBytes(epoch2, pinnedKey).use { db ->
+        Opener(server, db).use { opener ->
+            try {
+                opener.openVoucher(outbox[0])
+                error("a voucher for epoch 1 opened under epoch 2")
+            } catch (e: BlindMatchException.WrongEpoch) {
+                println("server: voucher for epoch ${e.voucherEpoch} refused by the epoch-${e.databaseEpoch} database")
+            }
+        }
     }
     server.close()
 }

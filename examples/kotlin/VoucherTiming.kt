@@ -17,7 +17,7 @@ fun main(args: Array<String>) {
 
     val server = ServerKey.generate()
     val hashes = (0 until 1000).map { sha256("item $it".toByteArray()) }
-    val options = BuildOptions(threshold = 30u, sMax = 60u, syntheticRatePpm = 0u, epoch = 1uL)
+    val options = BuildOptions(threshold = 30u, sMax = 60u, syntheticRatePpm = 0u).withEpoch(1uL)
     val dbBytes = server.buildDatabase(listOf(HashList("bench", hashes)), options)
     val db = Database.fromBytes(dbBytes, server.publicKey())
     val maker = VoucherMaker(db, ClientKey.generate())

@@ -22,7 +22,7 @@ rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
 
 server = bm.ServerKey.generate()
 hashes = [bm.sha256(f"item {i}".encode()) for i in range(1000)]
-options = bm.BuildOptions(threshold=30, s_max=60, synthetic_rate_ppm=0, epoch=1)
+options = bm.BuildOptions(threshold=30, s_max=60, synthetic_rate_ppm=0).with_epoch(1)
 db_bytes = server.build_database([bm.HashList(name="bench", hashes=hashes)], options)
 db = bm.Database.from_bytes(db_bytes, server.public_key())
 maker = bm.VoucherMaker(db, bm.ClientKey.generate())

@@ -36,7 +36,7 @@ private inline fun <reified T : BlindMatchException> assertThrows(block: () -> U
         block()
     } catch (e: BlindMatchException) {
         if (e is T) return e
-        throw AssertionError("expected ${T::class.simpleName}, got ${e::class.simpleName}: ${e.message}")
+        throw AssertionError("expected ${T::class.simpleName}, got ${e::class.simpleName}: ${e.message}", e)
     }
     throw AssertionError("expected ${T::class.simpleName}, nothing was thrown")
 }
@@ -67,7 +67,7 @@ private fun makeWorld(
     ratePpm: UInt = 0u,
 ): World {
     val server = ServerKey.generate()
-    val options = BuildOptions(threshold = threshold, sMax = sMax, syntheticRatePpm = ratePpm, epoch = epoch)
+    val options = BuildOptions(threshold = threshold, sMax = sMax, syntheticRatePpm = ratePpm).withEpoch(epoch)
     val lists = listOf(HashList(name = "test-list", hashes = (0 until n).map(::listed)))
     val bytes = server.buildDatabase(lists, options)
     val db = Database.fromBytes(bytes, server.publicKey())
@@ -130,13 +130,17 @@ fun main() {
         expect(parseHashList("md5,d41d8cd98f00b204e9800998ecf8427e\n" + "ab".repeat(32), HashKind.SHA256).map { it.kind } ==
             listOf(HashKind.MD5, HashKind.SHA256))
         val e = assertThrows<BlindMatchException.BadInput> { parseHashList("zz-secret\n", HashKind.SHA256) }
-        expect(e.message!!.contains("line 1") && !e.message!!.contains("secret"))
+        expect(e.line == 1uL) { "line ${e.line}" }
+        expect(e.message.contains("line 1") && !e.message.contains("secret"))
+        val third = assertThrows<BlindMatchException.BadInput> { parseHashList("# header\n\nmd5,00\n") }
+        expect(third.line == 3uL && third.reason.contains("line 3")) { "$third" }
     }
 
     test("database verifies against the pinned key and root hash") {
         val info = world.db.info()
         expect(info.epoch == 3uL && info.entries == 200uL && info.kinds == listOf(HashKind.SHA256))
-        expect(info.params == DatabaseParams(THRESHOLD, S_MAX, 0u))
+        expect(info.params == DatabaseParams(THRESHOLD, S_MAX, 0u)) { "params ${info.params}" }
+        expect(info.params.threshold() == THRESHOLD && info.params.sMax() == S_MAX && info.params.syntheticRatePpm() == 0u)
         expect(info.rootHash.hex() == info.rootHashHex && info.serverFingerprint == world.server.fingerprint())
         Database.fromBytes(world.dbBytes, world.server.publicKey(), info.rootHash).use { again ->
             expect(again.rootHash().contentEquals(info.rootHash))
@@ -151,6 +155,18 @@ fun main() {
         } finally {
             f.delete()
         }
+    }
+
+    test("build options: parameters checked on construction, the rest core's defaults") {
+        val base = BuildOptions(5u, 8u, 0u)
+        val defaults = BuildOptions.defaults()
+        val set = base.withEpoch(9uL).withMinSources(2u).withCreatedUnix(1_700_000_000uL).withKinds(listOf(HashKind.SHA256))
+        expect(set.params() == DatabaseParams(5u, 8u, 0u) && set.epoch() == 9uL && set.minSources() == 2u.toUByte())
+        expect(set.createdUnix() == 1_700_000_000uL && set.kinds() == listOf(HashKind.SHA256))
+        // Each with… returns a new object; what is not set is core's default.
+        expect(base.epoch() == defaults.epoch() && base.createdUnix() == null && base.kinds() == null)
+        expect(base.expansion() == defaults.expansion() && base.minSources() == defaults.minSources())
+        expect(base.withParams(defaults.params()).params() == defaults.params())
     }
 
     test("keys export and import") {
@@ -298,9 +314,11 @@ fun main() {
         assertThrows<BlindMatchException.BadInput> { peekVoucher("xx".utf8()) }
         assertThrows<BlindMatchException.UnsupportedVersion> { world.opener.openVoucher(v.copyOf().also { it[2] = 9 }) }
         val other = makeWorld(epoch = 4uL, n = 20)
-        assertThrows<BlindMatchException.WrongEpoch> {
+        val wrongEpoch = assertThrows<BlindMatchException.WrongEpoch> {
             world.opener.openVoucher(other.maker.createVoucher(listed(0), "id".utf8(), ByteArray(0)))
         }
+        expect(wrongEpoch.voucherEpoch == 4uL && wrongEpoch.databaseEpoch == 3uL) { "$wrongEpoch" }
+        expect(wrongEpoch.reason.contains("epoch 4") && wrongEpoch.message.contains("epoch 4"))
         val inner = world.maker.createVoucher(listed(1), "id".utf8(), "ad".utf8())
         inner[inner.size - 1] = (inner[inner.size - 1].toInt() xor 0x80).toByte()
         assertThrows<BlindMatchException.CorruptVoucher> { world.opener.openVoucher(inner) }
@@ -345,9 +363,17 @@ fun main() {
         }
         assertThrows<BlindMatchException.KindNotListed> { world.maker.createVoucher(md5(ByteArray(1)), ByteArray(1), ByteArray(0)) }
         val lists = listOf(HashList("a", listOf(listed(0))))
-        assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, BuildOptions(threshold = 1u)) }
-        assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, BuildOptions(minSources = 2u)) }
-        assertThrows<BlindMatchException.BadInput> { Account(DatabaseParams(0u, 0u, 0u)) }
+        val defaults = BuildOptions.defaults()
+        assertThrows<BlindMatchException.BadInput> { BuildOptions(threshold = 1u, sMax = 8u, syntheticRatePpm = 0u) }
+        assertThrows<BlindMatchException.BadInput> { BuildOptions(5u, 0u, 1u) }
+        assertThrows<BlindMatchException.BadInput> { DatabaseParams(0u, 0u, 0u) }
+        assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, defaults.withMinSources(2u)) }
+        assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, defaults.withExpansion(0.5)) }
+        assertThrows<BlindMatchException.BadInput> {
+            world.server.buildDatabase(lists, defaults.withKinds(listOf(HashKind.MD5)))
+        }
+        val bad = assertThrows<BlindMatchException.BadInput> { ClientKey.fromExported(ByteArray(3)) }
+        expect(bad.line == null && bad.reason.isNotEmpty() && bad.message.contains(bad.reason))
     }
 
     println("$passed passed, $failed failed")

@@ -37,8 +37,8 @@ class World:
 def make_world(threshold=THRESHOLD, s_max=S_MAX, epoch=EPOCH, n=200, rate_ppm=0) -> World:
     server = bm.ServerKey.generate()
     options = bm.BuildOptions(
-        threshold=threshold, s_max=s_max, synthetic_rate_ppm=rate_ppm, epoch=epoch
-    )
+        threshold=threshold, s_max=s_max, synthetic_rate_ppm=rate_ppm
+    ).with_epoch(epoch)
     lists = [bm.HashList(name="test-list", hashes=[listed(i) for i in range(n)])]
     db_bytes = server.build_database(lists, options)
     db = bm.Database.from_bytes(db_bytes, server.public_key())

@@ -19,6 +19,16 @@ def test_errors_are_one_family():
         assert issubclass(cls, Exception)
 
 
+def test_every_error_has_a_reason_and_str_shows_it(world):
+    with pytest.raises(E.BadInput) as e:
+        bm.Database.from_bytes(b"BMDB", world.server.public_key())
+    assert e.value.reason and e.value.line is None
+    assert e.value.reason in str(e.value)
+    with pytest.raises(E.WrongKey) as e:
+        bm.Opener(bm.ServerKey.generate(), world.db)
+    assert e.value.reason and e.value.reason in str(e.value)
+
+
 class TestMalformedDatabase:
     def test_truncated_or_garbage(self, world):
         pinned = world.server.public_key()
@@ -81,11 +91,14 @@ class TestMalformedVoucher:
         with pytest.raises(E.UnsupportedVersion):
             world.opener.open_voucher(bytes(v))
 
-    def test_wrong_epoch(self, world):
+    def test_wrong_epoch_names_both_epochs(self, world):
         other = make_world(epoch=world.db.epoch() + 1, n=20)
         v = other.maker.create_voucher(listed(0), b"id", b"ad")
-        with pytest.raises(E.WrongEpoch):
+        with pytest.raises(E.WrongEpoch) as e:
             world.opener.open_voucher(v)
+        assert e.value.voucher_epoch == world.db.epoch() + 1 == bm.peek_voucher(v).epoch
+        assert e.value.database_epoch == world.db.epoch() == world.opener.epoch()
+        assert f"epoch {world.db.epoch() + 1}" in e.value.reason
 
     def test_tampered_inner_layer(self, world):
         v = bytearray(world.maker.create_voucher(listed(1), b"id", b"ad"))
@@ -156,21 +169,30 @@ class TestBadArguments:
         with pytest.raises(E.KindNotListed):
             world.maker.create_voucher(bm.md5(b"x"), b"x", b"")
 
+    def test_parameters_are_checked_on_construction(self):
+        for t, s, rate in ((1, 8, 0), (257, 8, 0), (5, 1025, 0), (5, 0, 1), (5, 8, 1_000_000)):
+            with pytest.raises(E.BadInput):
+                bm.BuildOptions(threshold=t, s_max=s, synthetic_rate_ppm=rate)
+            with pytest.raises(E.BadInput):
+                bm.DatabaseParams(threshold=t, s_max=s, synthetic_rate_ppm=rate)
+
     def test_build_arguments(self):
         server = bm.ServerKey.generate()
         lists = [bm.HashList(name="a", hashes=[listed(0)])]
+        defaults = bm.BuildOptions.defaults()
         with pytest.raises(E.BadInput):
-            server.build_database(lists, bm.BuildOptions(threshold=1))
+            server.build_database(lists, defaults.with_min_sources(2))
         with pytest.raises(E.BadInput):
-            server.build_database(lists, bm.BuildOptions(min_sources=2))
+            server.build_database(lists + [bm.HashList(name="a", hashes=[])], defaults)
         with pytest.raises(E.BadInput):
-            server.build_database(lists + [bm.HashList(name="a", hashes=[])], bm.BuildOptions())
+            server.build_database(lists, defaults.with_expansion(0.5))
         with pytest.raises(E.BadInput):
-            server.build_database(lists, bm.BuildOptions(expansion=0.5))
+            server.build_database(lists, defaults.with_kinds([bm.HashKind.MD5]))
         with pytest.raises(E.BadInput):
-            server.build_database(lists, bm.BuildOptions(kinds=[bm.HashKind.MD5]))
-        with pytest.raises(E.BadInput):
-            bm.Account(bm.DatabaseParams(threshold=0, s_max=0, synthetic_rate_ppm=0))
+            server.build_database(
+                [bm.HashList(name="a", hashes=[bm.TypedHash(kind=bm.HashKind.MD5, bytes=b"")])],
+                defaults,
+            )
 
     def test_messages_carry_no_hash_bytes(self, world):
         h = bm.TypedHash(kind=bm.HashKind.SHA256, bytes=bytes(range(31)))

@@ -86,5 +86,9 @@ def test_hash_list_parsing_names_the_line_not_its_content():
     assert [h.kind for h in hashes] == [bm.HashKind.MD5, bm.HashKind.SHA256]
     with pytest.raises(bm.BlindMatchError.BadInput) as e:
         bm.parse_hash_list("ab" * 32 + "\nzz-secret-line\n", bm.HashKind.SHA256)
+    assert e.value.line == 2
     assert "line 2" in str(e.value)
     assert "secret" not in str(e.value)
+    with pytest.raises(bm.BlindMatchError.BadInput) as e:
+        bm.parse_hash_list("# header\n\nmd5,00\n")
+    assert e.value.line == 3

@@ -28,6 +28,27 @@ def test_database_verifies_against_the_pinned_key_and_root(world, tmp_path):
     mapped.verify()
 
 
+def test_build_options_check_parameters_and_keep_core_defaults():
+    base = bm.BuildOptions(threshold=5, s_max=8, synthetic_rate_ppm=0)
+    defaults = bm.BuildOptions.defaults()
+    set_ = (
+        base.with_epoch(9).with_min_sources(2).with_created_unix(1_700_000_000)
+        .with_kinds([bm.HashKind.SHA256]).with_expansion(2.0)
+    )
+    assert set_.params() == bm.DatabaseParams(threshold=5, s_max=8, synthetic_rate_ppm=0)
+    assert (set_.epoch(), set_.min_sources(), set_.created_unix()) == (9, 2, 1_700_000_000)
+    assert set_.kinds() == [bm.HashKind.SHA256] and set_.expansion() == 2.0
+    # Each with_… returns a new object; what is not set is core's default.
+    assert (base.epoch(), base.min_sources()) == (defaults.epoch(), defaults.min_sources())
+    assert base.expansion() == defaults.expansion()
+    assert base.created_unix() is None and base.kinds() is None
+    assert base.with_params(defaults.params()).params() == defaults.params()
+    p = bm.DatabaseParams(threshold=5, s_max=8, synthetic_rate_ppm=100)
+    assert (p.threshold(), p.s_max(), p.synthetic_rate_ppm()) == (5, 8, 100)
+    assert p == bm.DatabaseParams(5, 8, 100) and hash(p) == hash(bm.DatabaseParams(5, 8, 100))
+    assert p != bm.DatabaseParams(5, 8, 0)
+
+
 def test_keys_export_and_import():
     key = bm.ClientKey.generate()
     exported = key.export()
