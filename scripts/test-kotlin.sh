@@ -4,38 +4,22 @@
 #
 #   bash scripts/test-kotlin.sh
 #
-# Installs what is missing: JNA from Debian (libjna-java; `apt-get update` only if the install
-# fails without it) and kotlinc from npm (kotlin-compiler, into target/kotlin). Needs a JDK (17+).
+# Needs what scripts/provision.sh installs: JNA from Debian (libjna-java) and kotlinc from npm
+# (kotlin-compiler, in target/kotlin), and a JDK (17+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-KOTLIN_VERSION="2.4.20"
 WORK="$ROOT/target/kotlin"
 JNA=/usr/share/java/jna.jar
 mkdir -p "$WORK"
 
-for tool in java npm; do
-  command -v "$tool" >/dev/null || { echo "test-kotlin.sh needs $tool (a JDK 17+ and Node.js/npm)" >&2; exit 1; }
-done
-
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-if ! [ -f "$JNA" ]; then
-  echo "== installing libjna-java"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -qq libjna-java >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y -qq libjna-java >/dev/null
-  }
-fi
-
 KOTLIN_HOME="$WORK/node_modules/kotlin-compiler"
 KOTLINC="$KOTLIN_HOME/bin/kotlinc"
-if ! [ -x "$KOTLINC" ] || ! grep -q "\"version\": \"$KOTLIN_VERSION\"" "$KOTLIN_HOME/package.json" 2>/dev/null; then
-  echo "== npm install kotlin-compiler@$KOTLIN_VERSION into $WORK"
-  npm install --prefix "$WORK" --no-save --no-audit --no-fund --loglevel=error "kotlin-compiler@$KOTLIN_VERSION"
-fi
+for need in "$JNA" "$KOTLINC"; do
+  [ -e "$need" ] || { echo "test-kotlin.sh: $need is missing; run bash scripts/provision.sh" >&2; exit 1; }
+done
+command -v java >/dev/null || { echo "test-kotlin.sh needs a JDK 17+" >&2; exit 1; }
 STDLIB="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
 
 bash scripts/gen-bindings.sh >/dev/null

@@ -13,29 +13,14 @@ ROOT="$PWD"
 
 JOBS="${CARGO_BUILD_JOBS:-2}"
 PY="${PYTHON:-python3}"
-MATURIN_VERSION="1.16.0"
 WORK="$ROOT/target/python"
 TOOLS="$WORK/tools-venv"
 VENV="$WORK/test-venv"
 WHEELS="$WORK/wheels"
 mkdir -p "$WORK"
 
-# Debian's system python3 needs python3-venv for `-m venv` (pyenv and python.org builds have it).
-if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
-  echo "== installing python3-venv"
-  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -qq python3-venv >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y -qq python3-venv >/dev/null
-  }
-fi
-
-if ! "$TOOLS/bin/maturin" --version 2>/dev/null | grep -q "maturin $MATURIN_VERSION"; then
-  echo "== installing maturin $MATURIN_VERSION into $TOOLS"
-  "$PY" -m venv --clear "$TOOLS"
-  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check "maturin==$MATURIN_VERSION"
-fi
+# maturin and pytest come from scripts/provision.sh.
+[ -x "$TOOLS/bin/maturin" ] || { echo "test-python.sh: maturin is missing; run bash scripts/provision.sh" >&2; exit 1; }
 
 echo "== maturin build --release (bindings/pyproject.toml)"
 rm -rf "$WHEELS"
@@ -47,7 +32,8 @@ echo "   wheel: $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
 
 echo "== fresh venv with the wheel and pytest"
 "$PY" -m venv --clear "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "$WHEEL" pytest
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-index \
+  --find-links "$WORK/wheelhouse" "$WHEEL" pytest
 
 echo "== pytest bindings/tests/python"
 # Run from a neutral directory so `import blindmatch` can only find the installed wheel.

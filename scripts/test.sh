@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Every test: the Rust workspace (unit, property, known-answer, protocol, database, CLI and
-# store tests), then the SDK from Python and Kotlin, and the Swift header check.
+# Every test: provisioning (scripts/provision.sh), the Rust workspace (unit, property,
+# known-answer, protocol, privacy, database, CLI and store tests) with the lockfile as
+# committed, then the SDK from Python and Kotlin, and the Swift header check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== Rust: cargo test --workspace --exclude uniffi-bindgen"
-cargo test --workspace --exclude uniffi-bindgen
+bash scripts/provision.sh
+
+echo "== Rust: cargo test --locked --workspace --exclude uniffi-bindgen"
+cargo test --locked --workspace --exclude uniffi-bindgen
 
 for script in scripts/test-python.sh scripts/test-kotlin.sh scripts/check-swift-header.sh; do
-  if [ -f "$script" ]; then
-    echo "== $script"
-    bash "$script"
+  if ! [ -f "$script" ]; then
+    echo "scripts/test.sh: $script is missing" >&2
+    exit 1
   fi
+  echo "== $script"
+  bash "$script"
 done

@@ -15,7 +15,7 @@ fn params(t: u32, s: u32) -> Params {
 
 fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
     voucher_with_choice(
-        &c,
+        c,
         x,
         id.as_bytes(),
         ad,
@@ -27,7 +27,7 @@ fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
 
 fn synth(c: &Client, x: &MediaHash, id: &str) -> Vec<u8> {
     voucher_with_choice(
-        &c,
+        c,
         x,
         id.as_bytes(),
         b"private",

@@ -48,7 +48,7 @@ pub struct Manifest {
     /// The hash-to-group domain-separation tag.
     #[serde(serialize_with = "dst_str")]
     pub dst: Vec<u8>,
-    /// Digest of the table (see [`super::table_digest`]).
+    /// Digest of the table (`docs/PROTOCOL.md` §5.3).
     #[serde(with = "hex_bytes")]
     pub table_digest: [u8; 32],
     /// Hashes were kept only if at least this many sources listed them.
