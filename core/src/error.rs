@@ -126,6 +126,40 @@ pub enum Error {
         "reveal failed: the shares detected as real do not reconstruct the account key (more synthetic vouchers than s_max, or vouchers from a misbehaving device)"
     )]
     RevealInconsistent,
+    /// A time outside the database's window schedule (beyond the clock slack).
+    #[error("the time is outside the database's window schedule")]
+    OutsideSchedule,
+    /// The device has already made vouchers for a later window (a rolled-back clock or an
+    /// older database): it refuses to go back.
+    #[error("window {window} is older than window {newest}, which this device has already used")]
+    StaleWindow {
+        /// The window asked for.
+        window: u64,
+        /// The newest window the device state has seen.
+        newest: u64,
+    },
+    /// A second, different database (root hash) for a window the device has already used:
+    /// refused, since its choices could relink items.
+    #[error("a different database was already used in window {window}")]
+    ManifestChanged {
+        /// The window.
+        window: u64,
+    },
+    /// The device's policy refuses this database's parameters (a weakened database).
+    #[error("the device policy refuses this database: {param}")]
+    PolicyRefused {
+        /// The parameter the policy refuses (its `Display` states the policy's rule).
+        param: Param,
+    },
+    /// A record from another window than the account's (records of two windows never
+    /// combine).
+    #[error("record of window {record} given to the account of window {account}")]
+    WrongWindow {
+        /// The record's window.
+        record: u64,
+        /// The account's window.
+        account: u64,
+    },
     /// The wrong secret key for this database or voucher.
     #[error("secret key does not belong to this database")]
     WrongSecretKey,
@@ -184,6 +218,8 @@ described! {
         VoucherInnerLayer => "voucher inner layer",
         /// A stored opened-voucher record.
         OpenedRecord => "opened-voucher record",
+        /// The device's window state.
+        DeviceState => "device state",
     }
 }
 
@@ -226,6 +262,14 @@ described! {
         MinSources => "manifest min_sources (at most the number of sources)",
         /// A cell of the table.
         DatabaseCell => "database cell",
+        /// The window schedule: length at least a minute, 1 to 2^20 windows.
+        ManifestSchedule => "manifest window schedule (length at least 60 s, 1 to 2^20 windows)",
+        /// A voucher's window must be in the database's schedule.
+        Window => "voucher window (must be in the database's schedule)",
+        /// An account id is at most 255 bytes.
+        AccountId => "account id (at most 255 bytes)",
+        /// The device state's flag is 0 or 1.
+        DeviceStateFlag => "device state flag (0 or 1)",
         /// The server's blinding scalar α.
         Alpha => "server key alpha",
         /// The server's blinding point L.
@@ -242,8 +286,20 @@ described! {
         Threshold => "threshold must be between 2 and 256",
         /// s_max must be at most 1024, and positive when the synthetic rate is.
         SMax => "s_max must be at most 1024, and positive when the synthetic rate is",
-        /// The synthetic rate must be in [0, 1).
-        SyntheticRate => "synthetic rate must be in [0, 1)",
+        /// The synthetic rates must be in [0, 1), the range's low end at most its high end.
+        SyntheticRate => "synthetic rates must be in [0, 1), low end at most high end",
+        /// A window schedule needs a length of at least 60 s and 1 to 2^20 windows.
+        Schedule => "window schedule needs a length of at least 60 s and 1 to 2^20 windows",
+        /// An account id is at most 255 bytes.
+        Account => "account id must be at most 255 bytes",
+        /// Device policy: T at least the policy's minimum.
+        PolicyThreshold => "threshold below the device policy's minimum",
+        /// Device policy: s_max at least the policy's minimum.
+        PolicySMax => "s_max below the device policy's minimum",
+        /// Device policy: the synthetic-rate range within the policy's bounds.
+        PolicyRate => "synthetic-rate range outside the device policy's bounds",
+        /// Device policy: window length within the policy's bounds.
+        PolicyWindow => "window length outside the device policy's bounds",
         /// The app id must be at most 64 bytes.
         Id => "id must be at most 64 bytes",
         /// The associated data must be at most 65532 bytes.

@@ -11,43 +11,46 @@ use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
 /// Hash-to-group DST used in production (recorded in every database manifest).
-pub(crate) const DEFAULT_DST: &[u8] = b"blindmatch-v1-HashToGroup-ristretto255-SHA512";
+pub(crate) const DEFAULT_DST: &[u8] = b"blindmatch-v2-HashToGroup-ristretto255-SHA512";
 
 /// Salt of the key-committing AEAD's key derivation.
-pub(crate) const AEAD: &[u8] = b"blindmatch-v1 aead";
+pub(crate) const AEAD: &[u8] = b"blindmatch-v2 aead";
 /// Suffix of the AEAD's encryption-key info.
 pub(crate) const AEAD_ENC: &[u8] = b" enc";
 /// Suffix of the AEAD's commitment info.
 pub(crate) const AEAD_COMMIT: &[u8] = b" commit";
 /// AEAD label of a voucher's inner layer.
-pub(crate) const RCT: &[u8] = b"blindmatch-v1 rct";
+pub(crate) const RCT: &[u8] = b"blindmatch-v2 rct";
 /// AEAD label of the associated-data ciphertext, and salt of its key.
-pub(crate) const ADCT: &[u8] = b"blindmatch-v1 adct";
+pub(crate) const ADCT: &[u8] = b"blindmatch-v2 adct";
 /// Salt of the outer layer's key wrap.
-pub(crate) const OUTER: &[u8] = b"blindmatch-v1 outer";
+pub(crate) const OUTER: &[u8] = b"blindmatch-v2 outer";
 /// Info of the outer layer's tag τ.
 pub(crate) const OUTER_TAU: &[u8] = b"tau";
 /// Info of the outer layer's pad.
 pub(crate) const OUTER_PAD: &[u8] = b"pad";
 /// Salt of adkey, derived from k0.
-pub(crate) const ADKEY_SALT: &[u8] = b"blindmatch-v1 adkey";
+pub(crate) const ADKEY_SALT: &[u8] = b"blindmatch-v2 adkey";
 /// Info of adkey.
 pub(crate) const ADKEY_INFO: &[u8] = b"adkey";
 /// Prefix of the share abscissa hash.
-pub(crate) const SHARE_ABSCISSA: &[u8] = b"blindmatch-v1 share abscissa";
+pub(crate) const SHARE_ABSCISSA: &[u8] = b"blindmatch-v2 share abscissa";
 /// Prefix of the OKVS position hash.
-pub(crate) const OKVS: &[u8] = b"blindmatch-v1 okvs";
+pub(crate) const OKVS: &[u8] = b"blindmatch-v2 okvs";
 /// Prefix of the table digest.
-pub(crate) const TABLE: &[u8] = b"blindmatch-v1 table";
+pub(crate) const TABLE: &[u8] = b"blindmatch-v2 table";
 /// Prefix of the root hash.
-pub(crate) const ROOT: &[u8] = b"blindmatch-v1 root";
+pub(crate) const ROOT: &[u8] = b"blindmatch-v2 root";
 /// Prefix of the message the manifest signature covers.
-pub(crate) const MANIFEST: &[u8] = b"blindmatch-v1 manifest";
+pub(crate) const MANIFEST: &[u8] = b"blindmatch-v2 manifest";
+
+/// Prefix of the client context hash (`docs/PROTOCOL.md` §6.1).
+pub(crate) const CONTEXT: &[u8] = b"blindmatch-v2 context";
 
 /// Labels of the client key schedule (device wing only).
 pub(crate) mod client {
     /// Salt of the client key's HKDF.
-    pub(crate) const SALT: &[u8] = b"blindmatch-v1 client key";
+    pub(crate) const SALT: &[u8] = b"blindmatch-v2 client key";
     /// Info prefix of k0 = a_0.
     pub(crate) const K0: &[u8] = b"k0";
     /// Info prefix of the Shamir coefficients a_1..a_{T-1}.
@@ -57,7 +60,13 @@ pub(crate) mod client {
     /// Info prefix of the DHF polynomials.
     pub(crate) const DHF: &[u8] = b"dhf";
     /// Prefix of the PRF input that gives x0.
-    pub(crate) const PRF_INPUT: &[u8] = b"blindmatch-v1 prf";
+    pub(crate) const PRF_INPUT: &[u8] = b"blindmatch-v2 prf";
+    /// Info prefix of the synthetic-item key (never derived from k0, f, the DHF or adkey).
+    pub(crate) const SYNTHETIC: &[u8] = b"synthetic";
+    /// Info prefix of the per-(account, window) secret rate.
+    pub(crate) const RATE: &[u8] = b"rate";
+    /// Prefix of the HMAC input that keys an item's stream (coin and synthetic values).
+    pub(crate) const ITEM: &[u8] = b"blindmatch-v2 item";
 }
 
 /// HKDF-SHA256 to 32 bytes.
@@ -69,11 +78,16 @@ pub(crate) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> Zeroizing<[u8; 
     out
 }
 
-/// The outer layer's (τ, pad) = HKDF(salt = OUTER, ikm = Q ‖ S), info "tau" / "pad".
-pub(crate) fn outer_keys(q: &[u8; 32], s: &[u8; 32]) -> ([u8; 32], Zeroizing<[u8; 32]>) {
+/// The outer layer's (τ, pad) = HKDF(salt = OUTER, ikm = Q ‖ S), info "tau" ‖ header /
+/// "pad" ‖ header: bound to the voucher's epoch, window and id.
+pub(crate) fn outer_keys(
+    header: &[u8],
+    q: &[u8; 32],
+    s: &[u8; 32],
+) -> ([u8; 32], Zeroizing<[u8; 32]>) {
     let ikm = Zeroizing::new([q.as_slice(), s.as_slice()].concat());
-    let tau = *hkdf32(OUTER, &ikm, &[OUTER_TAU]);
-    (tau, hkdf32(OUTER, &ikm, &[OUTER_PAD]))
+    let tau = *hkdf32(OUTER, &ikm, &[OUTER_TAU, header]);
+    (tau, hkdf32(OUTER, &ikm, &[OUTER_PAD, header]))
 }
 
 /// k_ad of one voucher = HKDF(salt = ADCT, ikm = adkey, info = Q).

@@ -32,6 +32,7 @@ mod kdf;
 mod keys;
 mod params;
 mod primitives;
+mod window;
 mod wire;
 
 // The wings.
@@ -51,7 +52,8 @@ pub use hash::{HashKind, MediaHash};
 pub use hashlist::{MAX_LINE as MAX_HASH_LIST_LINE, parse as parse_hash_list};
 pub use keys::{CLIENT_KEY_LEN, ClientKey, PUBLIC_KEY_LEN, ServerPublicKey};
 pub use params::{MAX_SMAX, MAX_THRESHOLD, MIN_THRESHOLD, Params, RATE_SCALE};
+pub use window::{CLOCK_SLACK_SECS, MAX_WINDOWS, MIN_WINDOW_SECS, Schedule};
 pub use wire::voucher::{
-    AD_BUCKETS, HEADER_LEN as VOUCHER_HEADER_LEN, MAX_AD_LEN, MAX_ID_LEN,
+    AD_BUCKETS, HEADER_LEN as VOUCHER_HEADER_LEN, MAX_ACCOUNT_LEN, MAX_AD_LEN, MAX_ID_LEN,
     VERSION as VOUCHER_VERSION, VoucherHeader, voucher_len,
 };

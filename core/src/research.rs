@@ -13,9 +13,10 @@ pub use crate::device::SyntheticChoice;
 /// The hash-to-group DST blindmatch uses in production (the builder's default).
 pub const DEFAULT_DST: &[u8] = crate::kdf::DEFAULT_DST;
 
-/// Make a voucher with a forced real/synthetic choice and a caller's RNG — for simulations
-/// and benchmarks that must know which vouchers are synthetic. Apps use
-/// [`Client::voucher`], which decides by the database's rate.
+/// Make a voucher in window `window` with a forced real/synthetic choice and a caller's RNG —
+/// for simulations and benchmarks that must know which vouchers are synthetic. A forced
+/// synthetic voucher carries the item's own synthetic values. Apps use [`Client::voucher`],
+/// which decides per item with the account's secret rate.
 ///
 /// # Errors
 /// As [`Client::voucher`].
@@ -24,10 +25,11 @@ pub fn voucher_with_choice<R: CryptoRng + ?Sized>(
     x: &MediaHash,
     id: &[u8],
     ad: &[u8],
+    window: u64,
     choice: SyntheticChoice,
     rng: &mut R,
 ) -> Result<Vec<u8>> {
-    client.make(x, id, ad, choice, rng)
+    client.make(x, id, ad, window, choice, rng)
 }
 
 /// H(x): RFC 9380 hash of a typed media hash to ristretto255 under `dst` — the hash-to-group

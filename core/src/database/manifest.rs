@@ -5,7 +5,13 @@ use crate::encoding::Reader;
 use crate::error::{Error, Field, Object, Result};
 use crate::hash::HashKind;
 use crate::hash_to_group::MAX_DST_LEN;
+use crate::kdf;
 use crate::params::Params;
+use crate::window::Schedule;
+use sha2::{Digest, Sha256};
+
+/// The protocol version bound into every client derivation.
+pub(crate) const PROTOCOL_VERSION: u16 = 2;
 
 /// Most sources a manifest records.
 pub(crate) const MAX_SOURCES: usize = 64;
@@ -41,8 +47,10 @@ pub struct Manifest {
     /// The Ed25519 key that signed this manifest.
     #[serde(with = "hex_bytes")]
     pub verifying_key: [u8; 32],
-    /// T, s_max and the synthetic rate.
+    /// T, s_max and the synthetic-rate range.
     pub params: Params,
+    /// The counting-window schedule.
+    pub schedule: Schedule,
     /// The hash kinds listed.
     pub kinds: Vec<HashKind>,
     /// The hash-to-group domain-separation tag.
@@ -86,7 +94,12 @@ impl Manifest {
         v.extend_from_slice(&self.verifying_key);
         v.extend_from_slice(&self.params.threshold().to_le_bytes());
         v.extend_from_slice(&self.params.s_max().to_le_bytes());
-        v.extend_from_slice(&self.params.synthetic_rate_ppm().to_le_bytes());
+        let (lo, hi) = self.params.rate_range_ppm();
+        v.extend_from_slice(&lo.to_le_bytes());
+        v.extend_from_slice(&hi.to_le_bytes());
+        v.extend_from_slice(&self.schedule.origin().to_le_bytes());
+        v.extend_from_slice(&self.schedule.length().to_le_bytes());
+        v.extend_from_slice(&self.schedule.count().to_le_bytes());
         v.push(self.kinds.len() as u8);
         v.extend(self.kinds.iter().map(|k| k.id()));
         v.push(self.dst.len() as u8);
@@ -112,9 +125,13 @@ impl Manifest {
         let seed = r.array()?;
         let blinding_point = r.array()?;
         let verifying_key = r.array()?;
-        let (t, s, rate) = (r.u32()?, r.u32()?, r.u32()?);
-        let params = Params::new(t, s, rate).map_err(|_| Error::OutOfRange {
+        let (t, s, lo, hi) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let params = Params::new(t, s, lo, hi).map_err(|_| Error::OutOfRange {
             field: Field::ManifestParams,
+        })?;
+        let (origin, length, count) = (r.u64()?, r.u64()?, r.u32()?);
+        let schedule = Schedule::new(origin, length, count).map_err(|_| Error::OutOfRange {
+            field: Field::ManifestSchedule,
         })?;
         let nk = r.u8()? as usize;
         let mut kinds = Vec::with_capacity(nk);
@@ -151,6 +168,7 @@ impl Manifest {
             blinding_point,
             verifying_key,
             params,
+            schedule,
             kinds,
             dst,
             table_digest,
@@ -159,6 +177,31 @@ impl Manifest {
         };
         m.check()?;
         Ok(m)
+    }
+
+    /// The client context: a hash of everything in the manifest that changes what a device
+    /// does — protocol version, server key, T, s_max, rate range, window schedule, kinds and
+    /// DST (`docs/PROTOCOL.md` §6.1). Every client derivation is bound to it, so a re-signed
+    /// manifest that changes any of them relinks nothing.
+    pub fn context(&self) -> [u8; 32] {
+        let (lo, hi) = self.params.rate_range_ppm();
+        let mut h = Sha256::new();
+        h.update(kdf::CONTEXT);
+        h.update(PROTOCOL_VERSION.to_le_bytes());
+        h.update(self.blinding_point);
+        h.update(self.verifying_key);
+        h.update(self.params.threshold().to_le_bytes());
+        h.update(self.params.s_max().to_le_bytes());
+        h.update(lo.to_le_bytes());
+        h.update(hi.to_le_bytes());
+        h.update(self.schedule.origin().to_le_bytes());
+        h.update(self.schedule.length().to_le_bytes());
+        h.update(self.schedule.count().to_le_bytes());
+        h.update([self.kinds.len() as u8]);
+        h.update(self.kinds.iter().map(|k| k.id()).collect::<Vec<_>>());
+        h.update([self.dst.len() as u8]);
+        h.update(&self.dst);
+        h.finalize().into()
     }
 
     /// Range checks shared by encoder and decoder (the parameters are valid by type).

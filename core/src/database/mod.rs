@@ -5,7 +5,7 @@
 //! File layout (all integers little-endian; see `docs/PROTOCOL.md` §Database):
 //!
 //! ```text
-//! "BMDB" | version u16 = 1 | flags u16 = 0 | manifest_len u32 | manifest | signature (64) | table (m × 32)
+//! "BMDB" | version u16 = 2 | flags u16 = 0 | manifest_len u32 | manifest | signature (64) | table (m × 32)
 //! ```
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
@@ -31,7 +31,7 @@ use subtle::ConstantTimeEq;
 
 const MAGIC: &[u8; 4] = b"BMDB";
 /// The database format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER_LEN: usize = 12;
 /// Largest manifest accepted.
 const MAX_MANIFEST_LEN: u32 = 64 * 1024;
@@ -41,7 +41,7 @@ pub(crate) const MAX_CELLS: u64 = 1 << 28;
 const DIGEST_CHUNK_CELLS: usize = 32 * 1024;
 const SIGNATURE_LEN: usize = 64;
 
-/// Digest of a table: `SHA-256("blindmatch-v1 table" ‖ LE64(m) ‖ SHA-256(chunk_0) ‖ …)` over
+/// Digest of a table: `SHA-256("blindmatch-v2 table" ‖ LE64(m) ‖ SHA-256(chunk_0) ‖ …)` over
 /// 1 MiB chunks, the chunk hashes computed in parallel.
 pub(crate) fn table_digest(table: &[u8]) -> [u8; 32] {
     let chunk_hashes: Vec<[u8; 32]> = table
@@ -263,7 +263,12 @@ impl Database {
         &self.manifest
     }
 
-    /// The protocol parameters (T, s_max, synthetic rate).
+    /// The window schedule.
+    pub fn schedule(&self) -> &crate::window::Schedule {
+        &self.manifest.schedule
+    }
+
+    /// The protocol parameters (T, s_max, synthetic-rate range).
     pub fn params(&self) -> &Params {
         &self.manifest.params
     }

@@ -2,6 +2,10 @@
 //! formats, key schedule labels, the database format) and never on the server wing.
 
 mod keys;
+mod policy;
+mod state;
 mod voucher;
 
+pub use policy::DevicePolicy;
+pub use state::DeviceState;
 pub use voucher::{Client, SyntheticChoice};

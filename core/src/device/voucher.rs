@@ -1,6 +1,8 @@
 //! Voucher creation: the device's one job. See [`crate::wire::voucher`] for the format.
 
-use super::keys::DeviceKeys;
+use super::keys::{DeviceKeys, Plan, SyntheticValues, window_context};
+use super::policy::DevicePolicy;
+use super::state::DeviceState;
 use crate::database::Database;
 use crate::error::{Error, Param, Result};
 use crate::hash::MediaHash;
@@ -8,21 +10,21 @@ use crate::hash_to_group::hash_media;
 use crate::kdf;
 use crate::keys::ClientKey;
 use crate::primitives::aead;
-use crate::primitives::dhf::Fp;
 use crate::wire::voucher::{
-    HEADER_LEN, Inner, MAX_ID_LEN, Outer, Voucher, VoucherHeader, bucket_for, pad_ad, voucher_len,
+    Inner, MAX_ACCOUNT_LEN, MAX_ID_LEN, Outer, Voucher, VoucherHeader, bucket_for, inner_aad,
+    pad_ad, voucher_len,
 };
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::traits::MultiscalarMul;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand::CryptoRng;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Whether a voucher is real or synthetic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyntheticChoice {
-    /// Decide with the database's synthetic rate (what apps use).
+    /// Decide per item, with the account's secret rate for the window (what apps use).
     ByRate,
     /// Always real (simulations and tests, through [`crate::research`]).
     Real,
@@ -30,11 +32,14 @@ pub enum SyntheticChoice {
     Synthetic,
 }
 
-/// The device side: a verified database plus the account's derived keys.
-/// Immutable and `Send + Sync`.
+/// The device side for one account: a verified database, the account's client key and id.
+/// Immutable and `Send + Sync`; the keys of the current window are derived once and cached.
 pub struct Client {
     db: Arc<Database>,
-    keys: DeviceKeys,
+    key: ClientKey,
+    account: Vec<u8>,
+    ctx: [u8; 32],
+    keys: Mutex<Option<(u64, Arc<DeviceKeys>)>>,
     inv2: Scalar,
 }
 
@@ -47,14 +52,32 @@ impl core::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Derive the account's keys for this database's parameters.
-    pub fn new(db: Arc<Database>, key: &ClientKey) -> Client {
-        let keys = DeviceKeys::derive(key, db.params());
-        Client {
-            db,
-            keys,
-            inv2: Scalar::from(2u8).invert(),
+    /// A client for `account` (at most 255 bytes; the id the server files its vouchers under)
+    /// on a verified database, after checking the database against `policy`.
+    ///
+    /// # Errors
+    /// [`Error::PolicyRefused`] for a database the policy refuses; [`Error::InvalidParameter`]
+    /// ([`Param::Account`]) for an account id over 255 bytes.
+    pub fn new(
+        db: Arc<Database>,
+        key: &ClientKey,
+        account: &[u8],
+        policy: &DevicePolicy,
+    ) -> Result<Client> {
+        policy.check(db.manifest())?;
+        if account.len() > MAX_ACCOUNT_LEN {
+            return Err(Error::InvalidParameter {
+                param: Param::Account,
+            });
         }
+        Ok(Client {
+            ctx: db.manifest().context(),
+            db,
+            key: key.clone(),
+            account: account.to_vec(),
+            keys: Mutex::new(None),
+            inv2: Scalar::from(2u8).invert(),
+        })
     }
 
     /// The database.
@@ -62,24 +85,69 @@ impl Client {
         &self.db
     }
 
+    /// The counting window of a time.
+    ///
+    /// # Errors
+    /// [`Error::OutsideSchedule`] for a time outside the database's schedule (beyond the slack).
+    pub fn window_at(&self, now_unix: u64) -> Result<u64> {
+        self.db.schedule().window_at(now_unix)
+    }
+
+    /// For apps that keep the device state: check that the window of `now_unix` may be used
+    /// with this database and record it. Call it before making vouchers; store
+    /// `state.to_bytes()` afterwards.
+    ///
+    /// # Errors
+    /// [`Error::OutsideSchedule`], [`Error::StaleWindow`], [`Error::ManifestChanged`].
+    pub fn check_state(&self, state: &mut DeviceState, now_unix: u64) -> Result<u64> {
+        let w = self.window_at(now_unix)?;
+        state.advance(w, self.db.root_hash())?;
+        Ok(w)
+    }
+
     /// Make a voucher for media hash `x`, app id `id` (≤ 64 bytes) and associated data `ad`
-    /// (≤ 65532 bytes), synthetic with the database's rate. Uses the OS CSPRNG.
+    /// (≤ 65532 bytes) at time `now_unix`: real or synthetic by the item and the account's
+    /// secret rate for the window. Uses the OS CSPRNG for the per-send values (β, γ, rkey).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for an id over 64 bytes ([`Param::Id`]) or associated
-    /// data over 65532 bytes ([`Param::AssociatedData`]); [`Error::KindNotListed`] when the
-    /// database does not list `x`'s kind; [`Error::InvalidPoint`] if a table cell the lookup
-    /// needs is not a valid point (a database that passed only the fast load).
-    pub fn voucher(&self, x: &MediaHash, id: &[u8], ad: &[u8]) -> Result<Vec<u8>> {
-        self.make(x, id, ad, SyntheticChoice::ByRate, &mut rand::rng())
+    /// data over 65532 bytes ([`Param::AssociatedData`]); [`Error::OutsideSchedule`];
+    /// [`Error::KindNotListed`] when the database does not list `x`'s kind;
+    /// [`Error::InvalidPoint`] if a table cell the lookup needs is not a valid point (a
+    /// database that passed only the fast load).
+    pub fn voucher(&self, x: &MediaHash, id: &[u8], ad: &[u8], now_unix: u64) -> Result<Vec<u8>> {
+        let w = self.window_at(now_unix)?;
+        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut rand::rng())
     }
 
-    /// As [`voucher`](Client::voucher) with an explicit real/synthetic choice and RNG.
+    /// The keys of window `w`, derived once per window.
+    fn keys(&self, w: u64) -> Arc<DeviceKeys> {
+        let mut cache = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match cache.as_ref() {
+            Some((cw, k)) if *cw == w => k.clone(),
+            _ => {
+                let k = Arc::new(DeviceKeys::derive(
+                    &self.key,
+                    self.db.params(),
+                    &window_context(&self.ctx, w),
+                ));
+                *cache = Some((w, k.clone()));
+                k
+            }
+        }
+    }
+
+    /// As [`voucher`](Client::voucher) in window `w`, with an explicit real/synthetic choice
+    /// and RNG (a forced choice uses the item's own synthetic values).
     pub(crate) fn make<R: CryptoRng + ?Sized>(
         &self,
         x: &MediaHash,
         id: &[u8],
         ad: &[u8],
+        w: u64,
         choice: SyntheticChoice,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
@@ -88,43 +156,44 @@ impl Client {
         }
         let bucket = bucket_for(ad.len())?;
         self.db.check_kind(x)?;
-        let params = self.db.params();
-        let synthetic = match choice {
-            SyntheticChoice::Real => false,
-            SyntheticChoice::Synthetic => true,
-            SyntheticChoice::ByRate => {
-                rng.next_u32() % crate::params::RATE_SCALE < params.synthetic_rate_ppm()
-            }
+        if !self.db.schedule().contains(w) {
+            return Err(Error::OutsideSchedule);
+        }
+        let keys = self.keys(w);
+        let plan = match (choice, keys.plan(x)) {
+            (SyntheticChoice::ByRate, plan) => plan,
+            (SyntheticChoice::Real, _) => Plan::Real,
+            (SyntheticChoice::Synthetic, Plan::Synthetic(v)) => Plan::Synthetic(v),
+            (SyntheticChoice::Synthetic, Plan::Real) => Plan::Synthetic(keys.forced_synthetic(x)),
         };
-        let (q, s) = self.q_and_s(x, synthetic, rng)?;
-
         let header = VoucherHeader {
             epoch: self.db.epoch(),
+            window: w,
             id: id.to_vec(),
         };
-        let s_max = params.s_max();
+        let mut header_bytes = Vec::new();
+        crate::encoding::Codec::encode(&header, &mut header_bytes);
+        let (q, s) = self.q_and_s(x, matches!(plan, Plan::Synthetic(_)), rng)?;
+        let s_max = self.db.params().s_max();
         let mut out = Vec::with_capacity(voucher_len(s_max, bucket));
-        // Outer layer: a one-time key wrap of rkey under (τ, pad) from S.
+        // Outer layer: a one-time key wrap of rkey under (τ, pad) from S, bound to the header.
         let mut rkey = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(rkey.as_mut());
-        let (tau, pad) = kdf::outer_keys(&q, &s);
+        let (tau, pad) = kdf::outer_keys(&header_bytes, &q, &s);
         let mut wrapped = [0u8; 32];
         for ((w, k), p) in wrapped.iter_mut().zip(rkey.iter()).zip(pad.iter()) {
             *w = k ^ p;
         }
         Voucher::write_outer(&header, &Outer { q, tau, wrapped }, &mut out);
-
-        let inner = if synthetic {
-            self.synthetic_inner(s_max, bucket, rng)
-        } else {
-            self.real_inner(x, &q, id, &pad_ad(ad, bucket))
+        let inner = match &plan {
+            Plan::Synthetic(v) => synthetic_inner(v, bucket, rng),
+            Plan::Real => real_inner(&keys, x, &q, id, &pad_ad(ad, bucket)),
         };
         let mut pt = Zeroizing::new(Vec::with_capacity(
             32 + 8 * (s_max as usize + 1) + bucket + aead::OVERHEAD,
         ));
         inner.encode(&mut pt);
-        let aad = Voucher::inner_aad_of(&out).to_vec();
-        debug_assert_eq!(aad.len(), HEADER_LEN + 32);
+        let aad = inner_aad(Voucher::header_and_q_of(&out), &self.account)?;
         aead::seal_into(&rkey, kdf::RCT, &aad, &pt, &mut out);
         debug_assert_eq!(out.len(), voucher_len(s_max, bucket));
         Ok(out)
@@ -167,40 +236,34 @@ impl Client {
         Ok((q.to_bytes(), Zeroizing::new(s.to_bytes())))
     }
 
-    fn real_inner(&self, x: &MediaHash, q: &[u8; 32], id: &[u8], padded: &[u8]) -> Inner {
-        let x0 = self.keys.prf_x0(x);
-        let k_ad = kdf::adct_key(self.keys.adkey(), q);
-        let mut adct = Vec::with_capacity(padded.len() + aead::OVERHEAD);
-        aead::seal_into(&k_ad, kdf::ADCT, &kdf::adct_aad(id), padded, &mut adct);
-        Inner {
-            share: self.keys.share(x0),
-            x0,
-            dhf: self.keys.dhf_values(x0),
-            adct,
-        }
-    }
+}
 
-    /// A uniformly random scalar, s+1 uniform F_p values and random bytes in place of the
-    /// adct: it never opens.
-    fn synthetic_inner<R: CryptoRng + ?Sized>(
-        &self,
-        s_max: u32,
-        bucket: usize,
-        rng: &mut R,
-    ) -> Inner {
-        let mut adct = vec![0u8; bucket + aead::OVERHEAD];
-        rng.fill_bytes(&mut adct);
-        Inner {
-            share: Scalar::random(rng),
-            x0: random_fp(rng),
-            dhf: (0..s_max).map(|_| random_fp(rng)).collect(),
-            adct,
-        }
+fn real_inner(keys: &DeviceKeys, x: &MediaHash, q: &[u8; 32], id: &[u8], padded: &[u8]) -> Inner {
+    let x0 = keys.prf_x0(x);
+    let k_ad = kdf::adct_key(keys.adkey(), q);
+    let mut adct = Vec::with_capacity(padded.len() + aead::OVERHEAD);
+    aead::seal_into(&k_ad, kdf::ADCT, &kdf::adct_aad(id), padded, &mut adct);
+    Inner {
+        share: keys.share(x0),
+        x0,
+        dhf: keys.dhf_values(x0),
+        adct,
     }
 }
 
-fn random_fp<R: CryptoRng + ?Sized>(rng: &mut R) -> Fp {
-    let mut w = [0u8; 16];
-    rng.fill_bytes(&mut w);
-    Fp::from_wide(&w)
+/// The item's synthetic values, and random bytes (fresh per send) in place of the adct: it
+/// never opens.
+fn synthetic_inner<R: CryptoRng + ?Sized>(
+    v: &SyntheticValues,
+    bucket: usize,
+    rng: &mut R,
+) -> Inner {
+    let mut adct = vec![0u8; bucket + aead::OVERHEAD];
+    rng.fill_bytes(&mut adct);
+    Inner {
+        share: v.share,
+        x0: v.x0,
+        dhf: v.dhf.clone(),
+        adct,
+    }
 }

@@ -1,7 +1,7 @@
 //! A key-committing AEAD for single-use keys: ChaCha20-Poly1305 under a derived key, preceded
 //! by a 32-byte commitment to the key.
 //!
-//! From the 32-byte key K: `PRK = HKDF-Extract(salt = "blindmatch-v1 aead", K)`,
+//! From the 32-byte key K: `PRK = HKDF-Extract(salt = "blindmatch-v2 aead", K)`,
 //! `enc = HKDF-Expand(PRK, label ‖ " enc", 32)`, `commit = HKDF-Expand(PRK, label ‖ " commit", 32)`.
 //! Sealed form: `commit ‖ ChaCha20-Poly1305(enc, nonce = 0^12, aad, plaintext) ‖ tag`.
 //! Opening recomputes the commitment and compares it in constant time before decrypting, so a

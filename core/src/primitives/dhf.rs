@@ -99,6 +99,7 @@ pub(crate) fn eval(coeffs: &[Fp], x: Fp) -> Fp {
 /// Find which records are real. `x0[j]` and `r[j]` (s values each) describe record j; all
 /// x0 must be distinct. `coefficients` = T−1. Returns the indices of records in the support
 /// of the kernel, in increasing order (empty when fewer than T records are real).
+#[cfg(test)]
 pub(crate) fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize) -> Vec<usize> {
     let n = x0.len();
     let rows = coefficients + s;
@@ -162,7 +163,7 @@ pub(crate) fn detect_real(x0: &[Fp], r: &[&[Fp]], coefficients: usize, s: usize)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -183,7 +184,7 @@ mod tests {
 
     /// Degree ≤ T−2 polynomials' values at distinct x0 (real columns) and random columns
     /// (synthetic), shuffled together.
-    fn columns(
+    pub(crate) fn columns(
         seed: u64,
         t: usize,
         s: usize,

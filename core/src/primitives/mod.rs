@@ -3,6 +3,8 @@
 //! protocol's roles.
 
 pub(crate) mod aead;
+pub(crate) mod decode;
 pub(crate) mod dhf;
+pub(crate) mod eliminate;
 pub(crate) mod okvs;
 pub(crate) mod shamir;

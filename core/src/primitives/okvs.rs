@@ -2,7 +2,7 @@
 //!
 //! The table has m = 3·b cells in three segments of b. A typed hash x maps to one cell in each
 //! segment (so its three cells are always distinct):
-//! `d = SHA-256("blindmatch-v1 okvs" ‖ seed ‖ encode(x))`, `u_i = LE64(d[8i..8i+8])`,
+//! `d = SHA-256("blindmatch-v2 okvs" ‖ seed ‖ encode(x))`, `u_i = LE64(d[8i..8i+8])`,
 //! `h_i(x) = i·b + ⌊u_i·b / 2^64⌋` for i = 0, 1, 2. Encoding solves
 //! `T[h_0(x)] + T[h_1(x)] + T[h_2(x)] = V(x)` for every listed x by peeling the 3-hypergraph;
 //! cells that peeling leaves free get independent uniformly random points.

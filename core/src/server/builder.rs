@@ -8,6 +8,11 @@ use crate::hash::{HashKind, MediaHash};
 use crate::hash_to_group::hash_media;
 use crate::kdf::DEFAULT_DST;
 use crate::params::Params;
+use crate::window::Schedule;
+
+/// Default window schedule: weekly windows from Monday 2026-01-05 00:00 UTC, 520 of them
+/// (ten years).
+pub const DEFAULT_SCHEDULE: (u64, u64, u32) = (1_767_571_200, 7 * 86_400, 520);
 use crate::primitives::okvs;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use ed25519_dalek::Signer;
@@ -36,8 +41,10 @@ pub struct SourceList {
 /// Options for building a database. Start from [`BuildOptions::default`].
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
-    /// T, s_max and the synthetic rate.
+    /// T, s_max and the synthetic-rate range.
     pub params: Params,
+    /// The counting-window schedule.
+    pub schedule: Schedule,
     /// Database epoch (vouchers are bound to it).
     pub epoch: u64,
     /// Keep only hashes listed by at least this many sources (≥ 1).
@@ -58,6 +65,8 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             params: Params::default(),
+            schedule: Schedule::new(DEFAULT_SCHEDULE.0, DEFAULT_SCHEDULE.1, DEFAULT_SCHEDULE.2)
+                .expect("the default schedule is valid"),
             epoch: 1,
             min_sources: 1,
             expansion: DEFAULT_EXPANSION,
@@ -143,6 +152,7 @@ impl DatabaseBuilder {
             blinding_point: *public.blinding_point_bytes(),
             verifying_key: *public.verifying_key().as_bytes(),
             params: opts.params,
+            schedule: opts.schedule,
             kinds,
             dst: opts.dst.clone(),
             table_digest: [0; 32],

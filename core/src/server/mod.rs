@@ -7,11 +7,11 @@ mod key;
 mod opening;
 mod record;
 
-pub use account::{Account, Outcome, RevealedMatch};
+pub use account::{Account, DEFAULT_DECODE_LIMIT, Outcome, RevealedMatch};
 #[cfg(feature = "hazmat")]
 pub use builder::assemble;
 pub use builder::{
-    BuildOptions, DEFAULT_EXPANSION, DatabaseBuilder, MAX_EXPANSION, MIN_EXPANSION, Progress,
+    BuildOptions, DEFAULT_EXPANSION, DEFAULT_SCHEDULE, DatabaseBuilder, MAX_EXPANSION, MIN_EXPANSION, Progress,
     SourceList,
 };
 pub use key::{SECRET_KEY_LEN, ServerSecretKey};

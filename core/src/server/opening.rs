@@ -9,7 +9,8 @@ use crate::error::{Error, Field, Result};
 use crate::kdf;
 use crate::params::Params;
 use crate::primitives::aead;
-use crate::wire::voucher::{Inner, Voucher};
+use crate::window::Schedule;
+use crate::wire::voucher::{Inner, Voucher, inner_aad};
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rayon::prelude::*;
 use subtle::ConstantTimeEq;
@@ -30,6 +31,7 @@ pub struct Opener {
     half_alpha: Scalar,
     epoch: u64,
     params: Params,
+    schedule: Schedule,
 }
 
 impl Drop for Opener {
@@ -61,6 +63,7 @@ impl Opener {
             half_alpha: key.alpha() * Scalar::from(2u8).invert(),
             epoch: manifest.epoch,
             params: manifest.params,
+            schedule: manifest.schedule,
         })
     }
 
@@ -74,14 +77,24 @@ impl Opener {
         self.epoch
     }
 
+    /// The window schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
     fn prepare<'a>(&self, bytes: &'a [u8]) -> Result<(Voucher<'a>, RistrettoPoint)> {
         let parsed = Voucher::parse(bytes, self.epoch, self.params.s_max())?;
+        if !self.schedule.contains(parsed.header.window) {
+            return Err(Error::OutOfRange {
+                field: Field::Window,
+            });
+        }
         let q = encoding::point(&parsed.outer.q, Field::VoucherQ)?;
         Ok((parsed, q * self.half_alpha))
     }
 
-    fn finish(&self, v: Voucher<'_>, s: &[u8; 32]) -> Result<OpenOutcome> {
-        let (tau, pad) = kdf::outer_keys(&v.outer.q, s);
+    fn finish(&self, v: Voucher<'_>, s: &[u8; 32], account: &[u8]) -> Result<OpenOutcome> {
+        let (tau, pad) = kdf::outer_keys(v.header_bytes, &v.outer.q, s);
         if !bool::from(tau.ct_eq(&v.outer.tau)) {
             return Ok(OpenOutcome::NoMatch);
         }
@@ -89,10 +102,12 @@ impl Opener {
         for ((k, w), p) in rkey.iter_mut().zip(v.outer.wrapped.iter()).zip(pad.iter()) {
             *k = w ^ p;
         }
-        let pt = aead::open(&rkey, kdf::RCT, v.inner_aad, v.rct).ok_or(Error::CorruptVoucher)?;
+        let aad = inner_aad(v.header_and_q, account)?;
+        let pt = aead::open(&rkey, kdf::RCT, &aad, v.rct).ok_or(Error::CorruptVoucher)?;
         let mut inner = Inner::read(&pt, self.params.s_max()).map_err(|_| Error::CorruptVoucher)?;
         Ok(OpenOutcome::Opened(OpenedVoucher::new(
             v.header.id,
+            v.header.window,
             v.outer.q,
             inner.x0,
             inner.share,
@@ -101,27 +116,33 @@ impl Opener {
         )))
     }
 
-    /// Open one voucher.
+    /// Open one voucher filed under `account` (the id its device was made for).
     ///
     /// # Errors
     /// A typed structural error for a malformed voucher ([`Error::BadMagic`],
     /// [`Error::UnsupportedVersion`], [`Error::Truncated`], [`Error::OutOfRange`],
     /// [`Error::InvalidPoint`]); [`Error::WrongEpoch`] for another epoch; and
-    /// [`Error::CorruptVoucher`] when the outer layer opens but the inner one does not.
-    /// `Ok(NoMatch)` when the outer layer stays closed.
-    pub fn open(&self, voucher: &[u8]) -> Result<OpenOutcome> {
+    /// [`Error::CorruptVoucher`] when the outer layer opens but the inner one does not
+    /// (also for a voucher made for another account); [`Error::OutOfRange`]
+    /// ([`Field::Window`]) for a window outside the schedule. `Ok(NoMatch)` when the outer
+    /// layer stays closed.
+    pub fn open(&self, voucher: &[u8], account: &[u8]) -> Result<OpenOutcome> {
         let (p, s_half) = self.prepare(voucher)?;
         let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
         let s = s
             .first()
             .expect("one point in, one encoding out")
             .to_bytes();
-        self.finish(p, &s)
+        self.finish(p, &s, account)
     }
 
     /// Open many vouchers on all cores, batching the point compressions. The result for
     /// each voucher is at the same index as the voucher; errors as for [`Opener::open`].
-    pub fn open_batch<V: AsRef<[u8]> + Sync>(&self, vouchers: &[V]) -> Vec<Result<OpenOutcome>> {
+    pub fn open_batch<V: AsRef<[u8]> + Sync>(
+        &self,
+        vouchers: &[V],
+        account: &[u8],
+    ) -> Vec<Result<OpenOutcome>> {
         vouchers
             .par_chunks(64)
             .flat_map_iter(|chunk| {
@@ -140,7 +161,7 @@ impl Opener {
                             .next()
                             .expect("one encoding per prepared voucher")
                             .to_bytes();
-                        self.finish(pending, &s)
+                        self.finish(pending, &s, account)
                     })
                     .collect::<Vec<_>>()
             })
@@ -156,6 +177,7 @@ impl Opener {
 pub fn reseal_voucher(
     key: &ServerSecretKey,
     voucher: &[u8],
+    account: &[u8],
     patch: impl FnOnce(&mut Vec<u8>),
 ) -> Option<Vec<u8>> {
     let s_of = |q: &[u8; 32]| -> [u8; 32] {
@@ -164,12 +186,13 @@ pub fn reseal_voucher(
             .map_or([0; 32], |q| (q * key.alpha()).compress().to_bytes())
     };
     let (head, outer, rct) = Voucher::split(voucher)?;
-    let (_, pad) = kdf::outer_keys(&outer.q, &s_of(&outer.q));
+    let header = head.get(..head.len() - 32)?;
+    let (_, pad) = kdf::outer_keys(header, &outer.q, &s_of(&outer.q));
     let mut rkey = Zeroizing::new([0u8; 32]);
     for ((k, w), p) in rkey.iter_mut().zip(outer.wrapped.iter()).zip(pad.iter()) {
         *k = w ^ p;
     }
-    let pt = aead::open(&rkey, kdf::RCT, head, rct)?;
+    let pt = aead::open(&rkey, kdf::RCT, &inner_aad(head, account).ok()?, rct)?;
     let mut plain = [head, pt.as_slice()].concat();
     let len = plain.len();
     patch(&mut plain);
@@ -178,10 +201,10 @@ pub fn reseal_voucher(
     }
     let (head, pt) = plain.split_at_checked(head.len())?;
     let q: [u8; 32] = head.get(head.len() - 32..)?.try_into().ok()?;
-    let (tau, pad) = kdf::outer_keys(&q, &s_of(&q));
+    let (tau, pad) = kdf::outer_keys(head.get(..head.len() - 32)?, &q, &s_of(&q));
     let mut out = head.to_vec();
     out.extend_from_slice(&tau);
     out.extend(rkey.iter().zip(pad.iter()).map(|(k, p)| k ^ p));
-    aead::seal_into(&rkey, kdf::RCT, head, pt, &mut out);
+    aead::seal_into(&rkey, kdf::RCT, &inner_aad(head, account).ok()?, pt, &mut out);
     Some(out)
 }

@@ -1,8 +1,8 @@
 //! What the server keeps per opened voucher, valid once decoded: a canonical share, x0 and
 //! DHF values below p, an id of at most 64 bytes.
 //!
-//! Storage encoding: `BMOR ‖ v1 ‖ id_len u8 ‖ id ‖ Q ‖ x0 u64 ‖ y ‖ s u16 ‖ r_i u64… ‖
-//! adct_len u32 ‖ adct`.
+//! Storage encoding: `BMOR ‖ v2 ‖ window u64 ‖ id_len u8 ‖ id ‖ Q ‖ x0 u64 ‖ y ‖ s u16 ‖
+//! r_i u64… ‖ adct_len u32 ‖ adct`.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::encoding::{self, Codec, Reader};
@@ -13,12 +13,13 @@ use crate::wire::voucher::{MAX_ADCT_LEN, MAX_ID_LEN, read_fp};
 use curve25519_dalek::Scalar;
 
 const RECORD_MAGIC: &[u8; 4] = b"BMOR";
-const RECORD_VERSION: u8 = 1;
+const RECORD_VERSION: u8 = 2;
 
 /// An opened voucher: what the server keeps per account. Fields are private and valid by
 /// construction; decode stored records with [`OpenedVoucher::from_bytes`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct OpenedVoucher {
+    window: u64,
     id: Vec<u8>,
     q: [u8; 32],
     x0: Fp,
@@ -38,6 +39,7 @@ impl core::fmt::Debug for OpenedVoucher {
 impl OpenedVoucher {
     pub(crate) fn new(
         id: Vec<u8>,
+        window: u64,
         q: [u8; 32],
         x0: Fp,
         share: Scalar,
@@ -45,6 +47,7 @@ impl OpenedVoucher {
         adct: Vec<u8>,
     ) -> Self {
         OpenedVoucher {
+            window,
             id,
             q,
             x0,
@@ -52,6 +55,11 @@ impl OpenedVoucher {
             dhf,
             adct,
         }
+    }
+
+    /// The counting window the voucher was made in.
+    pub fn window(&self) -> u64 {
+        self.window
     }
 
     /// The app's id.
@@ -76,6 +84,7 @@ impl OpenedVoucher {
     /// # Errors
     /// As [`OpenedVoucher::from_bytes`].
     pub fn from_parts(
+        window: u64,
         id: &[u8],
         q: [u8; 32],
         x0: u64,
@@ -104,6 +113,7 @@ impl OpenedVoucher {
             });
         }
         Ok(OpenedVoucher {
+            window,
             id: id.to_vec(),
             q,
             x0: fp(x0)?,
@@ -171,6 +181,7 @@ impl Codec for OpenedVoucher {
         v.reserve(90 + self.id.len() + 8 * self.dhf.len() + self.adct.len());
         v.extend_from_slice(RECORD_MAGIC);
         v.push(RECORD_VERSION);
+        v.extend_from_slice(&self.window.to_le_bytes());
         v.push(u8::try_from(self.id.len()).expect("ids are at most 64 bytes"));
         v.extend_from_slice(&self.id);
         v.extend_from_slice(&self.q);
@@ -195,6 +206,7 @@ impl Codec for OpenedVoucher {
                 found: v.into(),
             });
         }
+        let window = r.u64()?;
         let idl = usize::from(r.u8()?);
         if idl > MAX_ID_LEN {
             return Err(Error::OutOfRange {
@@ -220,6 +232,7 @@ impl Codec for OpenedVoucher {
         }
         let adct = r.take(al)?.to_vec();
         Ok(OpenedVoucher {
+            window,
             id,
             q,
             x0,

@@ -1,14 +1,16 @@
 //! The voucher format.
 //!
 //! ```text
-//! voucher = "BV" | version u8 = 1 | epoch u64 | id_len u8 | id (64, zero-padded)   (header, 76 bytes)
+//! voucher = "BV" | version u8 = 2 | epoch u64 | window u64 | id_len u8 | id (64, zero-padded)
+//!                                                                    (header, 84 bytes)
 //!         | Q (32)
 //!         | ct  = τ (32) | rkey ⊕ pad (32)                        (outer layer)
-//!         | rct = AEAD_rkey(y ‖ x0 ‖ r_1..r_s ‖ adct)               (inner layer)
+//!         | rct = AEAD_rkey(y ‖ x0 ‖ r_1..r_s ‖ adct)               (inner layer,
+//!                                       AAD = header ‖ Q ‖ account_len u8 ‖ account)
 //! adct    = AEAD_{k_ad}(LE32(len) ‖ ad ‖ 0-padding to the bucket)
 //! ```
 //!
-//! Size: `300 + 8·(s_max+1) + bucket` bytes, for buckets of 256 B, 1, 4, 16 and 64 KiB.
+//! Size: `308 + 8·(s_max+1) + bucket` bytes, for buckets of 256 B, 1, 4, 16 and 64 KiB.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::encoding::{self, Codec, Reader};
@@ -20,11 +22,13 @@ use zeroize::Zeroizing;
 
 const MAGIC: &[u8; 2] = b"BV";
 /// The voucher format version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Longest app id.
 pub const MAX_ID_LEN: usize = 64;
-/// Header length: magic, version, epoch, id length, padded id.
-pub const HEADER_LEN: usize = 2 + 1 + 8 + 1 + MAX_ID_LEN;
+/// Header length: magic, version, epoch, window, id length, padded id.
+pub const HEADER_LEN: usize = 2 + 1 + 8 + 8 + 1 + MAX_ID_LEN;
+/// Longest account id bound into a voucher.
+pub const MAX_ACCOUNT_LEN: usize = 255;
 /// Associated-data buckets: the padded size of the associated data (4 bytes of which hold
 /// its length), so the voucher length reveals only the bucket.
 pub const AD_BUCKETS: [usize; 5] = [256, 1024, 4096, 16384, 65536];
@@ -35,7 +39,16 @@ pub(crate) const MAX_ADCT_LEN: usize = 65536 + aead::OVERHEAD;
 
 /// Voucher length for a database's s_max and an associated-data bucket.
 pub const fn voucher_len(s_max: u32, bucket: usize) -> usize {
-    300 + 8 * (s_max as usize + 1) + bucket
+    308 + 8 * (s_max as usize + 1) + bucket
+}
+
+/// The inner layer's AAD: `header ‖ Q ‖ account_len u8 ‖ account` (the account is not on
+/// the wire; the server supplies the account it files the voucher under).
+pub(crate) fn inner_aad(header_and_q: &[u8], account: &[u8]) -> Result<Vec<u8>> {
+    let len = u8::try_from(account.len()).map_err(|_| Error::InvalidParameter {
+        param: Param::Account,
+    })?;
+    Ok([header_and_q, &[len], account].concat())
 }
 
 /// The smallest bucket that holds `ad_len` bytes of associated data.
@@ -70,6 +83,8 @@ pub(crate) fn unpad_ad(padded: &[u8]) -> Option<Vec<u8>> {
 pub struct VoucherHeader {
     /// The database epoch the voucher was made for.
     pub epoch: u64,
+    /// The counting window the voucher was made in.
+    pub window: u64,
     /// The app's id for the item.
     pub id: Vec<u8>,
 }
@@ -91,6 +106,7 @@ impl Codec for VoucherHeader {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         out.extend_from_slice(&self.epoch.to_le_bytes());
+        out.extend_from_slice(&self.window.to_le_bytes());
         out.push(u8::try_from(self.id.len()).expect("ids are checked to be at most 64 bytes"));
         out.extend_from_slice(&self.id);
         out.resize(start + HEADER_LEN, 0);
@@ -106,6 +122,7 @@ impl Codec for VoucherHeader {
             });
         }
         let epoch = r.u64()?;
+        let window = r.u64()?;
         let id_len = usize::from(r.u8()?);
         let id_field = r.take(MAX_ID_LEN)?;
         let bad_id = Error::OutOfRange {
@@ -117,6 +134,7 @@ impl Codec for VoucherHeader {
         }
         Ok(VoucherHeader {
             epoch,
+            window,
             id: id.to_vec(),
         })
     }
@@ -135,8 +153,10 @@ pub(crate) struct Outer {
 /// A parsed voucher: structure only, nothing opened.
 pub(crate) struct Voucher<'a> {
     pub(crate) header: VoucherHeader,
-    /// Bytes 0..HEADER_LEN + 32 (header ‖ Q): the inner layer's AAD.
-    pub(crate) inner_aad: &'a [u8],
+    /// The header bytes (bound into the outer layer's derivation).
+    pub(crate) header_bytes: &'a [u8],
+    /// Bytes 0..HEADER_LEN + 32 (header ‖ Q): the start of the inner layer's AAD.
+    pub(crate) header_and_q: &'a [u8],
     pub(crate) outer: Outer,
     pub(crate) rct: &'a [u8],
 }
@@ -161,9 +181,9 @@ impl Voucher<'_> {
             });
         }
         let mut r = Reader::new(bytes, Object::Voucher);
-        let inner_aad = r.take(HEADER_LEN + 32)?;
-        let mut q = Reader::new(inner_aad, Object::Voucher);
-        q.take(HEADER_LEN)?;
+        let header_and_q = r.take(HEADER_LEN + 32)?;
+        let mut q = Reader::new(header_and_q, Object::Voucher);
+        let header_bytes = q.take(HEADER_LEN)?;
         let outer = Outer {
             q: q.array()?,
             tau: r.array()?,
@@ -171,7 +191,8 @@ impl Voucher<'_> {
         };
         Ok(Voucher {
             header,
-            inner_aad,
+            header_bytes,
+            header_and_q,
             outer,
             rct: r.rest(),
         })
@@ -200,9 +221,11 @@ impl Voucher<'_> {
         out.extend_from_slice(&outer.wrapped);
     }
 
-    /// The inner layer's AAD within a voucher being written: header ‖ Q.
-    pub(crate) fn inner_aad_of(written: &[u8]) -> &[u8] {
-        written.get(..HEADER_LEN + 32).unwrap_or(written)
+    /// The header ‖ Q of a voucher being written (what [`Voucher::write_outer`] wrote).
+    pub(crate) fn header_and_q_of(written: &[u8]) -> &[u8] {
+        written
+            .get(..HEADER_LEN + 32)
+            .expect("write_outer wrote the header and Q")
     }
 }
 
