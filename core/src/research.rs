@@ -6,6 +6,7 @@
 use crate::device::Client;
 use crate::error::Result;
 use crate::hash::MediaHash;
+use crate::server::OpenedVoucher;
 use curve25519_dalek::RistrettoPoint;
 use rand::CryptoRng;
 
@@ -45,4 +46,50 @@ pub fn hash_to_group(x: &MediaHash, dst: &[u8]) -> Result<RistrettoPoint> {
 /// recomputes, measured by `blindmatch bench`.
 pub fn table_digest(table: &[u8]) -> [u8; 32] {
     crate::database::table_digest(table)
+}
+
+/// The record a server would store for one send of `x` by `client` in `window` — or `None`
+/// when its voucher would not open (a real voucher for an unlisted item). Built from the
+/// device's own key schedule (x0, share and DHF values, real or synthetic by the item and the
+/// account's secret rate), without the group operations, so simulations of millions of items
+/// run at the record level. `listed` says whether the server's list holds `x`; Q is drawn at
+/// random (it only keys the associated data and deduplicates sends).
+///
+/// # Errors
+/// As [`Client::voucher`] for the associated data's size.
+pub fn simulated_record<R: CryptoRng + ?Sized>(
+    client: &Client,
+    x: &MediaHash,
+    listed: bool,
+    id: &[u8],
+    ad: &[u8],
+    window: u64,
+    rng: &mut R,
+) -> Result<Option<SimulatedRecord>> {
+    let mut q = [0u8; 32];
+    rng.fill_bytes(&mut q);
+    let Some((real, x0, share, dhf, adct)) =
+        client.inner_values(x, listed, id, ad, window, &q, rng)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SimulatedRecord {
+        real,
+        record: OpenedVoucher::from_parts(window, id, q, x0, share, &dhf, &adct)?,
+    }))
+}
+
+/// A simulated opened record, and whether it is real (what only the simulation knows).
+#[derive(Clone, Debug)]
+pub struct SimulatedRecord {
+    /// Whether the record is a real match (`false`: synthetic).
+    pub real: bool,
+    /// The record as the server would store it.
+    pub record: OpenedVoucher,
+}
+
+/// The account's secret synthetic rate in `window` (ppm): what a simulation needs to report
+/// the count leak; a server never learns it below the threshold.
+pub fn account_rate_ppm(client: &Client, window: u64) -> u32 {
+    client.rate_ppm(window)
 }

@@ -81,7 +81,7 @@ fn load_checks_key_signature_digest_and_root() {
 
 #[test]
 fn every_truncation_and_every_header_flip_is_a_typed_error() {
-    let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
+    let f = fixture(20, Params::new(3, 4, 0, 0).unwrap(), 1);
     let b = &f.bytes;
     for len in 0..b.len() {
         assert!(
@@ -106,8 +106,18 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
     ver[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     assert!(matches!(
         Database::open(ver, &f.public, None),
-        Err(Error::UnsupportedVersion { found: 2, .. })
+        Err(Error::UnsupportedVersion { found: 3, .. })
     ));
+    // A version-1 database (the format before counting windows) names its version.
+    let mut v1 = b.clone();
+    v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+    assert_eq!(
+        Database::open(v1, &f.public, None).err(),
+        Some(Error::UnsupportedVersion {
+            object: Object::Database,
+            found: 1
+        })
+    );
     let mut big = b.clone();
     big[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
@@ -126,7 +136,7 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
 
 #[test]
 fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
-    let f = fixture(20, Params::new(3, 4, 0).unwrap(), 1);
+    let f = fixture(20, Params::new(3, 4, 0, 0).unwrap(), 1);
     let info = Inspected::read(&f.bytes).unwrap();
     let table = &f.bytes[f.bytes.len() - info.manifest.cells as usize * 32..];
     type Change = Box<dyn Fn(&mut Manifest)>;

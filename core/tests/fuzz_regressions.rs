@@ -22,6 +22,7 @@ use blindmatch_core::device::*;
 use blindmatch_core::research::*;
 use blindmatch_core::server::*;
 use blindmatch_core::*;
+use checks::{FIXTURE_ACCOUNT as ACCOUNT, FIXTURE_WINDOW as WINDOW};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -152,12 +153,19 @@ fn regenerate_fixtures() {
     ];
     let db_bytes = DatabaseBuilder::build(&key, &sources, &opts).unwrap();
     let db = Arc::new(Database::open(db_bytes.clone(), &key.public(), None).unwrap());
-    let client = Client::new(db, &ClientKey::import(&checks::client_key_bytes()).unwrap());
+    let client = Client::new(
+        db,
+        &ClientKey::import(&checks::client_key_bytes()).unwrap(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let voucher = voucher_with_choice(
         &client,
         &listed[0],
         b"item-0",
         b"associated data",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
@@ -179,7 +187,7 @@ fn with(base: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 }
 
 fn opened(o: &Opener, v: &[u8]) -> OpenedVoucher {
-    match o.open(v).unwrap() {
+    match o.open(v, ACCOUNT).unwrap() {
         OpenOutcome::Opened(r) => r,
         OpenOutcome::NoMatch => panic!("expected an opened voucher"),
     }
@@ -196,10 +204,13 @@ fn write_seeds() {
     let client = Client::new(
         f.db.clone(),
         &ClientKey::import(&checks::client_key_bytes()).unwrap(),
-    );
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let listed = checks::listed();
     let make = |x: &MediaHash, choice| {
-        voucher_with_choice(&client, x, b"seed", b"ad", choice, &mut rand::rng()).unwrap()
+        voucher_with_choice(&client, x, b"seed", b"ad", WINDOW, choice, &mut rand::rng()).unwrap()
     };
     let synthetic = make(&listed[1], SyntheticChoice::Synthetic);
     let non_member = make(&checks::unlisted()[0], SyntheticChoice::Real);
@@ -219,7 +230,8 @@ fn write_seeds() {
             db[..db.len() - 1].to_vec(),
         ),
         ("database", "err-trailing-byte", cat(&[db, &[0]])),
-        ("database", "err-version", with(db, |b| b[4] = 2)),
+        ("database", "err-version", with(db, |b| b[4] = 3)),
+        ("database", "err-version-1", with(db, |b| b[4] = 1)),
         (
             "database",
             "err-bad-signature",
@@ -263,14 +275,20 @@ fn write_seeds() {
         ),
         ("voucher", "err-empty", vec![]),
         ("voucher", "err-truncated", v[..v.len() - 1].to_vec()),
-        ("voucher", "err-version", with(v, |b| b[2] = 2)),
+        ("voucher", "err-version", with(v, |b| b[2] = 3)),
+        ("voucher", "err-version-1", with(v, |b| b[2] = 1)),
+        (
+            "voucher",
+            "err-window-outside-schedule",
+            with(v, |b| b[11..19].fill(0xFF)),
+        ),
         ("voucher", "err-wrong-epoch", with(v, |b| b[3] ^= 1)),
         (
             "voucher",
             "err-id-padding",
             with(v, |b| b[HEADER_LEN - 1] = 1),
         ),
-        ("voucher", "err-id-length", with(v, |b| b[11] = 65)),
+        ("voucher", "err-id-length", with(v, |b| b[19] = 65)),
         (
             "voucher",
             "err-q-identity",
@@ -286,7 +304,7 @@ fn write_seeds() {
         (
             "voucher_mutated",
             "ok-resealed-other-id",
-            cat(&[&[1], &patch(4, 12, b'X')]),
+            cat(&[&[1], &patch(4, 20, b'X')]),
         ),
         (
             "voucher_mutated",
@@ -354,11 +372,15 @@ fn write_seeds() {
             "err-truncated",
             record[..record.len() - 1].to_vec(),
         ),
-        ("opened_record", "err-long-id", with(&record, |b| b[5] = 65)),
+        (
+            "opened_record",
+            "err-long-id",
+            with(&record, |b| b[13] = 65),
+        ),
     ];
-    // Field offsets in the record: BMOR(4) v(1) idl(1) id Q(32) x0(8) y(32) s(2).
-    let id_len = record[5] as usize;
-    let x0 = 6 + id_len + 32;
+    // Field offsets in the record: BMOR(4) v(1) window(8) idl(1) id Q(32) x0(8) y(32) s(2).
+    let id_len = record[13] as usize;
+    let x0 = 14 + id_len + 32;
     seeds.extend([
         (
             "opened_record",

@@ -65,7 +65,12 @@ fn suite(
 
 #[test]
 fn every_decoder_rejects_malformed_input_without_panicking() {
-    let f = fixture_with_key(seeded_server_key(1), 40, Params::new(3, 4, 0).unwrap(), 5);
+    let f = fixture_with_key(
+        seeded_server_key(1),
+        40,
+        Params::new(3, 4, 0, 0).unwrap(),
+        5,
+    );
     let mut total = 0;
 
     let public = f.public.clone();
@@ -76,19 +81,26 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
         Inspected::read(b).is_ok()
     });
 
-    let c = Client::new(f.db.clone(), &seeded_client_key(3));
+    let c = Client::new(
+        f.db.clone(),
+        &seeded_client_key(3),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let v = voucher_with_choice(
         &c,
         &f.listed[0],
         b"id",
         b"ad",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
     .unwrap();
     let opener = f.opener();
     total += suite("voucher", &v, Some(2), |b| {
-        matches!(opener.open(b), Ok(OpenOutcome::Opened(_)))
+        matches!(opener.open(b, ACCOUNT), Ok(OpenOutcome::Opened(_)))
     });
 
     let sk = f.server.to_bytes();
@@ -102,7 +114,7 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
         ClientKey::import(b).is_ok()
     });
 
-    let OpenOutcome::Opened(rec) = opener.open(&v).unwrap() else {
+    let OpenOutcome::Opened(rec) = opener.open(&v, ACCOUNT).unwrap() else {
         panic!()
     };
     total += suite("opened record", &rec.to_bytes(), Some(4), |b| {
@@ -113,13 +125,25 @@ fn every_decoder_rejects_malformed_input_without_panicking() {
 
 #[test]
 fn authenticated_objects_reject_every_single_bit_flip() {
-    let f = fixture_with_key(seeded_server_key(2), 20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &seeded_client_key(3));
+    let f = fixture_with_key(
+        seeded_server_key(2),
+        20,
+        Params::new(3, 4, 0, 0).unwrap(),
+        1,
+    );
+    let c = Client::new(
+        f.db.clone(),
+        &seeded_client_key(3),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let v = voucher_with_choice(
         &c,
         &f.listed[0],
         b"id",
         b"ad",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
@@ -131,7 +155,7 @@ fn authenticated_objects_reject_every_single_bit_flip() {
             let mut w = v.clone();
             w[i] ^= 1 << bit;
             assert!(
-                !matches!(opener.open(&w), Ok(OpenOutcome::Opened(_))),
+                !matches!(opener.open(&w, ACCOUNT), Ok(OpenOutcome::Opened(_))),
                 "voucher bit {bit} of byte {i}"
             );
             n += 1;
@@ -153,22 +177,33 @@ fn authenticated_objects_reject_every_single_bit_flip() {
 
 #[test]
 fn wrong_hash_kinds_identity_points_and_oversized_fields() {
-    let f = fixture_with_key(seeded_server_key(2), 20, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &seeded_client_key(3));
+    let f = fixture_with_key(
+        seeded_server_key(2),
+        20,
+        Params::new(3, 4, 0, 0).unwrap(),
+        1,
+    );
+    let c = Client::new(
+        f.db.clone(),
+        &seeded_client_key(3),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     // Kinds the database does not list.
     let md5 = MediaHash::new(HashKind::Md5, &[1; 16]).unwrap();
     assert!(matches!(
-        c.voucher(&md5, b"x", b""),
+        c.voucher(&md5, b"x", b"", NOW),
         Err(Error::KindNotListed { .. })
     ));
     assert!(MediaHash::new(HashKind::Sha1, &[0; 32]).is_err());
     // Oversized id and associated data.
     assert!(matches!(
-        c.voucher(&f.listed[0], &[b'a'; 65], b""),
+        c.voucher(&f.listed[0], &[b'a'; 65], b"", NOW),
         Err(Error::InvalidParameter { .. })
     ));
     assert!(matches!(
-        c.voucher(&f.listed[0], b"a", &vec![0; 70_000]),
+        c.voucher(&f.listed[0], b"a", &vec![0; 70_000], NOW),
         Err(Error::InvalidParameter { .. })
     ));
     // A voucher whose Q is the identity or non-canonical.
@@ -177,6 +212,7 @@ fn wrong_hash_kinds_identity_points_and_oversized_fields() {
         &f.listed[0],
         b"id",
         b"",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
@@ -184,16 +220,25 @@ fn wrong_hash_kinds_identity_points_and_oversized_fields() {
     let opener = f.opener();
     for q in [[0u8; 32], [0xFF; 32]] {
         let mut w = v.clone();
-        w[76..108].copy_from_slice(&q);
-        assert!(matches!(opener.open(&w), Err(Error::InvalidPoint { .. })));
+        w[VOUCHER_HEADER_LEN..VOUCHER_HEADER_LEN + 32].copy_from_slice(&q);
+        assert!(matches!(
+            opener.open(&w, ACCOUNT),
+            Err(Error::InvalidPoint { .. })
+        ));
     }
     // An id length field over 64, and non-zero id padding.
     let mut w = v.clone();
-    w[11] = 65;
-    assert!(matches!(opener.open(&w), Err(Error::OutOfRange { .. })));
+    w[19] = 65;
+    assert!(matches!(
+        opener.open(&w, ACCOUNT),
+        Err(Error::OutOfRange { .. })
+    ));
     let mut w = v.clone();
-    w[75] = 1;
-    assert!(matches!(opener.open(&w), Err(Error::OutOfRange { .. })));
+    w[VOUCHER_HEADER_LEN - 1] = 1;
+    assert!(matches!(
+        opener.open(&w, ACCOUNT),
+        Err(Error::OutOfRange { .. })
+    ));
     // A database manifest length field far beyond the file.
     let mut d = f.bytes.clone();
     d[8..12].copy_from_slice(&60_000u32.to_le_bytes());

@@ -10,7 +10,7 @@ use common::*;
 use rayon::prelude::*;
 
 fn params(t: u32, s: u32) -> Params {
-    Params::new(t, s, 0).unwrap()
+    Params::new(t, s, 0, 0).unwrap()
 }
 
 fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
@@ -19,6 +19,7 @@ fn real(c: &Client, x: &MediaHash, id: &str, ad: &[u8]) -> Vec<u8> {
         x,
         id.as_bytes(),
         ad,
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
@@ -31,6 +32,7 @@ fn synth(c: &Client, x: &MediaHash, id: &str) -> Vec<u8> {
         x,
         id.as_bytes(),
         b"private",
+        WINDOW,
         SyntheticChoice::Synthetic,
         &mut rand::rng(),
     )
@@ -38,13 +40,19 @@ fn synth(c: &Client, x: &MediaHash, id: &str) -> Vec<u8> {
 }
 
 fn open(o: &Opener, v: &[u8]) -> OpenOutcome {
-    o.open(v).unwrap()
+    o.open(v, ACCOUNT).unwrap()
 }
 
 #[test]
 fn members_open_and_non_members_do_not() {
     let f = fixture(500, params(3, 6), 7);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let o = f.opener();
     for x in &f.listed[..50] {
         assert!(matches!(
@@ -66,7 +74,13 @@ fn members_open_and_non_members_do_not() {
 #[test]
 fn one_hundred_thousand_non_members_never_open() {
     let f = fixture(2000, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let o = f.opener();
     let opened: usize = (0..200u64)
         .into_par_iter()
@@ -74,7 +88,7 @@ fn one_hundred_thousand_non_members_never_open() {
             let vs: Vec<Vec<u8>> = (0..500)
                 .map(|i| real(&c, &sha(1_000_000 + chunk * 500 + i), "n", b""))
                 .collect();
-            o.open_batch(&vs)
+            o.open_batch(&vs, ACCOUNT)
                 .into_iter()
                 .filter(|r| !matches!(r, Ok(OpenOutcome::NoMatch)))
                 .count()
@@ -86,7 +100,13 @@ fn one_hundred_thousand_non_members_never_open() {
 #[test]
 fn voucher_size_is_fixed_per_bucket_and_within_budget() {
     let f = fixture(10, params(30, 60), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     for (ad_len, bucket) in [(0, 256), (252, 256), (253, 1024), (65532, 65536)] {
         let ad = vec![1u8; ad_len];
         let r = real(&c, &f.listed[0], "id", &ad);
@@ -95,6 +115,7 @@ fn voucher_size_is_fixed_per_bucket_and_within_budget() {
             &f.listed[0],
             b"a-longer-identifier",
             &ad,
+            WINDOW,
             SyntheticChoice::Synthetic,
             &mut rand::rng(),
         )
@@ -102,18 +123,27 @@ fn voucher_size_is_fixed_per_bucket_and_within_budget() {
         assert_eq!(r.len(), voucher_len(60, bucket));
         assert_eq!(s.len(), r.len());
     }
-    assert!(c.voucher(&f.listed[0], b"id", &vec![0u8; 65533]).is_err());
-    assert!(c.voucher(&f.listed[0], &[0u8; 65], b"").is_err());
+    assert!(
+        c.voucher(&f.listed[0], b"id", &vec![0u8; 65533], NOW)
+            .is_err()
+    );
+    assert!(c.voucher(&f.listed[0], &[0u8; 65], b"", NOW).is_err());
 }
 
 #[test]
 fn two_vouchers_of_one_item_are_unlinkable_bytes() {
     let f = fixture(10, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let a = real(&c, &f.listed[0], "x", b"same");
     let b = real(&c, &f.listed[0], "x", b"same");
     // Every byte after the header differs in distribution; check no 32-byte field repeats.
-    for off in (76..a.len() - 32).step_by(32) {
+    for off in (VOUCHER_HEADER_LEN..a.len() - 32).step_by(32) {
         assert_ne!(
             a[off..off + 32],
             b[off..off + 32],
@@ -124,9 +154,9 @@ fn two_vouchers_of_one_item_are_unlinkable_bytes() {
 
 fn account_with(f: &Fixture, vouchers: &[Vec<u8>]) -> Account {
     let o = f.opener();
-    let mut acc = Account::new(*f.db.params());
+    let mut acc = Account::new(*f.db.params(), WINDOW);
     for v in vouchers {
-        if let OpenOutcome::Opened(r) = o.open(v).unwrap() {
+        if let OpenOutcome::Opened(r) = o.open(v, ACCOUNT).unwrap() {
             acc.insert(r).unwrap();
         }
     }
@@ -137,7 +167,13 @@ fn account_with(f: &Fixture, vouchers: &[Vec<u8>]) -> Account {
 fn below_threshold_nothing_is_revealed() {
     let (t, s) = (5, 10);
     let f = fixture(100, params(t, s), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&c, &f.listed[i], &format!("r{i}"), b"secret"))
         .collect();
@@ -159,7 +195,13 @@ fn below_threshold_nothing_is_revealed() {
 fn at_threshold_exactly_the_real_matches_are_revealed() {
     for (t, s, synthetics) in [(3, 4, 0), (3, 4, 4), (5, 10, 7), (30, 60, 60)] {
         let f = fixture(200, params(t, s), 1);
-        let c = Client::new(f.db.clone(), &ClientKey::generate());
+        let c = Client::new(
+            f.db.clone(),
+            &ClientKey::generate(),
+            ACCOUNT,
+            &DevicePolicy::permissive_for_tests(),
+        )
+        .unwrap();
         let mut vs: Vec<Vec<u8>> = (0..t as usize)
             .map(|i| {
                 real(
@@ -204,7 +246,13 @@ fn at_threshold_exactly_the_real_matches_are_revealed() {
 fn a_resent_item_counts_once() {
     let t = 4;
     let f = fixture(50, params(t, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&c, &f.listed[i], "r", b""))
         .collect();
@@ -217,7 +265,10 @@ fn a_resent_item_counts_once() {
     // One more distinct item crosses it, and every copy of the re-sent item is revealed.
     let mut acc = acc;
     let o = f.opener();
-    if let OpenOutcome::Opened(r) = o.open(&real(&c, &f.listed[40], "last", b"")).unwrap() {
+    if let OpenOutcome::Opened(r) = o
+        .open(&real(&c, &f.listed[40], "last", b""), ACCOUNT)
+        .unwrap()
+    {
         acc.insert(r).unwrap();
     }
     match acc.evaluate().unwrap() {
@@ -232,11 +283,17 @@ fn a_resent_item_counts_once() {
 #[test]
 fn opening_the_same_voucher_twice_is_idempotent() {
     let f = fixture(20, params(2, 2), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let v = real(&c, &f.listed[0], "a", b"");
     let o = f.opener();
-    let mut acc = Account::new(*f.db.params());
-    let OpenOutcome::Opened(r) = o.open(&v).unwrap() else {
+    let mut acc = Account::new(*f.db.params(), WINDOW);
+    let OpenOutcome::Opened(r) = o.open(&v, ACCOUNT).unwrap() else {
         panic!()
     };
     assert!(acc.insert(r.clone()).unwrap());
@@ -248,8 +305,20 @@ fn opening_the_same_voucher_twice_is_idempotent() {
 fn vouchers_under_another_client_key_never_combine() {
     let t = 4;
     let f = fixture(100, params(t, 8), 1);
-    let a = Client::new(f.db.clone(), &ClientKey::generate());
-    let b = Client::new(f.db.clone(), &ClientKey::generate());
+    let a = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
+    let b = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     // T−1 from each key: nothing, even though 2T−2 ≥ T real matches are present.
     let mut vs: Vec<Vec<u8>> = (0..t as usize - 1)
         .map(|i| real(&a, &f.listed[i], "a", b"A"))
@@ -277,7 +346,13 @@ fn vouchers_under_another_client_key_never_combine() {
 fn too_many_synthetics_is_a_typed_outcome_not_a_wrong_reveal() {
     let t = 3;
     let f = fixture(100, params(t, 2), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let mut vs: Vec<Vec<u8>> = (0..t as usize)
         .map(|i| real(&c, &f.listed[i], "r", b"x"))
         .collect();
@@ -296,22 +371,31 @@ fn too_many_synthetics_is_a_typed_outcome_not_a_wrong_reveal() {
 #[test]
 fn flipping_any_byte_never_opens_and_never_panics() {
     let f = fixture(50, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let o = f.opener();
     let v = real(&c, &f.listed[0], "flip", b"payload");
-    assert!(matches!(o.open(&v).unwrap(), OpenOutcome::Opened(_)));
+    assert!(matches!(
+        o.open(&v, ACCOUNT).unwrap(),
+        OpenOutcome::Opened(_)
+    ));
     for i in 0..v.len() {
         for bit in [0x01u8, 0x80] {
             let mut w = v.clone();
             w[i] ^= bit;
-            match o.open(&w) {
+            match o.open(&w, ACCOUNT) {
                 Ok(OpenOutcome::Opened(_)) => panic!("flipped byte {i} still opened"),
                 Ok(OpenOutcome::NoMatch) | Err(_) => {}
             }
         }
     }
     for len in 0..v.len() {
-        assert!(o.open(&v[..len]).is_err(), "truncated to {len}");
+        assert!(o.open(&v[..len], ACCOUNT).is_err(), "truncated to {len}");
     }
 }
 
@@ -319,10 +403,16 @@ fn flipping_any_byte_never_opens_and_never_panics() {
 fn a_voucher_for_another_epoch_or_server_is_typed() {
     let f1 = fixture(20, params(3, 4), 1);
     let f2 = fixture(20, params(3, 4), 2);
-    let c1 = Client::new(f1.db.clone(), &ClientKey::generate());
+    let c1 = Client::new(
+        f1.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let v = real(&c1, &f1.listed[0], "e", b"");
     assert_eq!(
-        f2.opener().open(&v),
+        f2.opener().open(&v, ACCOUNT),
         Err(Error::WrongEpoch {
             voucher: 1,
             database: 2
@@ -330,7 +420,7 @@ fn a_voucher_for_another_epoch_or_server_is_typed() {
     );
     // Same epoch, another server: the outer layer stays closed.
     let f3 = fixture(20, params(3, 4), 1);
-    assert_eq!(f3.opener().open(&v), Ok(OpenOutcome::NoMatch));
+    assert_eq!(f3.opener().open(&v, ACCOUNT), Ok(OpenOutcome::NoMatch));
     assert!(matches!(
         Opener::new(&f3.server, f1.db.manifest()),
         Err(Error::WrongSecretKey)
@@ -340,10 +430,16 @@ fn a_voucher_for_another_epoch_or_server_is_typed() {
 #[test]
 fn opened_records_round_trip_and_reject_damage() {
     let f = fixture(20, params(3, 4), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let OpenOutcome::Opened(r) = f
         .opener()
-        .open(&real(&c, &f.listed[0], "rec", b"ad"))
+        .open(&real(&c, &f.listed[0], "rec", b"ad"), ACCOUNT)
         .unwrap()
     else {
         panic!()
@@ -365,7 +461,18 @@ fn opened_records_round_trip_and_reject_damage() {
 fn secrets_do_not_print() {
     let f = fixture(5, params(3, 4), 1);
     let k = ClientKey::generate();
-    let dbg = format!("{:?} {:?} {:?}", f.server, k, Client::new(f.db.clone(), &k));
+    let dbg = format!(
+        "{:?} {:?} {:?}",
+        f.server,
+        k,
+        Client::new(
+            f.db.clone(),
+            &k,
+            ACCOUNT,
+            &DevicePolicy::permissive_for_tests()
+        )
+        .unwrap()
+    );
     assert!(!dbg.contains(&hex::encode(&f.server.to_bytes()[6..38])));
     assert!(!dbg.contains(&hex::encode(&k.export()[6..])));
     assert!(dbg.contains("ServerSecretKey { .. }"));
@@ -379,7 +486,13 @@ fn the_reveal_is_the_same_whatever_the_order_of_records() {
     use rand::seq::SliceRandom;
     let (t, s) = (4, 5);
     let f = fixture(60, params(t, s), 1);
-    let c = Client::new(f.db.clone(), &seeded_client_key(9));
+    let c = Client::new(
+        f.db.clone(),
+        &seeded_client_key(9),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let o = f.opener();
     let mut records: Vec<OpenedVoucher> = Vec::new();
     let mut push = |v: Vec<u8>| {
@@ -406,7 +519,7 @@ fn the_reveal_is_the_same_whatever_the_order_of_records() {
         other => panic!("expected a reveal, got {other:?}"),
     };
     let want = summary(
-        Account::with_records(params(t, s), records.clone())
+        Account::with_records(params(t, s), WINDOW, records.clone())
             .unwrap()
             .evaluate()
             .unwrap(),
@@ -415,7 +528,7 @@ fn the_reveal_is_the_same_whatever_the_order_of_records() {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
     for _ in 0..24 {
         records.shuffle(&mut rng);
-        let got = Account::with_records(params(t, s), records.clone())
+        let got = Account::with_records(params(t, s), WINDOW, records.clone())
             .unwrap()
             .evaluate()
             .unwrap();

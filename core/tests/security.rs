@@ -11,14 +11,14 @@ use common::*;
 #[test]
 fn a_server_can_encode_unlisted_hashes_but_not_for_one_device() {
     // The published database lists 0..100.
-    let f = fixture(100, Params::new(3, 4, 0).unwrap(), 1);
+    let f = fixture(100, Params::new(3, 4, 0, 0).unwrap(), 1);
     let published_root = *f.db.root_hash();
     // The server secretly builds another database, same key and epoch, with one more hash.
     let target = sha(999_999);
     let mut hashes = f.listed.clone();
     hashes.push(target.clone());
     let opts = BuildOptions {
-        params: Params::new(3, 4, 0).unwrap(),
+        params: Params::new(3, 4, 0, 0).unwrap(),
         epoch: 1,
         ..Default::default()
     };
@@ -50,13 +50,20 @@ fn a_server_can_encode_unlisted_hashes_but_not_for_one_device() {
 #[test]
 fn the_device_does_the_same_work_for_listed_and_unlisted_items() {
     // Both paths produce a voucher of the same size and structure; only the server can tell.
-    let f = fixture(50, Params::new(3, 4, 0).unwrap(), 1);
-    let c = Client::new(f.db.clone(), &ClientKey::generate());
+    let f = fixture(50, Params::new(3, 4, 0, 0).unwrap(), 1);
+    let c = Client::new(
+        f.db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let listed = voucher_with_choice(
         &c,
         &f.listed[0],
         b"a",
         b"",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
@@ -66,10 +73,11 @@ fn the_device_does_the_same_work_for_listed_and_unlisted_items() {
         &sha(777_777),
         b"a",
         b"",
+        WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
     .unwrap();
     assert_eq!(listed.len(), unlisted.len());
-    assert_eq!(listed[..76], unlisted[..76]);
+    assert_eq!(listed[..VOUCHER_HEADER_LEN], unlisted[..VOUCHER_HEADER_LEN]);
 }

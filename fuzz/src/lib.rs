@@ -17,7 +17,7 @@
 //! (which invalidates saved `*_mutated` crash inputs).
 #![allow(clippy::missing_panics_doc)]
 
-use blindmatch_core::device::Client;
+use blindmatch_core::device::{Client, DevicePolicy};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
 use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
@@ -72,11 +72,15 @@ pub fn client_key_bytes() -> Vec<u8> {
 
 /// The fixture database's parameters: T = 3, s_max = 4, no synthetic vouchers.
 pub fn fixture_params() -> Params {
-    Params::new(3, 4, 0).expect("valid parameters")
+    Params::new(3, 4, 0, 0).expect("valid parameters")
 }
 
 /// The fixture database's epoch.
 pub const FIXTURE_EPOCH: u64 = 7;
+/// The account the fixture voucher is made for.
+pub const FIXTURE_ACCOUNT: &[u8] = b"fuzz-account";
+/// The window the fixture voucher is made in.
+pub const FIXTURE_WINDOW: u64 = 0;
 
 /// The hashes the fixture database lists: six SHA-256, one MD5, one PDQ.
 pub fn listed() -> Vec<MediaHash> {
@@ -132,7 +136,10 @@ pub fn fixture() -> &'static Fixture {
         let db = Arc::new(Database::open(DB_FILE, &public, None).expect(STALE));
         let opener = Opener::new(&key, db.manifest()).expect(STALE);
         assert!(
-            matches!(opener.open(VOUCHER_FILE), Ok(OpenOutcome::Opened(_))),
+            matches!(
+                opener.open(VOUCHER_FILE, FIXTURE_ACCOUNT),
+                Ok(OpenOutcome::Opened(_))
+            ),
             "{STALE}"
         );
         let f = Fixture {
@@ -286,8 +293,8 @@ pub fn voucher(data: &[u8]) -> Verdict {
 fn open_voucher(data: &[u8]) -> Result<OpenOutcome, Error> {
     let f = fixture();
     let header = VoucherHeader::peek(data);
-    let out = f.opener.open(data);
-    let batch = f.opener.open_batch(&[data]);
+    let out = f.opener.open(data, FIXTURE_ACCOUNT);
+    let batch = f.opener.open_batch(&[data], FIXTURE_ACCOUNT);
     assert_eq!(batch.as_slice(), std::slice::from_ref(&out));
     if out.is_ok() {
         assert!(
@@ -329,7 +336,7 @@ pub fn voucher_mutated(data: &[u8]) -> Verdict {
 /// Open the fixture voucher's layers with the server key, patch `header ‖ Q ‖ plaintext`
 /// (xor and set only), and seal it again under the same rkey (core's `hazmat` tool).
 pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
-    blindmatch_core::server::reseal_voucher(&f.key, f.voucher, |plain| {
+    blindmatch_core::server::reseal_voucher(&f.key, f.voucher, FIXTURE_ACCOUNT, |plain| {
         apply_patches(plain, patches, true);
     })
 }
@@ -343,17 +350,27 @@ pub fn client_key(data: &[u8]) -> Verdict {
     assert_eq!(key.export().as_slice(), data);
     // The key derives keys for the fixture database and makes a real voucher that opens.
     let f = fixture();
-    let client = Client::new(f.db.clone(), &key);
+    let client = Client::new(
+        f.db.clone(),
+        &key,
+        FIXTURE_ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .expect("the fixture database");
     let v = voucher_with_choice(
         &client,
         &listed()[0],
         b"k",
         b"",
+        FIXTURE_WINDOW,
         SyntheticChoice::Real,
         &mut rand::rng(),
     )
     .expect("a voucher for a listed kind");
-    assert!(matches!(f.opener.open(&v), Ok(OpenOutcome::Opened(_))));
+    assert!(matches!(
+        f.opener.open(&v, FIXTURE_ACCOUNT),
+        Ok(OpenOutcome::Opened(_))
+    ));
     Ok(())
 }
 
@@ -408,12 +425,20 @@ pub fn opened_record(data: &[u8]) -> Verdict {
             let x0 = if x0 >= P { i } else { x0 };
             (x0, rec.dhf_values().iter().map(|v| (v ^ i) % P).collect())
         };
-        OpenedVoucher::from_parts(rec.id(), q, x0, rec.share_bytes(), &dhf, rec.adct_bytes())
-            .expect("valid parts")
+        OpenedVoucher::from_parts(
+            rec.window(),
+            rec.id(),
+            q,
+            x0,
+            rec.share_bytes(),
+            &dhf,
+            rec.adct_bytes(),
+        )
+        .expect("valid parts")
     };
     for t in [2u32, 3] {
-        let params = Params::new(t, s, 0).expect("valid params");
-        let mut account = Account::new(params);
+        let params = Params::new(t, s, 0, 0).expect("valid params");
+        let mut account = Account::new(params, rec.window());
         // One record is always below any threshold; the same record again is a no-op.
         assert_eq!(account.insert(rec.clone()), Ok(true));
         assert_eq!(account.insert(rec.clone()), Ok(false));
@@ -428,7 +453,7 @@ pub fn opened_record(data: &[u8]) -> Verdict {
             })
         );
         // Distinct x0: evaluation returns a typed result, never a panic.
-        let mut distinct = Account::new(params);
+        let mut distinct = Account::new(params, rec.window());
         for i in 0..=u64::from(t) {
             distinct.insert(copy(i + 1000, false)).expect("same s_max");
         }
@@ -436,8 +461,8 @@ pub fn opened_record(data: &[u8]) -> Verdict {
     }
     // A record whose DHF length differs from s_max is refused.
     if s < 1024 {
-        let params = Params::new(2, s + 1, 0).expect("valid params");
-        assert!(Account::new(params).insert(rec).is_err());
+        let params = Params::new(2, s + 1, 0, 0).expect("valid params");
+        assert!(Account::new(params, rec.window()).insert(rec).is_err());
     }
     Ok(())
 }

@@ -170,7 +170,6 @@ impl DeviceKeys {
     }
 
     /// The account's secret synthetic rate for this window, in ppm.
-    #[cfg(test)]
     pub(crate) fn rate_ppm(&self) -> u32 {
         self.rate_ppm
     }
@@ -257,7 +256,11 @@ mod tests {
         assert!((200_000..=400_000).contains(&a.rate_ppm()));
         let mut synthetic = 0;
         for i in 0..2000u32 {
-            let x = MediaHash::new(crate::hash::HashKind::Md5, &[i.to_le_bytes(), [0; 4], [1; 4], [2; 4]].concat()).unwrap();
+            let x = MediaHash::new(
+                crate::hash::HashKind::Md5,
+                &[i.to_le_bytes(), [0; 4], [1; 4], [2; 4]].concat(),
+            )
+            .unwrap();
             match (a.plan(&x), b.plan(&x)) {
                 (Plan::Real, Plan::Real) => {}
                 (Plan::Synthetic(u), Plan::Synthetic(v)) => {

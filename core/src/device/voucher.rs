@@ -199,6 +199,44 @@ impl Client {
         Ok(out)
     }
 
+    /// What one send of `x` in window `w` puts in the inner layer, without the group
+    /// operations: `None` for a real voucher of an unlisted item (its outer layer never
+    /// opens), else (real?, x0, share, DHF values, adct) with the adct keyed by the random `q`.
+    /// The record-level simulation in [`crate::research`] is built on it.
+    pub(crate) fn inner_values<R: CryptoRng + ?Sized>(
+        &self,
+        x: &MediaHash,
+        listed: bool,
+        id: &[u8],
+        ad: &[u8],
+        w: u64,
+        q: &[u8; 32],
+        rng: &mut R,
+    ) -> Result<Option<(bool, u64, [u8; 32], Vec<u64>, Vec<u8>)>> {
+        let bucket = bucket_for(ad.len())?;
+        let keys = self.keys(w);
+        let plan = keys.plan(x);
+        let real = matches!(plan, Plan::Real);
+        let inner = match plan {
+            Plan::Synthetic(v) => synthetic_inner(&v, bucket, rng),
+            Plan::Real if listed => real_inner(&keys, x, q, id, &pad_ad(ad, bucket)),
+            Plan::Real => return Ok(None),
+        };
+        Ok(Some((
+            real,
+            inner.x0.value(),
+            inner.share.to_bytes(),
+            inner.dhf.iter().map(|v| v.value()).collect(),
+            inner.adct.clone(),
+        )))
+    }
+
+    /// The account's secret synthetic rate for window `w`, in ppm (simulations measure the
+    /// count leak with it).
+    pub(crate) fn rate_ppm(&self, w: u64) -> u32 {
+        self.keys(w).rate_ppm()
+    }
+
     /// (enc(Q), enc(S)): β·H(x) + γ·G and β·P(x) + γ·L for a real voucher, β·G and β·L for a
     /// synthetic one. Halved points, so one batched double-and-compress yields both.
     fn q_and_s<R: CryptoRng + ?Sized>(
@@ -235,7 +273,6 @@ impl Client {
         };
         Ok((q.to_bytes(), Zeroizing::new(s.to_bytes())))
     }
-
 }
 
 fn real_inner(keys: &DeviceKeys, x: &MediaHash, q: &[u8; 32], id: &[u8], padded: &[u8]) -> Inner {

@@ -97,11 +97,7 @@ impl Eliminator {
                     *v = v.mul(inv);
                 }
                 debug_assert_eq!(combo.len(), k + 1);
-                self.basis.push(BasisVector {
-                    v: c,
-                    pivot,
-                    combo,
-                });
+                self.basis.push(BasisVector { v: c, pivot, combo });
                 self.basis_column.push(col);
             }
             None => {

@@ -11,8 +11,8 @@ pub use account::{Account, DEFAULT_DECODE_LIMIT, Outcome, RevealedMatch};
 #[cfg(feature = "hazmat")]
 pub use builder::assemble;
 pub use builder::{
-    BuildOptions, DEFAULT_EXPANSION, DEFAULT_SCHEDULE, DatabaseBuilder, MAX_EXPANSION, MIN_EXPANSION, Progress,
-    SourceList,
+    BuildOptions, DEFAULT_EXPANSION, DEFAULT_SCHEDULE, DatabaseBuilder, MAX_EXPANSION,
+    MIN_EXPANSION, Progress, SourceList,
 };
 pub use key::{SECRET_KEY_LEN, ServerSecretKey};
 #[cfg(feature = "hazmat")]

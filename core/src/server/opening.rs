@@ -205,6 +205,12 @@ pub fn reseal_voucher(
     let mut out = head.to_vec();
     out.extend_from_slice(&tau);
     out.extend(rkey.iter().zip(pad.iter()).map(|(k, p)| k ^ p));
-    aead::seal_into(&rkey, kdf::RCT, &inner_aad(head, account).ok()?, pt, &mut out);
+    aead::seal_into(
+        &rkey,
+        kdf::RCT,
+        &inner_aad(head, account).ok()?,
+        pt,
+        &mut out,
+    );
     Some(out)
 }

@@ -5,6 +5,13 @@ use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::sync::Arc;
 
+/// The account the tests' vouchers are made for and filed under.
+pub const ACCOUNT: &[u8] = b"alice";
+/// The window the tests use (the default schedule's first).
+pub const WINDOW: u64 = 0;
+/// A time in [`WINDOW`] of the default schedule.
+pub const NOW: u64 = blindmatch_core::server::DEFAULT_SCHEDULE.0 + 3600;
+
 pub fn sha(i: u64) -> MediaHash {
     let mut b = [0u8; 32];
     b[..8].copy_from_slice(&i.to_le_bytes());
