@@ -150,6 +150,9 @@ struct Parties {
     vouchers: Vec<Vec<u8>>,
 }
 
+/// The account bench vouchers are made for.
+const ACCOUNT: &[u8] = b"bench";
+
 /// Vouchers per timed repetition.
 const K: usize = 1000;
 
@@ -172,6 +175,7 @@ pub fn run(json: bool, entries: u64) -> Result<()> {
     voucher_making(&mut b, &parties.client, &built.listed);
     opening(&mut b, &parties);
     reveal(&mut b, built.params, &parties)?;
+    account_costs(&mut b)?;
     print(&b, json)
 }
 
@@ -183,7 +187,7 @@ fn database_build(b: &mut Bench, entries: u64) -> Result<Built> {
         name: "bench".into(),
         hashes: hashes(entries, 1),
     }];
-    let params = Params::new(30, 60, 10_000).what("params")?;
+    let params = Params::default();
     let opts = BuildOptions {
         params,
         ..Default::default()
@@ -257,14 +261,30 @@ fn database_load(b: &mut Bench, built: &Built, entries: u64) {
 /// Open the database as a device, set up the opener, and make the vouchers to open.
 fn parties(built: &Built) -> Result<Parties> {
     let db = Arc::new(Database::open(built.bytes.clone(), &built.public, None).what("open")?);
-    let client = Client::new(db.clone(), &ClientKey::generate());
+    let client = Client::new(
+        db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::default(),
+    )
+    .what("client")?;
     let opener = Opener::new(&built.server, db.manifest()).what("opener")?;
     let mut rng = rand::rng();
     let vouchers: Vec<Vec<u8>> = built
         .listed
         .iter()
         .take(K)
-        .map(|x| voucher_with_choice(&client, x, b"bench", b"ad", SyntheticChoice::Real, &mut rng))
+        .map(|x| {
+            voucher_with_choice(
+                &client,
+                x,
+                b"bench",
+                b"ad",
+                0,
+                SyntheticChoice::Real,
+                &mut rng,
+            )
+        })
         .collect::<std::result::Result<_, _>>()
         .what("voucher")?;
     Ok(Parties {
@@ -278,7 +298,9 @@ fn parties(built: &Built) -> Result<Parties> {
 fn time_vouchers(client: &Client, listed: &[MediaHash], choice: SyntheticChoice) -> f64 {
     time_us(5, K, || {
         for x in listed.iter().take(K) {
-            black_box(voucher_with_choice(client, x, b"bench", b"", choice, &mut rand::rng()).ok());
+            black_box(
+                voucher_with_choice(client, x, b"bench", b"", 0, choice, &mut rand::rng()).ok(),
+            );
         }
     })
 }
@@ -313,7 +335,7 @@ fn opening(b: &mut Bench, p: &Parties) {
     let open_floor = f.decompress + f.var_mul + f.batch_compress;
     let open1 = time_us(5, K, || {
         for v in vouchers {
-            black_box(opener.open(v).ok());
+            black_box(opener.open(v, ACCOUNT).ok());
         }
     });
     b.row(
@@ -322,16 +344,20 @@ fn opening(b: &mut Bench, p: &Parties) {
         open_floor,
         "floor = decompress + var-base mul + compress".into(),
     );
-    let open_b1 = b
-        .single
-        .install(|| time_us(5, K, || drop(black_box(opener.open_batch(vouchers)))));
+    let open_b1 = b.single.install(|| {
+        time_us(5, K, || {
+            drop(black_box(opener.open_batch(vouchers, ACCOUNT)))
+        })
+    });
     b.row(
         "open_batch",
         open_b1,
         open_floor,
         "1 core, batched compression".into(),
     );
-    let open_bn = time_us(5, K, || drop(black_box(opener.open_batch(vouchers))));
+    let open_bn = time_us(5, K, || {
+        drop(black_box(opener.open_batch(vouchers, ACCOUNT)))
+    });
     let cores = b.cores;
     b.row(
         "open_batch_parallel",
@@ -341,26 +367,27 @@ fn opening(b: &mut Bench, p: &Parties) {
     );
 }
 
-/// An account at T = 30, s_max = 60: 30 real + 60 synthetic opened vouchers.
+/// An account at the default T and s_max: T real + s_max synthetic opened vouchers.
 fn full_account(params: Params, p: &Parties) -> Result<Account> {
     let mut rng = rand::rng();
-    let mut account = Account::new(params);
-    for v in p.vouchers.iter().take(30) {
-        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(v) {
+    let mut account = Account::new(params, 0);
+    for v in p.vouchers.iter().take(params.threshold() as usize) {
+        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(v, ACCOUNT) {
             account.insert(r).what("account")?;
         }
     }
-    for x in hashes(60, 9).iter() {
+    for x in hashes(u64::from(params.s_max()), 9).iter() {
         let v = voucher_with_choice(
             &p.client,
             x,
             b"s",
             b"",
+            0,
             SyntheticChoice::Synthetic,
             &mut rng,
         )
         .what("voucher")?;
-        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(&v) {
+        if let Ok(OpenOutcome::Opened(r)) = p.opener.open(&v, ACCOUNT) {
             account.insert(r).what("account")?;
         }
     }
@@ -388,7 +415,7 @@ fn lagrange_floor() -> f64 {
     })
 }
 
-/// Reveal with T = 30, s_max = 60: 30 real + 60 synthetic opened vouchers.
+/// Reveal with the default T and s_max: T real + s_max synthetic opened vouchers.
 fn reveal(b: &mut Bench, params: Params, p: &Parties) -> Result<()> {
     let account = full_account(params, p)?;
     let reveal = time_us(5, 1, || {
@@ -399,7 +426,117 @@ fn reveal(b: &mut Bench, params: Params, p: &Parties) -> Result<()> {
         "reveal",
         reveal,
         lagrange,
-        "T = 30, s_max = 60, 90 opened; floor = Lagrange scalar work".into(),
+        format!(
+            "T = {}, s_max = {}, {} opened; floor = Lagrange scalar work",
+            params.threshold(),
+            params.s_max(),
+            account.opened()
+        ),
+    );
+    Ok(())
+}
+
+/// `(T − 1 + s)²` multiply-adds modulo p = 2^64 − 59: the floor of one elimination step.
+fn fp_step_floor(rows: usize) -> f64 {
+    const P: u128 = 0xFFFF_FFFF_FFFF_FFC5;
+    let v: Vec<u64> = (0..rows as u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    time_us(5, 1, || {
+        let mut acc = 1u128;
+        for a in &v {
+            for c in &v {
+                acc = (acc * u128::from(*a) + u128::from(*c)) % P;
+            }
+        }
+        black_box(acc);
+    })
+}
+
+/// A client and an opener over a small database with `params` listing `items`.
+fn small_world(params: Params, items: &[MediaHash]) -> Result<(Client, Opener)> {
+    let server = ServerSecretKey::generate();
+    let opts = BuildOptions {
+        params,
+        ..Default::default()
+    };
+    let list = [SourceList {
+        name: "bench".into(),
+        hashes: items.to_vec(),
+    }];
+    let bytes = DatabaseBuilder::build(&server, &list, &opts).what("build")?;
+    let db = Arc::new(Database::open(bytes, &server.public(), None).what("open")?);
+    let opener = Opener::new(&server, db.manifest()).what("opener")?;
+    let policy = DevicePolicy::permissive_for_tests();
+    let client = Client::new(db, &ClientKey::generate(), ACCOUNT, &policy).what("client")?;
+    Ok((client, opener))
+}
+
+/// Records as the server stores them, from the record-level simulation of listed items.
+fn simulated_records(params: Params, n: u64) -> Result<Vec<OpenedVoucher>> {
+    let items = hashes(n, 11);
+    let (client, _) = small_world(params, &items)?;
+    let mut rng = rand::rng();
+    let mut out = Vec::new();
+    for x in &items {
+        let r = simulated_record(&client, x, true, b"b", b"", 0, &mut rng).what("record")?;
+        out.extend(r.map(|r| r.record));
+    }
+    Ok(out)
+}
+
+/// The server's cost per inserted record (one elimination step) at s_max 60, 250 and 1000,
+/// measured on a full basis.
+fn account_costs(b: &mut Bench) -> Result<()> {
+    for (s, name) in [
+        (60u32, "account_insert_s60"),
+        (250, "account_insert_s250"),
+        (1000, "account_insert_s1000"),
+    ] {
+        let params = Params::new(30, s, 5_000, 15_000).what("params")?;
+        let rows = 29 + s as usize;
+        let recs = simulated_records(params, rows as u64 + 120)?;
+        let (head, tail) = recs.split_at(rows.min(recs.len()));
+        let mut acc = Account::with_records(params, 0, head.to_vec()).what("account")?;
+        let t = Instant::now();
+        for r in tail {
+            acc.insert(r.clone()).what("account")?;
+        }
+        let per = t.elapsed().as_secs_f64() * 1e6 / tail.len().max(1) as f64;
+        let note = format!("T = 30, s_max = {s}, full basis; floor = (T-1+s)² mul-adds mod p");
+        b.row(name, per, fp_step_floor(rows), note);
+    }
+    decoding(b)
+}
+
+/// Decoding beyond s_max: T = 30, s_max = 60, 180 synthetic records and the 32 real ones a
+/// reveal then needs (T − 1 + 180/60): one evaluation, against one elimination step.
+fn decoding(b: &mut Bench) -> Result<()> {
+    let params = Params::new(30, 60, 0, 0).what("params")?;
+    let items = hashes(32, 12);
+    let (client, opener) = small_world(params, &items)?;
+    let mut acc = Account::new(params, 0);
+    let mut rng = rand::rng();
+    let synthetic = hashes(180, 13);
+    let sends = items
+        .iter()
+        .map(|x| (x, SyntheticChoice::Real))
+        .chain(synthetic.iter().map(|x| (x, SyntheticChoice::Synthetic)));
+    for (x, choice) in sends {
+        let v = voucher_with_choice(&client, x, b"d", b"", 0, choice, &mut rng).what("voucher")?;
+        if let OpenOutcome::Opened(r) = opener.open(&v, ACCOUNT).what("open")? {
+            acc.insert(r).what("account")?;
+        }
+    }
+    let revealed = matches!(acc.evaluate(), Ok(Outcome::Revealed { .. }));
+    let t = time_us(3, 1, || {
+        black_box(acc.evaluate().ok());
+    });
+    b.row(
+        "evaluate_decode_beyond_smax",
+        t,
+        fp_step_floor(89),
+        format!("T = 30, s_max = 60, 32 real + 180 synthetic; revealed: {revealed}; floor = one elimination step"),
     );
     Ok(())
 }

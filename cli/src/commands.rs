@@ -2,7 +2,6 @@
 
 use crate::fail::{Context, Fail, Result};
 use crate::files;
-use crate::store::{AccountStore, SqliteStore};
 use blindmatch_core::device::*;
 use blindmatch_core::media::{self, PdqOutcome};
 use blindmatch_core::server::*;
@@ -70,27 +69,79 @@ pub struct DbBuild {
     /// Kind of bare (one-hash-per-line) entries; CSV lines carry their own.
     #[arg(long)]
     kind: Option<String>,
-    /// T: distinct real matches an account needs before anything is revealed (2–256).
-    #[arg(long, default_value_t = 30)]
-    threshold: u32,
-    /// Probability that a device makes a voucher synthetic, in [0, 1).
-    #[arg(long, default_value_t = 0.01)]
-    synthetic_rate: f64,
-    /// s_max: synthetic vouchers per account the threshold detection tolerates (≤ 1024).
-    #[arg(long, default_value_t = 60)]
-    smax: u32,
+    /// T: distinct real matches an account needs in one window before anything is revealed
+    /// (2–256) [default: core's, 30].
+    #[arg(long)]
+    threshold: Option<u32>,
+    /// The synthetic-rate range LO..HI (probabilities in [0, 1)): each account draws its
+    /// secret rate for each window in it [default: core's, 0.005..0.015].
+    #[arg(long)]
+    rate_range: Option<String>,
+    /// s_max: synthetic records per account and window that elimination tolerates (≤ 1024;
+    /// beyond it the decoder delays a reveal) [default: core's, 250].
+    #[arg(long)]
+    smax: Option<u32>,
+    /// Start of the window schedule (Unix seconds) [default: core's, Monday 2026-01-05].
+    #[arg(long)]
+    window_origin: Option<u64>,
+    /// Length of a counting window in seconds [default: core's, one week].
+    #[arg(long)]
+    window_length: Option<u64>,
+    /// Number of windows in the schedule [default: core's, 520].
+    #[arg(long)]
+    window_count: Option<u32>,
     /// Keep only hashes listed by at least this many of the --list sources.
     #[arg(long, default_value_t = 1)]
     min_sources: u8,
     /// Database epoch; vouchers are bound to it.
     #[arg(long, default_value_t = 1)]
     epoch: u64,
-    /// OKVS cells per listed hash (1.23–8).
-    #[arg(long, default_value_t = 1.25)]
-    expansion: f64,
+    /// OKVS cells per listed hash (1.23–8) [default: core's, 1.25].
+    #[arg(long)]
+    expansion: Option<f64>,
     /// The database file to write.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// Parse `LO..HI`.
+pub fn parse_range(text: &str) -> Result<(f64, f64)> {
+    let bad = || Fail::msg("--rate-range: expected LO..HI, e.g. 0.005..0.015");
+    let (lo, hi) = text.split_once("..").ok_or_else(bad)?;
+    Ok((
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// The build options: every flag not given takes core's default.
+fn build_options(a: &DbBuild) -> Result<BuildOptions> {
+    let d = BuildOptions::default();
+    let (lo, hi) = match &a.rate_range {
+        Some(r) => parse_range(r)?,
+        None => d.params.rate_range(),
+    };
+    let params = Params::with_rate_range(
+        a.threshold.unwrap_or(d.params.threshold()),
+        a.smax.unwrap_or(d.params.s_max()),
+        lo,
+        hi,
+    )
+    .what("parameters")?;
+    let schedule = Schedule::new(
+        a.window_origin.unwrap_or(d.schedule.origin()),
+        a.window_length.unwrap_or(d.schedule.length()),
+        a.window_count.unwrap_or(d.schedule.count()),
+    )
+    .what("window schedule")?;
+    Ok(BuildOptions {
+        params,
+        schedule,
+        epoch: a.epoch,
+        min_sources: a.min_sources,
+        expansion: a.expansion.unwrap_or(d.expansion),
+        ..d
+    })
 }
 
 pub fn read_lists(specs: &[String], kind: Option<HashKind>) -> Result<Vec<SourceList>> {
@@ -125,14 +176,7 @@ pub fn db_build(a: &DbBuild) -> Result<()> {
         .transpose()
         .what("--kind")?;
     let lists = read_lists(&a.lists, kind)?;
-    let params = Params::with_rate(a.threshold, a.smax, a.synthetic_rate).what("parameters")?;
-    let opts = BuildOptions {
-        params,
-        epoch: a.epoch,
-        min_sources: a.min_sources,
-        expansion: a.expansion,
-        ..Default::default()
-    };
+    let opts = build_options(a)?;
     let show = std::io::stderr().is_terminal();
     let progress = move |done: u64, total: u64| {
         if show && total >= 50_000 {
@@ -189,7 +233,15 @@ pub fn db_inspect(path: &Path, json: bool) -> Result<()> {
     println!("file size        {} bytes", info.file_len);
     println!("threshold T      {}", m.params.threshold());
     println!("s_max            {}", m.params.s_max());
-    println!("synthetic rate   {}", m.params.synthetic_rate());
+    let (lo, hi) = m.params.rate_range();
+    println!("synthetic rate   {lo}..{hi} (each account's secret rate per window)");
+    let sc = &m.schedule;
+    println!(
+        "windows          {} of {} s from {} (Unix s)",
+        sc.count(),
+        sc.length(),
+        sc.origin()
+    );
     println!(
         "hash kinds       {}",
         m.kinds
@@ -257,8 +309,30 @@ pub struct VoucherArgs {
     /// A media hash given directly as KIND:HEX (repeatable).
     #[arg(long = "hash")]
     hashes: Vec<String>,
+    /// The account the vouchers are made for (the id the server files them under).
+    #[arg(long)]
+    account: String,
+    /// The time to make the vouchers at (Unix seconds) [default: now].
+    #[arg(long)]
+    now: Option<u64>,
+    /// The device state file (created if missing): refuses an older window or a second
+    /// database in a window already used.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Accept any valid database (small T, no synthetic vouchers): for tests and demos
+    /// only, never for an app.
+    #[arg(long)]
+    insecure_test_policy: bool,
     /// Media files.
     files: Vec<PathBuf>,
+}
+
+/// The current time (Unix seconds).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Hash a media file with `kind`; PDQ decodes the image and applies the quality gate.
@@ -327,7 +401,25 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let key = load_client_key(&a.client_key)?;
     let root = parse_root(a.root.as_deref())?;
     let db = Arc::new(Database::open(crate::files::read(&a.db)?, &pk, root.as_ref()).at(&a.db)?);
-    let client = Client::new(db, &key);
+    let policy = if a.insecure_test_policy {
+        DevicePolicy::permissive_for_tests()
+    } else {
+        DevicePolicy::default()
+    };
+    let client = Client::new(db, &key, a.account.as_bytes(), &policy).at(&a.db)?;
+    let now = a.now.unwrap_or_else(now_unix);
+    let state = match &a.state {
+        Some(path) => {
+            let mut st = match std::fs::read(path) {
+                Ok(b) => DeviceState::from_bytes(&b).at(path)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => DeviceState::new(),
+                Err(e) => return Err(Fail::file(path, e)),
+            };
+            client.check_state(&mut st, now).at(path)?;
+            Some((path, st))
+        }
+        None => None,
+    };
     let kind = HashKind::from_name(&a.kind).what("--kind")?;
     let mut items: Vec<(String, MediaHash)> = Vec::new();
     for (i, h) in a.hashes.iter().enumerate() {
@@ -349,7 +441,7 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let mut made = Vec::with_capacity(items.len());
     for (id, h) in &items {
         let v = client
-            .voucher(h, id.as_bytes(), a.ad.as_bytes())
+            .voucher(h, id.as_bytes(), a.ad.as_bytes(), now)
             .what(&format!("voucher for {id}"))?;
         made.push((id, v));
     }
@@ -358,112 +450,16 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
         let path = a.out.join(format!("{i:05}-{}.bmv", sanitize(id)));
         files::write_atomic(&path, v, false)?;
     }
-    println!("{} vouchers written to {}", made.len(), a.out.display());
+    if let Some((path, st)) = state {
+        files::write_atomic(path, &st.to_bytes(), false)?;
+    }
+    println!(
+        "{} vouchers written to {} (window {})",
+        made.len(),
+        a.out.display(),
+        client.window_at(now).what("--now")?
+    );
     Ok(())
-}
-
-pub fn server_open(
-    key_path: &Path,
-    db_path: &Path,
-    store_path: &Path,
-    account: &str,
-    vouchers: &[PathBuf],
-    json: bool,
-) -> Result<()> {
-    let key = load_server_key(key_path)?;
-    let pk = key.public();
-    let db = Database::open(crate::files::read(db_path)?, &pk, None).at(db_path)?;
-    let opener = Opener::new(&key, db.manifest()).at(key_path)?;
-    // Read and open everything before touching the store: any bad voucher aborts the batch.
-    let bytes: Vec<Vec<u8>> = vouchers
-        .iter()
-        .map(|p| files::read(p))
-        .collect::<Result<_>>()?;
-    let results = opener.open_batch(&bytes);
-    let mut opened = Vec::new();
-    let mut no_match = 0;
-    for (path, r) in vouchers.iter().zip(results) {
-        match r.at(path)? {
-            OpenOutcome::Opened(rec) => opened.push(rec),
-            OpenOutcome::NoMatch => no_match += 1,
-        }
-    }
-    let mut store = SqliteStore::open(store_path).at(store_path)?;
-    let added = store.add(account, db.params(), &opened).at(store_path)?;
-    if json {
-        let v = serde_json::json!({"vouchers": vouchers.len(), "opened": opened.len(), "new": added, "no_match": no_match});
-        println!("{v}");
-    } else {
-        println!(
-            "{} vouchers: {} opened ({} new), {} closed (no match)",
-            vouchers.len(),
-            opened.len(),
-            added,
-            no_match
-        );
-    }
-    Ok(())
-}
-
-pub fn status_json(outcome: &Outcome) -> serde_json::Value {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    match outcome {
-        Outcome::BelowThreshold { opened } => {
-            serde_json::json!({"state": "below_threshold", "opened": opened})
-        }
-        Outcome::Revealed { real, synthetic } => serde_json::json!({
-            "state": "revealed",
-            "real": real.iter().map(|m| serde_json::json!({"id": text(&m.id), "ad": text(&m.ad)})).collect::<Vec<_>>(),
-            "synthetic": synthetic.iter().map(|i| text(i)).collect::<Vec<_>>(),
-        }),
-    }
-}
-
-pub fn evaluate_account(store_path: &Path, account: &str) -> Result<Outcome> {
-    let store = SqliteStore::open(store_path).at(store_path)?;
-    let (params, records) = store
-        .load(account)
-        .at(store_path)?
-        .ok_or_else(|| Fail::at(store_path, format!("no account {account:?} in this store")))?;
-    Account::with_records(params, records)
-        .and_then(|a| a.evaluate())
-        .at(store_path)
-}
-
-pub fn server_status(store_path: &Path, account: &str, json: bool) -> Result<()> {
-    let outcome = evaluate_account(store_path, account)?;
-    if json {
-        println!("{}", status_json(&outcome));
-        return Ok(());
-    }
-    match &outcome {
-        Outcome::BelowThreshold { opened } => {
-            println!("below threshold: {opened} opened vouchers; nothing is revealed")
-        }
-        Outcome::Revealed { real, synthetic } => {
-            println!(
-                "threshold reached: {} real matches, {} synthetic vouchers",
-                real.len(),
-                synthetic.len()
-            );
-            print_matches(real, synthetic);
-        }
-    }
-    Ok(())
-}
-
-/// The revealed matches and synthetic ids, one per line.
-pub fn print_matches(real: &[RevealedMatch], synthetic: &[Vec<u8>]) {
-    for m in real {
-        println!(
-            "  match      {:<14} {}",
-            String::from_utf8_lossy(&m.id),
-            String::from_utf8_lossy(&m.ad)
-        );
-    }
-    for s in synthetic {
-        println!("  synthetic  {}", String::from_utf8_lossy(s));
-    }
 }
 
 pub fn hash(kind: &str, gate: bool, paths: &[PathBuf]) -> Result<()> {

@@ -19,7 +19,7 @@ const ITEMS: usize = 300;
 const MATCHING: usize = 14;
 const THRESHOLD: u32 = 10;
 const S_MAX: u32 = 30;
-const RATE: f64 = 0.03;
+const RATE: (f64, f64) = (0.02, 0.04);
 
 fn write_media(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
     files::ensure_dir(dir)?;
@@ -98,7 +98,8 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         dir.display()
     );
     println!(
-        "threshold T = {THRESHOLD}, s_max = {S_MAX}, synthetic rate = {RATE}; {ITEMS} media items of which {MATCHING} are on the list"
+        "threshold T = {THRESHOLD}, s_max = {S_MAX}, synthetic rate drawn per account and week in {}..{}; {ITEMS} media items of which {MATCHING} are on the list",
+        RATE.0, RATE.1
     );
 
     section("server: keys and the blinded database");
@@ -168,7 +169,7 @@ fn media_and_list(dir: &Path, listed: u64) -> Result<(Media, Vec<MediaHash>)> {
 
 /// Blind the list into a signed database file and show its size, speed and root hash.
 fn build_database(dir: &Path, server: &ServerSecretKey, list: Vec<MediaHash>) -> Result<Built> {
-    let params = Params::with_rate(THRESHOLD, S_MAX, RATE).what("parameters")?;
+    let params = Params::with_rate_range(THRESHOLD, S_MAX, RATE.0, RATE.1).what("parameters")?;
     let opts = BuildOptions {
         params,
         epoch: 1,
@@ -220,12 +221,20 @@ fn load_device(
         Database::open(crate::files::read(db_path)?, public, Some(&built.root)).at(db_path)?,
     );
     println!(
-        "memory-mapped and verified against the pinned server key and root hash in {:.1} ms",
+        "loaded and verified against the pinned server key and root hash in {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
     let client_key = ClientKey::generate();
     files::write_atomic(&dir.join("account.key"), &client_key.export(), true)?;
-    let client = Client::new(db.clone(), &client_key);
+    // The app's default device policy accepts this database (T ≥ 10, s_max ≥ 16, rates in
+    // [0.1 %, 10 %], weekly windows).
+    let client = Client::new(
+        db.clone(),
+        &client_key,
+        ACCOUNT.as_bytes(),
+        &DevicePolicy::default(),
+    )
+    .what("device policy")?;
     Ok((db, client))
 }
 
@@ -236,7 +245,7 @@ fn play_account(media: &Media, client: &Client, server: &mut ServerSide) -> Resu
     let mut tally = Tally::default();
     let halves = [(0, ITEMS / 2), (ITEMS / 2, ITEMS)];
     for (round, (from, to)) in halves.into_iter().enumerate() {
-        let batch = make_vouchers(media, client, server.params, from..to, &mut tally)?;
+        let batch = make_vouchers(media, client, from..to, &mut tally)?;
         let heading = format!("server: round {} — items {}..{}", round + 1, from + 1, to);
         let outcome = serve_round(server, &heading, &batch, &mut tally)?;
         if round == 0 && matches!(outcome, Outcome::Revealed { .. }) {
@@ -249,16 +258,17 @@ fn play_account(media: &Media, client: &Client, server: &mut ServerSide) -> Resu
     Ok(tally)
 }
 
-/// The device's vouchers for the media `items`. The device decides real/synthetic itself (at
-/// the database's rate); the demo records those decisions only to check the server's result.
+/// The device's vouchers for the media `items`, made as an app makes them. The device decides
+/// real/synthetic itself, per item and with the account's secret rate for the week; the demo
+/// asks the research API for those decisions only to check the server's result.
 fn make_vouchers(
     media: &Media,
     client: &Client,
-    params: Params,
     items: Range<usize>,
     tally: &mut Tally,
 ) -> Result<Vec<Vec<u8>>> {
-    let mut rng = rand::rng();
+    let now = crate::commands::now_unix();
+    let window = client.window_at(now).what("window")?;
     let mut batch = Vec::new();
     for i in items {
         let id = media.files[i]
@@ -266,22 +276,11 @@ fn make_vouchers(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let ad = format!("message #{} in chat 42", 1000 + i);
-        let synthetic = rng.next_u32() % 1_000_000 < params.synthetic_rate_ppm();
-        let choice = if synthetic {
-            SyntheticChoice::Synthetic
-        } else {
-            SyntheticChoice::Real
-        };
+        let synthetic = is_synthetic(client, &media.hashes[i], window);
         let t = Instant::now();
-        let v = voucher_with_choice(
-            client,
-            &media.hashes[i],
-            id.as_bytes(),
-            ad.as_bytes(),
-            choice,
-            &mut rng,
-        )
-        .what("voucher")?;
+        let v = client
+            .voucher(&media.hashes[i], id.as_bytes(), ad.as_bytes(), now)
+            .what("voucher")?;
         tally.voucher_time += t.elapsed();
         tally.voucher_len = v.len();
         if synthetic {
@@ -303,7 +302,7 @@ fn serve_round(
     tally: &mut Tally,
 ) -> Result<Outcome> {
     let t = Instant::now();
-    let results = server.opener.open_batch(batch);
+    let results = server.opener.open_batch(batch, ACCOUNT.as_bytes());
     tally.open_time += t.elapsed();
     let mut opened = Vec::new();
     for r in results {
@@ -313,10 +312,12 @@ fn serve_round(
     }
     let closed = batch.len() - opened.len();
     let store_path = &server.store_path;
+    let now = crate::commands::now_unix();
     server
         .store
-        .add(ACCOUNT, &server.params, &opened)
+        .add(ACCOUNT, &server.params, &opened, now)
         .at(store_path)?;
+    let window = opened.first().map_or(0, OpenedVoucher::window);
     section(heading);
     println!(
         "{} vouchers: {} outer layers opened (real matches and synthetic vouchers look the same), {} stayed closed",
@@ -326,11 +327,11 @@ fn serve_round(
     );
     let (p, records) = server
         .store
-        .load(ACCOUNT)
+        .load(ACCOUNT, window)
         .at(store_path)?
         .ok_or_else(|| Fail::msg("account missing"))?;
     let t = Instant::now();
-    let outcome = Account::with_records(p, records)
+    let outcome = Account::with_records(p, window, records.into_iter().map(|s| s.record))
         .and_then(|a| a.evaluate())
         .what("evaluate")?;
     print_outcome(&outcome, t.elapsed());
@@ -352,7 +353,7 @@ fn print_outcome(outcome: &Outcome, eval: Duration) {
                 real.len(),
                 synthetic.len()
             );
-            crate::commands::print_matches(real, synthetic);
+            crate::server::print_matches(real, synthetic);
         }
     }
 }
@@ -361,7 +362,7 @@ fn print_outcome(outcome: &Outcome, eval: Duration) {
 fn summary(tally: &Tally, store_path: &Path) {
     section("summary");
     println!(
-        "voucher size            {} bytes (= 300 + 8·(s_max+1) + 256-byte bucket)",
+        "voucher size            {} bytes (= 308 + 8·(s_max+1) + 256-byte bucket)",
         tally.voucher_len
     );
     println!(

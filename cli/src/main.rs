@@ -8,6 +8,8 @@ mod demo;
 mod fail;
 mod files;
 mod imaging;
+mod server;
+mod simulate;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +64,9 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         entries: u64,
     },
+    /// Simulate accounts at the record level: P(reveal) and the server's advantage by the
+    /// number of listed items sent.
+    Simulate(simulate::SimulateArgs),
     /// Robustness of each hasher under common edits, over the images in a folder.
     EvalHash {
         /// Folder of PNG/JPEG images.
@@ -82,37 +87,15 @@ enum ServerCmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Open vouchers for an account and record the opened ones in the store.
-    Open {
-        /// The server's secret key file (mode 0600).
-        #[arg(long)]
-        server_key: PathBuf,
-        /// The database the vouchers were made for.
-        #[arg(long)]
-        db: PathBuf,
-        /// The account store (SQLite file; created if missing).
-        #[arg(long)]
-        store: PathBuf,
-        /// The account the vouchers belong to.
-        #[arg(long)]
-        account: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Voucher files.
-        #[arg(required = true)]
-        vouchers: Vec<PathBuf>,
-    },
-    /// An account's status: below the threshold, the count of opened vouchers; at or above,
-    /// the real matches' ids and associated data and the synthetic ids.
-    Status {
-        #[arg(long)]
-        store: PathBuf,
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Open vouchers for an account and record the opened ones in the store, per window;
+    /// delete the below-threshold records of closed windows.
+    Open(server::OpenArgs),
+    /// An account's state per window: below the threshold nothing (counts with --audit); at
+    /// or above, the real matches' ids and associated data and the synthetic ids.
+    Status(server::StatusArgs),
+    /// Everything stored about an account (per opened record: id, x0, window, arrival time;
+    /// no secrets). Below-threshold state: needs --audit.
+    Records(server::RecordsArgs),
 }
 
 #[derive(Subcommand)]
@@ -151,19 +134,9 @@ fn run(cli: Cli) -> fail::Result<()> {
     use commands::*;
     match cli.command {
         Command::Server(ServerCmd::Keygen { out }) => server_keygen(&out),
-        Command::Server(ServerCmd::Open {
-            server_key,
-            db,
-            store,
-            account,
-            json,
-            vouchers,
-        }) => server_open(&server_key, &db, &store, &account, &vouchers, json),
-        Command::Server(ServerCmd::Status {
-            store,
-            account,
-            json,
-        }) => server_status(&store, &account, json),
+        Command::Server(ServerCmd::Open(args)) => server::server_open(&args),
+        Command::Server(ServerCmd::Status(args)) => server::server_status(&args),
+        Command::Server(ServerCmd::Records(args)) => server::server_records(&args),
         Command::Db(DbCmd::Build(args)) => db_build(&args),
         Command::Db(DbCmd::Inspect { db, json }) => db_inspect(&db, json),
         Command::Db(DbCmd::Verify {
@@ -180,6 +153,7 @@ fn run(cli: Cli) -> fail::Result<()> {
         } => hash(&kind, !no_quality_gate, &files),
         Command::Demo { dir, listed } => demo::run(dir, listed),
         Command::Bench { json, entries } => bench::run(json, entries),
+        Command::Simulate(args) => simulate::run(&args),
         Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),
     }
 }

@@ -1,14 +1,21 @@
-//! The account store: opened vouchers per account, kept in an embedded SQLite database by
-//! default, behind [`AccountStore`] so a networked database can be added later.
+//! The account store: opened vouchers per (account, counting window), kept in an embedded
+//! SQLite database by default, behind [`AccountStore`] so a networked database can be added.
 //!
 //! Guarantees: adding the same voucher twice is a no-op (keyed by its Q); one batch is one
 //! transaction, so a crash loses nothing that was committed and leaves nothing half-written;
-//! several processes may write one store (WAL, `BEGIN IMMEDIATE`, busy timeout).
+//! several processes may write one store (WAL, `BEGIN IMMEDIATE`, busy timeout). Records of
+//! two windows never combine: an account is evaluated per window, and the below-threshold
+//! records of closed windows are deleted ([`AccountStore::prune`]).
+//!
+//! Schema version 2 (`PRAGMA user_version`); a version-1 store (protocol v1 records) is
+//! refused with a message, since v1 records cannot be evaluated under protocol v2.
 
 use blindmatch_core::Params;
 use blindmatch_core::server::OpenedVoucher;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
+
+const SCHEMA_VERSION: i64 = 2;
 
 /// Store errors (never containing record contents).
 #[derive(Debug)]
@@ -19,6 +26,8 @@ pub enum StoreError {
     Corrupt(String),
     /// The account was created under other protocol parameters.
     ParamsMismatch,
+    /// The store file has another schema version.
+    Version(i64),
 }
 
 impl std::fmt::Display for StoreError {
@@ -29,6 +38,10 @@ impl std::fmt::Display for StoreError {
             StoreError::ParamsMismatch => {
                 f.write_str("account was opened under a database with other parameters (T, s_max)")
             }
+            StoreError::Version(v) => write!(
+                f,
+                "store has schema version {v}, this build reads version {SCHEMA_VERSION} (protocol v2); start a new store"
+            ),
         }
     }
 }
@@ -39,20 +52,35 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Where accounts' opened vouchers live.
+/// One stored record with what the server knows of its arrival.
+pub struct Stored {
+    /// The record.
+    pub record: OpenedVoucher,
+    /// When it was added (Unix seconds).
+    pub arrival: u64,
+}
+
+/// Where accounts' opened vouchers live, per (account, window).
 pub trait AccountStore {
-    /// Add opened vouchers to an account in one transaction; returns how many were new.
+    /// Add opened vouchers (of any windows) to an account in one transaction at time `now`;
+    /// returns how many were new.
     fn add(
         &mut self,
         account: &str,
         params: &Params,
         records: &[OpenedVoucher],
+        now: u64,
     ) -> Result<usize, StoreError>;
-    /// The account's parameters and records, if it exists.
-    fn load(&self, account: &str) -> Result<Option<(Params, Vec<OpenedVoucher>)>, StoreError>;
-    /// Count of records per account.
-    #[allow(dead_code)]
-    fn accounts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The parameters and records (arrival order) of an account in a window, if any.
+    fn load(&self, account: &str, window: u64)
+    -> Result<Option<(Params, Vec<Stored>)>, StoreError>;
+    /// The windows an account has records in, ascending.
+    fn windows(&self, account: &str) -> Result<Vec<u64>, StoreError>;
+    /// Remember that an account's window revealed (its records are kept).
+    fn mark_revealed(&mut self, account: &str, window: u64) -> Result<(), StoreError>;
+    /// Delete every account's records of windows before `keep_from` that did not reveal;
+    /// returns how many records were deleted.
+    fn prune(&mut self, keep_from: u64) -> Result<usize, StoreError>;
 }
 
 /// The SQLite store.
@@ -80,22 +108,38 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tables: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(StoreError::Version(version));
+        }
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS accounts (
-                 account TEXT PRIMARY KEY,
+                 account TEXT NOT NULL,
+                 window INTEGER NOT NULL,
                  threshold INTEGER NOT NULL,
                  s_max INTEGER NOT NULL,
-                 synthetic_rate_ppm INTEGER NOT NULL
+                 rate_lo_ppm INTEGER NOT NULL,
+                 rate_hi_ppm INTEGER NOT NULL,
+                 revealed INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (account, window)
              );
              CREATE TABLE IF NOT EXISTS opened (
-                 account TEXT NOT NULL REFERENCES accounts(account),
+                 account TEXT NOT NULL,
+                 window INTEGER NOT NULL,
                  q BLOB NOT NULL,
                  record BLOB NOT NULL,
+                 arrival INTEGER NOT NULL,
                  seq INTEGER NOT NULL,
-                 PRIMARY KEY (account, q)
+                 PRIMARY KEY (account, window, q)
              );
-             CREATE INDEX IF NOT EXISTS opened_by_seq ON opened(account, seq);",
+             CREATE INDEX IF NOT EXISTS opened_by_seq ON opened(account, window, seq);",
         )?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(SqliteStore { conn })
     }
@@ -115,45 +159,36 @@ impl AccountStore for SqliteStore {
         account: &str,
         p: &Params,
         records: &[OpenedVoucher],
+        now: u64,
     ) -> Result<usize, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<(u32, u32)> = tx
-            .query_row(
-                "SELECT threshold, s_max FROM accounts WHERE account = ?1",
-                params![account],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        match existing {
-            Some((t, s)) if (t, s) != (p.threshold(), p.s_max()) => {
-                return Err(StoreError::ParamsMismatch);
-            }
-            Some(_) => {}
-            None => {
-                tx.execute(
-                    "INSERT INTO accounts (account, threshold, s_max, synthetic_rate_ppm) VALUES (?1, ?2, ?3, ?4)",
-                    params![account, p.threshold(), p.s_max(), p.synthetic_rate_ppm()],
-                )?;
-            }
+        let mut windows: Vec<u64> = records.iter().map(OpenedVoucher::window).collect();
+        windows.sort_unstable();
+        windows.dedup();
+        for w in &windows {
+            ensure_account(&tx, account, *w, p)?;
         }
         let mut added = 0;
         {
-            let next: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1",
-                params![account],
-                |r| r.get(0),
+            let mut next = tx.prepare(
+                "SELECT COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1 AND window = ?2",
             )?;
             let mut stmt = tx.prepare(
-                "INSERT OR IGNORE INTO opened (account, q, record, seq) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO opened (account, window, q, record, arrival, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (i, r) in records.iter().enumerate() {
+            for r in records {
+                let seq: i64 =
+                    next.query_row(params![account, sql_u64(r.window())?], |r| r.get(0))?;
                 added += stmt.execute(params![
                     account,
+                    sql_u64(r.window())?,
                     &r.q()[..],
                     r.to_bytes(),
-                    next + 1 + i as i64
+                    sql_u64(now)?,
+                    seq + 1
                 ])?;
             }
         }
@@ -161,37 +196,114 @@ impl AccountStore for SqliteStore {
         Ok(added)
     }
 
-    fn load(&self, account: &str) -> Result<Option<(Params, Vec<OpenedVoucher>)>, StoreError> {
-        let p: Option<(u32, u32, u32)> = self
+    fn load(
+        &self,
+        account: &str,
+        window: u64,
+    ) -> Result<Option<(Params, Vec<Stored>)>, StoreError> {
+        let w = sql_u64(window)?;
+        let p: Option<(u32, u32, u32, u32)> = self
             .conn
             .query_row(
-                "SELECT threshold, s_max, synthetic_rate_ppm FROM accounts WHERE account = ?1",
-                params![account],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm FROM accounts
+                 WHERE account = ?1 AND window = ?2",
+                params![account, w],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((t, s, rate)) = p else {
+        let Some((t, s, lo, hi)) = p else {
             return Ok(None);
         };
-        let p = Params::new(t, s, rate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT record FROM opened WHERE account = ?1 ORDER BY seq")?;
-        let rows = stmt.query_map(params![account], |r| r.get::<_, Vec<u8>>(0))?;
+        let p = Params::new(t, s, lo, hi).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut stmt = self.conn.prepare(
+            "SELECT record, arrival FROM opened WHERE account = ?1 AND window = ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![account, w], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(
-                OpenedVoucher::from_bytes(&row?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            let (bytes, arrival) = row?;
+            let record = OpenedVoucher::from_bytes(&bytes)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if record.window() != window {
+                return Err(StoreError::Corrupt(
+                    "record filed under another window".into(),
+                ));
+            }
+            out.push(Stored {
+                record,
+                arrival: u64::try_from(arrival).unwrap_or(0),
+            });
         }
         Ok(Some((p, out)))
     }
 
-    fn accounts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT a.account, COUNT(o.q) FROM accounts a LEFT JOIN opened o ON o.account = a.account GROUP BY a.account ORDER BY a.account",
+    fn windows(&self, account: &str) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT window FROM accounts WHERE account = ?1 ORDER BY window")?;
+        let rows = stmt.query_map(params![account], |r| r.get::<_, i64>(0))?;
+        rows.map(|w| Ok(u64::try_from(w?).unwrap_or(0))).collect()
+    }
+
+    fn mark_revealed(&mut self, account: &str, window: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE accounts SET revealed = 1 WHERE account = ?1 AND window = ?2",
+            params![account, sql_u64(window)?],
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(())
+    }
+
+    fn prune(&mut self, keep_from: u64) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let k = sql_u64(keep_from)?;
+        let deleted = tx.execute(
+            "DELETE FROM opened WHERE window < ?1 AND (account, window) IN
+                 (SELECT account, window FROM accounts WHERE revealed = 0 AND window < ?1)",
+            params![k],
+        )?;
+        tx.execute(
+            "DELETE FROM accounts WHERE window < ?1 AND revealed = 0",
+            params![k],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+}
+
+/// SQLite integers are signed 64-bit.
+fn sql_u64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Db("value too large for the store".into()))
+}
+
+fn ensure_account(
+    tx: &rusqlite::Transaction<'_>,
+    account: &str,
+    window: u64,
+    p: &Params,
+) -> Result<(), StoreError> {
+    let w = sql_u64(window)?;
+    let existing: Option<(u32, u32)> = tx
+        .query_row(
+            "SELECT threshold, s_max FROM accounts WHERE account = ?1 AND window = ?2",
+            params![account, w],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match existing {
+        Some((t, s)) if (t, s) != (p.threshold(), p.s_max()) => Err(StoreError::ParamsMismatch),
+        Some(_) => Ok(()),
+        None => {
+            let (lo, hi) = p.rate_range_ppm();
+            tx.execute(
+                "INSERT INTO accounts (account, window, threshold, s_max, rate_lo_ppm, rate_hi_ppm)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![account, w, p.threshold(), p.s_max(), lo, hi],
+            )?;
+            Ok(())
+        }
     }
 }

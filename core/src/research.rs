@@ -93,3 +93,9 @@ pub struct SimulatedRecord {
 pub fn account_rate_ppm(client: &Client, window: u64) -> u32 {
     client.rate_ppm(window)
 }
+
+/// Whether `client` makes `x` synthetic in `window` — what only the device knows; demos and
+/// simulations use it to check the server's result.
+pub fn is_synthetic(client: &Client, x: &MediaHash, window: u64) -> bool {
+    client.is_synthetic(x, window)
+}

@@ -231,6 +231,11 @@ impl Client {
         )))
     }
 
+    /// Whether the device makes `x` synthetic in window `w`.
+    pub(crate) fn is_synthetic(&self, x: &MediaHash, w: u64) -> bool {
+        matches!(self.keys(w).plan(x), Plan::Synthetic(_))
+    }
+
     /// The account's secret synthetic rate for window `w`, in ppm (simulations measure the
     /// count leak with it).
     pub(crate) fn rate_ppm(&self, w: u64) -> u32 {

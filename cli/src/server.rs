@@ -1,0 +1,296 @@
+//! The server's subcommands over the account store: open vouchers into (account, window)
+//! accounts, show an account's state, and — only behind `--audit` — everything stored below
+//! the threshold.
+
+use crate::commands::{load_server_key, now_unix};
+use crate::fail::{Context, Fail, Result};
+use crate::files;
+use crate::store::{AccountStore, SqliteStore, Stored};
+use blindmatch_core::server::*;
+use blindmatch_core::*;
+use std::path::{Path, PathBuf};
+
+/// `blindmatch server open` arguments.
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// The server's secret key file (mode 0600).
+    #[arg(long)]
+    server_key: PathBuf,
+    /// The database the vouchers were made for.
+    #[arg(long)]
+    db: PathBuf,
+    /// The account store (SQLite file; created if missing).
+    #[arg(long)]
+    store: PathBuf,
+    /// The account the vouchers belong to (set by the messenger's authenticated front end;
+    /// vouchers are bound to it).
+    #[arg(long)]
+    account: String,
+    /// The server's time (Unix seconds) [default: now].
+    #[arg(long)]
+    now: Option<u64>,
+    /// How long after a window closes its vouchers are still accepted (seconds).
+    #[arg(long, default_value_t = 86_400)]
+    grace: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Voucher files.
+    #[arg(required = true)]
+    vouchers: Vec<PathBuf>,
+}
+
+/// The windows a server accepts at `now`: the current one, the next (a device clock within
+/// the slack), and the previous one during the grace period; and the first window whose
+/// below-threshold records are kept.
+struct Accepting {
+    current: u64,
+    keep_from: u64,
+}
+
+impl Accepting {
+    fn at(schedule: &Schedule, now: u64, grace: u64) -> Result<Accepting> {
+        let current = schedule
+            .window_at(now)
+            .map_err(|_| Fail::msg("the server's time is outside the database's schedule"))?;
+        let in_grace = now < schedule.start(current).saturating_add(grace);
+        Ok(Accepting {
+            current,
+            keep_from: if in_grace {
+                current.saturating_sub(1)
+            } else {
+                current
+            },
+        })
+    }
+
+    fn accepts(&self, w: u64) -> bool {
+        w >= self.keep_from && w <= self.current + 1
+    }
+}
+
+pub fn server_open(a: &OpenArgs) -> Result<()> {
+    let key = load_server_key(&a.server_key)?;
+    let db = Database::open(files::read(&a.db)?, &key.public(), None).at(&a.db)?;
+    let opener = Opener::new(&key, db.manifest()).at(&a.server_key)?;
+    let now = a.now.unwrap_or_else(now_unix);
+    let accepting = Accepting::at(db.schedule(), now, a.grace)?;
+    // Read and open everything before touching the store: any bad voucher aborts the batch.
+    let bytes: Vec<Vec<u8>> = a
+        .vouchers
+        .iter()
+        .map(|p| files::read(p))
+        .collect::<Result<_>>()?;
+    let results = opener.open_batch(&bytes, a.account.as_bytes());
+    let mut opened = Vec::new();
+    let mut no_match = 0;
+    for ((path, r), v) in a.vouchers.iter().zip(results).zip(&bytes) {
+        let header = VoucherHeader::peek(v).at(path)?;
+        if !accepting.accepts(header.window) {
+            return Err(Fail::at(
+                path,
+                format!(
+                    "window {} is not accepted now (current window {})",
+                    header.window, accepting.current
+                ),
+            ));
+        }
+        match r.at(path)? {
+            OpenOutcome::Opened(rec) => opened.push(rec),
+            OpenOutcome::NoMatch => no_match += 1,
+        }
+    }
+    let mut store = SqliteStore::open(&a.store).at(&a.store)?;
+    let added = store
+        .add(&a.account, db.params(), &opened, now)
+        .at(&a.store)?;
+    let mut windows: Vec<u64> = opened.iter().map(OpenedVoucher::window).collect();
+    windows.dedup();
+    for w in windows {
+        if let Outcome::Revealed { .. } = evaluate(&store, &a.store, &a.account, w)? {
+            store.mark_revealed(&a.account, w).at(&a.store)?;
+        }
+    }
+    let pruned = store.prune(accepting.keep_from).at(&a.store)?;
+    if a.json {
+        let v = serde_json::json!({"vouchers": a.vouchers.len(), "opened": opened.len(), "new": added, "no_match": no_match, "pruned": pruned});
+        println!("{v}");
+    } else {
+        println!(
+            "{} vouchers: {} opened ({} new), {} closed (no match); {} records of closed windows deleted",
+            a.vouchers.len(),
+            opened.len(),
+            added,
+            no_match,
+            pruned
+        );
+    }
+    Ok(())
+}
+
+fn evaluate(store: &SqliteStore, path: &Path, account: &str, window: u64) -> Result<Outcome> {
+    let (params, records) = store
+        .load(account, window)
+        .at(path)?
+        .ok_or_else(|| Fail::at(path, "no such account and window in this store"))?;
+    Account::with_records(params, window, records.into_iter().map(|s| s.record))
+        .and_then(|a| a.evaluate())
+        .at(path)
+}
+
+/// The windows to show: the one asked for, or every window the account has.
+fn windows_of(store: &SqliteStore, path: &Path, account: &str, w: Option<u64>) -> Result<Vec<u64>> {
+    let all = store.windows(account).at(path)?;
+    if all.is_empty() {
+        return Err(Fail::at(path, "no such account in this store"));
+    }
+    Ok(match w {
+        Some(w) => vec![w],
+        None => all,
+    })
+}
+
+/// `blindmatch server status` arguments.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    store: PathBuf,
+    #[arg(long)]
+    account: String,
+    /// One window [default: every window the account has records in].
+    #[arg(long)]
+    window: Option<u64>,
+    /// Also show below-threshold state (opened counts). Off by default: what a server
+    /// stores below the threshold is shown only behind this switch.
+    #[arg(long)]
+    audit: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn server_status(a: &StatusArgs) -> Result<()> {
+    let store = SqliteStore::open(&a.store).at(&a.store)?;
+    let mut out = Vec::new();
+    for w in windows_of(&store, &a.store, &a.account, a.window)? {
+        let outcome = evaluate(&store, &a.store, &a.account, w)?;
+        if a.json {
+            out.push(status_json(w, &outcome, a.audit));
+            continue;
+        }
+        match &outcome {
+            Outcome::BelowThreshold { opened } if a.audit => {
+                println!(
+                    "window {w}: below threshold: {opened} opened vouchers; nothing is revealed"
+                )
+            }
+            Outcome::BelowThreshold { .. } => {
+                println!("window {w}: below threshold; nothing is revealed")
+            }
+            Outcome::Revealed { real, synthetic } => {
+                println!(
+                    "window {w}: threshold reached: {} real matches, {} synthetic vouchers",
+                    real.len(),
+                    synthetic.len()
+                );
+                print_matches(real, synthetic);
+            }
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"account": a.account, "windows": out})
+        );
+    }
+    Ok(())
+}
+
+/// Device-controlled bytes shown as text: printable ASCII as is, everything else escaped.
+pub fn shown(b: &[u8]) -> String {
+    b.escape_ascii().to_string()
+}
+
+pub fn status_json(window: u64, outcome: &Outcome, audit: bool) -> serde_json::Value {
+    match outcome {
+        Outcome::BelowThreshold { opened } if audit => {
+            serde_json::json!({"window": window, "state": "below_threshold", "opened": opened})
+        }
+        Outcome::BelowThreshold { .. } => {
+            serde_json::json!({"window": window, "state": "below_threshold"})
+        }
+        Outcome::Revealed { real, synthetic } => serde_json::json!({
+            "window": window,
+            "state": "revealed",
+            "real": real.iter().map(|m| serde_json::json!({"id": shown(&m.id), "ad": shown(&m.ad), "id_hex": hex::encode(&m.id), "ad_hex": hex::encode(&m.ad)})).collect::<Vec<_>>(),
+            "synthetic": synthetic.iter().map(|i| shown(i)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// The revealed matches and synthetic ids, one per line (device bytes escaped).
+pub fn print_matches(real: &[RevealedMatch], synthetic: &[Vec<u8>]) {
+    for m in real {
+        println!("  match      {:<14} {}", shown(&m.id), shown(&m.ad));
+    }
+    for s in synthetic {
+        println!("  synthetic  {}", shown(s));
+    }
+}
+
+/// `blindmatch server records` arguments.
+#[derive(clap::Args)]
+pub struct RecordsArgs {
+    /// Required: this shows everything stored below the threshold.
+    #[arg(long)]
+    audit: bool,
+    #[arg(long)]
+    store: PathBuf,
+    #[arg(long)]
+    account: String,
+    /// One window [default: every window the account has records in].
+    #[arg(long)]
+    window: Option<u64>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn server_records(a: &RecordsArgs) -> Result<()> {
+    if !a.audit {
+        return Err(Fail::msg(
+            "server records shows below-threshold state; it needs the explicit --audit switch",
+        ));
+    }
+    let store = SqliteStore::open(&a.store).at(&a.store)?;
+    let mut rows = Vec::new();
+    for w in windows_of(&store, &a.store, &a.account, a.window)? {
+        let (_, recs) = store.load(&a.account, w).at(&a.store)?.unwrap_or_default();
+        rows.extend(recs);
+    }
+    if a.json {
+        let list: Vec<_> = rows.iter().map(record_json).collect();
+        let v = serde_json::json!({"account": a.account, "records": list});
+        println!("{}", serde_json::to_string_pretty(&v).what("json")?);
+    } else {
+        for s in &rows {
+            println!(
+                "window {:>5}  arrival {}  x0 {:016x}  id {}",
+                s.record.window(),
+                s.arrival,
+                s.record.x0(),
+                shown(s.record.id())
+            );
+        }
+        println!("{} records", rows.len());
+    }
+    Ok(())
+}
+
+fn record_json(s: &Stored) -> serde_json::Value {
+    serde_json::json!({
+        "id": shown(s.record.id()),
+        "id_hex": hex::encode(s.record.id()),
+        "x0": format!("{:016x}", s.record.x0()),
+        "window": s.record.window(),
+        "arrival": s.arrival,
+    })
+}
