@@ -1,5 +1,6 @@
 //! Drives the real `blindmatch` binary through every subcommand and its error paths.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::os::unix::fs::PermissionsExt;
@@ -59,6 +60,23 @@ fn db_build(key: &Path, lists: &[&str], kind: &str, extra: &[&str], out: &Path) 
     args.into_iter().map(String::from).collect()
 }
 
+/// The default window schedule: weekly windows from Monday 2026-01-05 (Unix seconds).
+const ORIGIN: u64 = 1_767_571_200;
+const WEEK: u64 = 7 * 86_400;
+const DAY: u64 = 86_400;
+const ACCOUNT: &str = "acct-1";
+
+/// An hour into window `w` of the default schedule.
+fn at(w: u64) -> u64 {
+    ORIGIN + w * WEEK + 3600
+}
+
+/// The time every test runs at unless it is about windows: an hour into window 0.
+const NOW: u64 = ORIGIN + 3600;
+
+/// T = 3, s_max = 6, no synthetic vouchers: the database most tests use.
+const T3: [&str; 6] = ["--threshold", "3", "--smax", "6", "--rate-range", "0..0"];
+
 struct Setup {
     dir: tempfile::TempDir,
     key: PathBuf,
@@ -68,14 +86,32 @@ struct Setup {
     media: Vec<PathBuf>,
 }
 
+impl Setup {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn client_key(&self) -> PathBuf {
+        let ck = self.path("client.key");
+        ok(&["client", "keygen", "--out", p(&ck)]);
+        ck
+    }
+}
+
 /// Server key, 30 media files of which 6 are listed among 300 others, a database with T = 3.
 fn setup() -> Setup {
+    setup_with(30, 6, &T3)
+}
+
+/// Server key, `n` media files of which the first `listed` are listed (source orgA, among 300
+/// others; orgB lists one md5), a database built with `build`.
+fn setup_with(n: usize, listed: usize, build: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(&["server", "keygen", "--out", p(&d.join("keys"))]);
     let key = d.join("keys/server.key");
     let public = d.join("keys/server.pub");
-    let media: Vec<PathBuf> = (0..30)
+    let media: Vec<PathBuf> = (0..n)
         .map(|i| {
             let f = d.join(format!("item{i:02}.bin"));
             std::fs::write(&f, format!("media file number {i}").repeat(10 + i)).unwrap();
@@ -86,14 +122,11 @@ fn setup() -> Setup {
     for i in 0..300u32 {
         plain.push_str(&format!("{:064x}\n", 0xabc000 + i));
     }
-    for f in &media[..6] {
-        let line = ok(&["hash", "--kind", "sha256", p(f)]);
-        plain.push_str(
-            line.split_whitespace()
-                .next()
-                .unwrap()
-                .trim_start_matches("sha256:"),
-        );
+    let mut hash = vec!["hash".to_string(), "--kind".into(), "sha256".into()];
+    hash.extend(media[..listed].iter().map(|f| p(f).to_string()));
+    for line in ok(&hash).lines() {
+        let h = line.split_whitespace().next().unwrap();
+        plain.push_str(h.trim_start_matches("sha256:"));
         plain.push('\n');
     }
     std::fs::write(d.join("a.txt"), plain).unwrap();
@@ -110,7 +143,7 @@ fn setup() -> Setup {
             &format!("orgB={}", p(&d.join("b.csv"))),
         ],
         "sha256",
-        &["--threshold", "3", "--smax", "6", "--synthetic-rate", "0"],
+        build,
         &db,
     ));
     let root = root.trim().to_string();
@@ -125,6 +158,213 @@ fn setup() -> Setup {
     }
 }
 
+fn strings<S: AsRef<str>>(args: &[S]) -> Vec<String> {
+    args.iter().map(|a| a.as_ref().to_string()).collect()
+}
+
+/// `client voucher --db DB --server-pub PUB --client-key CLIENT --account acct-1 --now NOW
+/// --insecure-test-policy --out OUT EXTRA… FILES…` (T = 3 needs the test policy).
+fn client_voucher(
+    s: &Setup,
+    db: &Path,
+    client: &Path,
+    now: u64,
+    out: &Path,
+    extra: &[&str],
+    files: &[PathBuf],
+) -> Vec<String> {
+    let now = now.to_string();
+    let mut args = strings(&[
+        "client",
+        "voucher",
+        "--db",
+        p(db),
+        "--server-pub",
+        p(&s.public),
+        "--client-key",
+        p(client),
+        "--account",
+        ACCOUNT,
+        "--now",
+        &now,
+        "--insecure-test-policy",
+        "--out",
+        p(out),
+    ]);
+    args.extend(strings(extra));
+    args.extend(files.iter().map(|f| p(f).to_string()));
+    args
+}
+
+/// `server open --server-key KEY --db DB --store STORE --account acct-1 --now NOW EXTRA…
+/// VOUCHERS…`.
+fn server_open(
+    key: &Path,
+    db: &Path,
+    store: &Path,
+    now: u64,
+    extra: &[&str],
+    vouchers: &[PathBuf],
+) -> Vec<String> {
+    let now = now.to_string();
+    let mut args = strings(&[
+        "server",
+        "open",
+        "--server-key",
+        p(key),
+        "--db",
+        p(db),
+        "--store",
+        p(store),
+        "--account",
+        ACCOUNT,
+        "--now",
+        &now,
+    ]);
+    args.extend(strings(extra));
+    args.extend(vouchers.iter().map(|f| p(f).to_string()));
+    args
+}
+
+/// The voucher files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Vouchers for `files` made at `now` with the setup's database (root pinned, ad "chat 7").
+fn vouchers_at(s: &Setup, client: &Path, now: u64, files: &[PathBuf], out: &str) -> Vec<PathBuf> {
+    let dir = s.path(out);
+    ok(&client_voucher(
+        s,
+        &s.db,
+        client,
+        now,
+        &dir,
+        &["--root", &s.root, "--ad", "chat 7"],
+        files,
+    ));
+    listing(&dir)
+}
+
+fn vouchers(s: &Setup, client: &Path, files: &[PathBuf], out: &str) -> Vec<PathBuf> {
+    vouchers_at(s, client, NOW, files, out)
+}
+
+/// Open `files` at `now` with the setup's key and database; the JSON summary.
+fn open_at(s: &Setup, store: &Path, now: u64, files: &[PathBuf]) -> serde_json::Value {
+    let out = ok(&server_open(&s.key, &s.db, store, now, &["--json"], files));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn open(s: &Setup, store: &Path, files: &[PathBuf]) -> serde_json::Value {
+    open_at(s, store, NOW, files)
+}
+
+fn status_args(store: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = strings(&[
+        "server",
+        "status",
+        "--store",
+        p(store),
+        "--account",
+        ACCOUNT,
+    ]);
+    args.extend(strings(extra));
+    args
+}
+
+/// `server status --json` (with `--audit` when `audit`).
+fn status(store: &Path, audit: bool) -> serde_json::Value {
+    let extra: &[&str] = if audit {
+        &["--json", "--audit"]
+    } else {
+        &["--json"]
+    };
+    let v: serde_json::Value = serde_json::from_str(&ok(&status_args(store, extra))).unwrap();
+    assert_eq!(v["account"], ACCOUNT);
+    v
+}
+
+/// The opened count of window 0, as `--audit` shows it.
+fn opened_in_window_0(store: &Path) -> u64 {
+    let v = status(store, true);
+    let w = &v["windows"][0];
+    assert_eq!(w["window"], 0);
+    w["opened"].as_u64().unwrap()
+}
+
+/// Without `--audit`, `server status` shows no below-threshold count, in text or JSON; every
+/// window is listed.
+fn assert_no_count(store: &Path) {
+    let json = status(store, false);
+    let windows = json["windows"].as_array().unwrap();
+    assert!(!windows.is_empty());
+    for w in windows {
+        if w["state"] == "below_threshold" {
+            let mut keys: Vec<&str> = w.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            keys.sort();
+            assert_eq!(keys, ["state", "window"], "{w}");
+        }
+    }
+    let text = ok(&status_args(store, &[]));
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("window ")).count(),
+        windows.len(),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| l.contains("below threshold")) {
+        let (_, rest) = line.split_once(':').unwrap();
+        assert!(
+            !rest.contains(|c: char| c.is_ascii_digit()) && !rest.contains("opened"),
+            "a count without --audit: {line}"
+        );
+    }
+}
+
+/// `server records --audit --json` (optionally `--window W`): the records, checked for shape.
+fn records(store: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = strings(&[
+        "server",
+        "records",
+        "--audit",
+        "--store",
+        p(store),
+        "--account",
+        ACCOUNT,
+        "--json",
+    ]);
+    args.extend(strings(extra));
+    let v: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(v["account"], ACCOUNT);
+    let recs = v["records"].as_array().unwrap().clone();
+    for r in &recs {
+        let x0 = r["x0"].as_str().unwrap();
+        assert!(x0.len() == 16 && u64::from_str_radix(x0, 16).is_ok(), "{r}");
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(r["id_hex"].as_str().unwrap(), hex(id.as_bytes()), "{r}");
+        assert!(r["window"].is_u64() && r["arrival"].is_u64(), "{r}");
+    }
+    recs
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// How many records each window holds.
+fn per_window(recs: &[serde_json::Value]) -> BTreeMap<u64, usize> {
+    let mut m = BTreeMap::new();
+    for r in recs {
+        *m.entry(r["window"].as_u64().unwrap()).or_default() += 1;
+    }
+    m
+}
+
 #[test]
 fn keys_are_written_with_the_right_modes() {
     let s = setup();
@@ -136,8 +376,7 @@ fn keys_are_written_with_the_right_modes() {
         std::fs::metadata(&s.public).unwrap().permissions().mode() & 0o777,
         0o644
     );
-    let ck = s.dir.path().join("client.key");
-    ok(&["client", "keygen", "--out", p(&ck)]);
+    let ck = s.client_key();
     assert_eq!(
         std::fs::metadata(&ck).unwrap().permissions().mode() & 0o777,
         0o600
@@ -147,14 +386,14 @@ fn keys_are_written_with_the_right_modes() {
     fails(
         &db_build(
             &s.key,
-            &[p(&s.dir.path().join("a.txt"))],
+            &[p(&s.path("a.txt"))],
             "sha256",
             &[],
-            &s.dir.path().join("x.bmdb"),
+            &s.path("x.bmdb"),
         ),
         "server.key",
     );
-    assert!(!s.dir.path().join("x.bmdb").exists());
+    assert!(!s.path("x.bmdb").exists());
 }
 
 #[test]
@@ -166,11 +405,24 @@ fn inspect_and_verify() {
         text.contains("orgA (306 hashes)") && text.contains("orgB (1 hashes)"),
         "{text}"
     );
+    assert!(text.contains("synthetic rate   0..0"), "{text}");
+    assert!(
+        text.contains(&format!("windows          520 of 604800 s from {ORIGIN}")),
+        "{text}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&ok(&["db", "inspect", "--json", p(&s.db)])).unwrap();
     assert_eq!(json["root"], s.root.as_str());
-    assert_eq!(json["manifest"]["entries"], 307);
-    assert_eq!(json["manifest"]["params"]["threshold"], 3);
+    let m = &json["manifest"];
+    assert_eq!(m["entries"], 307);
+    assert_eq!(
+        m["params"],
+        serde_json::json!({"threshold": 3, "s_max": 6, "rate_lo_ppm": 0, "rate_hi_ppm": 0})
+    );
+    assert_eq!(
+        m["schedule"],
+        serde_json::json!({"origin": ORIGIN, "length": WEEK, "count": 520})
+    );
     let out = ok(&[
         "db",
         "verify",
@@ -195,7 +447,7 @@ fn inspect_and_verify() {
         ],
         "root hash",
     );
-    let other = s.dir.path().join("other");
+    let other = s.path("other");
     ok(&["server", "keygen", "--out", p(&other)]);
     fails(
         &[
@@ -209,7 +461,7 @@ fn inspect_and_verify() {
     );
     // A truncated and a corrupted database.
     let bytes = std::fs::read(&s.db).unwrap();
-    let cut = s.dir.path().join("cut.bmdb");
+    let cut = s.path("cut.bmdb");
     std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
     fails(
         &["db", "verify", p(&cut), "--server-pub", p(&s.public)],
@@ -225,17 +477,54 @@ fn inspect_and_verify() {
         "digest",
     );
     fails(
-        &["db", "inspect", p(&s.dir.path().join("missing.bmdb"))],
+        &["db", "inspect", p(&s.path("missing.bmdb"))],
         "missing.bmdb",
     );
 }
 
 #[test]
+fn build_flags_default_to_core_and_bad_ones_leave_no_output() {
+    let s = setup();
+    let list = s.path("a.txt");
+    let out = s.path("built.bmdb");
+    let build = |extra: &[&str]| db_build(&s.key, &[p(&list)], "sha256", extra, &out);
+    // Omitted flags take core's defaults; the schedule flags are written as given.
+    let schedule = [
+        "--window-origin",
+        "1000000",
+        "--window-length",
+        "3600",
+        "--window-count",
+        "24",
+    ];
+    ok(&build(&schedule));
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["db", "inspect", "--json", p(&out)])).unwrap();
+    let m = &json["manifest"];
+    assert_eq!(
+        m["params"],
+        serde_json::json!({"threshold": 30, "s_max": 250, "rate_lo_ppm": 5_000, "rate_hi_ppm": 15_000})
+    );
+    assert_eq!(
+        m["schedule"],
+        serde_json::json!({"origin": 1_000_000, "length": 3600, "count": 24})
+    );
+    std::fs::remove_file(&out).unwrap();
+    fails(&build(&["--rate-range", "0.01"]), "--rate-range");
+    fails(&build(&["--rate-range", "a..b"]), "--rate-range");
+    fails(&build(&["--rate-range", "0.02..0.01"]), "parameters");
+    fails(&build(&["--rate-range", "0..1"]), "parameters");
+    fails(&build(&["--window-length", "10"]), "window schedule");
+    fails(&build(&["--window-count", "0"]), "window schedule");
+    assert!(!out.exists());
+}
+
+#[test]
 fn bad_lists_name_the_line_and_leave_no_output() {
     let s = setup();
-    let bad = s.dir.path().join("bad.txt");
+    let bad = s.path("bad.txt");
     std::fs::write(&bad, "# ok\nd41d8cd98f00b204e9800998ecf8427e\nnot-hex\n").unwrap();
-    let out = s.dir.path().join("never.bmdb");
+    let out = s.path("never.bmdb");
     let build = |extra: &[&str]| db_build(&s.key, &[p(&bad)], "md5", extra, &out);
     fails(&build(&[]), "line 3");
     assert!(!out.exists());
@@ -246,71 +535,11 @@ fn bad_lists_name_the_line_and_leave_no_output() {
     assert!(!out.exists());
 }
 
-fn vouchers(s: &Setup, client: &Path, files: &[PathBuf], out: &str) -> Vec<PathBuf> {
-    let dir = s.dir.path().join(out);
-    let mut args = vec![
-        "client",
-        "voucher",
-        "--db",
-        p(&s.db),
-        "--server-pub",
-        p(&s.public),
-        "--client-key",
-        p(client),
-        "--root",
-        &s.root,
-        "--out",
-        p(&dir),
-        "--ad",
-        "chat 7",
-    ];
-    args.extend(files.iter().map(|f| p(f)));
-    ok(&args);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
-
-fn open(s: &Setup, store: &Path, files: &[PathBuf]) -> serde_json::Value {
-    let mut args = vec![
-        "server",
-        "open",
-        "--server-key",
-        p(&s.key),
-        "--db",
-        p(&s.db),
-        "--store",
-        p(store),
-        "--account",
-        "acct-1",
-        "--json",
-    ];
-    args.extend(files.iter().map(|f| p(f)));
-    serde_json::from_str(&ok(&args)).unwrap()
-}
-
-fn status(store: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(&[
-        "server",
-        "status",
-        "--store",
-        p(store),
-        "--account",
-        "acct-1",
-        "--json",
-    ]))
-    .unwrap()
-}
-
 #[test]
 fn vouchers_open_and_reveal_exactly_at_the_threshold() {
     let s = setup();
-    let client = s.dir.path().join("client.key");
-    ok(&["client", "keygen", "--out", p(&client)]);
-    let store = s.dir.path().join("store.sqlite");
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
     // Two listed items and ten unlisted ones: below T = 3.
     let mut first: Vec<PathBuf> = s.media[..2].to_vec();
     first.extend(s.media[10..20].iter().cloned());
@@ -322,19 +551,35 @@ fn vouchers_open_and_reveal_exactly_at_the_threshold() {
         (Some(2), Some(10))
     );
     assert_eq!(
-        status(&store),
-        serde_json::json!({"state": "below_threshold", "opened": 2})
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "below_threshold", "opened": 2}])
+    );
+    assert_eq!(
+        status(&store, false)["windows"],
+        serde_json::json!([{"window": 0, "state": "below_threshold"}])
+    );
+    assert_no_count(&store);
+    let audit = ok(&status_args(&store, &["--audit"]));
+    assert!(
+        audit.contains("window 0: below threshold: 2 opened"),
+        "{audit}"
     );
     // Opening the same vouchers again changes nothing.
     let r = open(&s, &store, &v1);
     assert_eq!(r["new"], 0);
-    assert_eq!(status(&store)["opened"], 2);
+    assert_eq!(opened_in_window_0(&store), 2);
     // The third listed item crosses the threshold: exactly the three are revealed.
     let v2 = vouchers(&s, &client, &s.media[2..3], "v2");
     open(&s, &store, &v2);
-    let st = status(&store);
-    assert_eq!(st["state"], "revealed");
-    let mut ids: Vec<String> = st["real"]
+    let st = status(&store, false);
+    let windows = st["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1);
+    let w = &windows[0];
+    assert_eq!(
+        (&w["window"], &w["state"]),
+        (&serde_json::json!(0), &serde_json::json!("revealed"))
+    );
+    let mut ids: Vec<String> = w["real"]
         .as_array()
         .unwrap()
         .iter()
@@ -343,22 +588,18 @@ fn vouchers_open_and_reveal_exactly_at_the_threshold() {
     ids.sort();
     assert_eq!(ids, vec!["item00.bin", "item01.bin", "item02.bin"]);
     assert!(
-        st["real"]
+        w["real"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|m| m["ad"] == "chat 7")
+            .all(|m| m["ad"] == "chat 7" && m["ad_hex"] == hex(b"chat 7"))
     );
-    assert_eq!(st["synthetic"], serde_json::json!([]));
-    let text = ok(&[
-        "server",
-        "status",
-        "--store",
-        p(&store),
-        "--account",
-        "acct-1",
-    ]);
-    assert!(text.contains("threshold reached: 3 real matches"));
+    assert_eq!(w["synthetic"], serde_json::json!([]));
+    let text = ok(&status_args(&store, &[]));
+    assert!(
+        text.contains("window 0: threshold reached: 3 real matches"),
+        "{text}"
+    );
     fails(
         &[
             "server",
@@ -368,50 +609,35 @@ fn vouchers_open_and_reveal_exactly_at_the_threshold() {
             "--account",
             "nobody",
         ],
-        "no account",
+        "no such account",
     );
 }
 
 #[test]
 fn hash_voucher_by_hex_and_kinds() {
     let s = setup();
-    let client = s.dir.path().join("client.key");
-    ok(&["client", "keygen", "--out", p(&client)]);
+    let client = s.client_key();
     let out = ok(&["hash", "--kind", "md5", p(&s.media[0])]);
     assert!(out.starts_with("md5:") && out.split_whitespace().next().unwrap().len() == 4 + 32);
     let sha1 = ok(&["hash", "--kind", "sha1", p(&s.media[0])]);
     assert_eq!(sha1.split_whitespace().next().unwrap().len(), 5 + 40);
-    let dir = s.dir.path().join("vh");
-    ok(&[
-        "client",
-        "voucher",
-        "--db",
-        p(&s.db),
-        "--server-pub",
-        p(&s.public),
-        "--client-key",
-        p(&client),
-        "--out",
-        p(&dir),
-        "--hash",
-        "md5:d41d8cd98f00b204e9800998ecf8427e",
-    ]);
+    let dir = s.path("vh");
+    let made = ok(&client_voucher(
+        &s,
+        &s.db,
+        &client,
+        NOW,
+        &dir,
+        &["--hash", "md5:d41d8cd98f00b204e9800998ecf8427e"],
+        &[],
+    ));
+    assert!(
+        made.contains("1 vouchers written") && made.contains("(window 0)"),
+        "{made}"
+    );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     fails(
-        &[
-            "client",
-            "voucher",
-            "--db",
-            p(&s.db),
-            "--server-pub",
-            p(&s.public),
-            "--client-key",
-            p(&client),
-            "--out",
-            p(&dir),
-            "--hash",
-            "pdq:00",
-        ],
+        &client_voucher(&s, &s.db, &client, NOW, &dir, &["--hash", "pdq:00"], &[]),
         "--hash",
     );
     fails(
@@ -456,126 +682,86 @@ fn pdq_hash_of_a_reference_image_matches_the_reference() {
 #[test]
 fn bad_vouchers_and_wrong_epochs_change_nothing() {
     let s = setup();
-    let client = s.dir.path().join("client.key");
-    ok(&["client", "keygen", "--out", p(&client)]);
-    let store = s.dir.path().join("store.sqlite");
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
     let v = vouchers(&s, &client, &s.media[..1], "v");
     open(&s, &store, &v);
-    let before = std::fs::read(&store).ok();
-    let _ = before;
+    let before = records(&store, &[]);
+    assert_eq!(before.len(), 1);
     // Truncated voucher: the whole batch is refused, naming the file; the store is unchanged.
-    let bad = s.dir.path().join("bad.bmv");
+    let bad = s.path("bad.bmv");
     let bytes = std::fs::read(&v[0]).unwrap();
     std::fs::write(&bad, &bytes[..bytes.len() - 1]).unwrap();
     let good = vouchers(&s, &client, &s.media[1..2], "g");
-    let mut args = vec![
-        "server",
-        "open",
-        "--server-key",
-        p(&s.key),
-        "--db",
-        p(&s.db),
-        "--store",
-        p(&store),
-        "--account",
-        "acct-1",
-    ];
-    args.push(p(&good[0]));
-    args.push(p(&bad));
-    fails(&args, "bad.bmv");
-    assert_eq!(status(&store)["opened"], 1);
+    fails(
+        &server_open(&s.key, &s.db, &store, NOW, &[], &[good[0].clone(), bad]),
+        "bad.bmv",
+    );
+    assert_eq!(records(&store, &[]), before);
+    // Vouchers are bound to their account: filed under another one, the batch is refused.
+    let mut args = server_open(&s.key, &s.db, &store, NOW, &[], &good);
+    let at = args.iter().position(|a| a == ACCOUNT).unwrap();
+    args[at] = "acct-2".into();
+    fails(&args, "tampered or crafted");
+    assert_eq!(records(&store, &[]), before);
     // A database of another epoch.
-    let db2 = s.dir.path().join("db2.bmdb");
+    let db2 = s.path("db2.bmdb");
     ok(&db_build(
         &s.key,
-        &[p(&s.dir.path().join("a.txt"))],
+        &[p(&s.path("a.txt"))],
         "sha256",
         &["--threshold", "3", "--smax", "6", "--epoch", "2"],
         &db2,
     ));
     fails(
-        &[
-            "server",
-            "open",
-            "--server-key",
-            p(&s.key),
-            "--db",
-            p(&db2),
-            "--store",
-            p(&store),
-            "--account",
-            "acct-1",
-            p(&v[0]),
-        ],
+        &server_open(&s.key, &db2, &store, NOW, &[], &v[..1]),
         "epoch 1",
     );
-    assert_eq!(status(&store)["opened"], 1);
+    assert_eq!(records(&store, &[]), before);
     // The wrong server key for the database.
-    let other = s.dir.path().join("other");
+    let other = s.path("other");
     ok(&["server", "keygen", "--out", p(&other)]);
     fails(
-        &[
-            "server",
-            "open",
-            "--server-key",
-            p(&other.join("server.key")),
-            "--db",
-            p(&s.db),
-            "--store",
-            p(&store),
-            "--account",
-            "acct-1",
-            p(&v[0]),
-        ],
+        &server_open(&other.join("server.key"), &s.db, &store, NOW, &[], &v[..1]),
         "db.bmdb",
     );
     // A corrupted client key.
-    let ck = s.dir.path().join("broken.key");
+    let ck = s.path("broken.key");
     std::fs::write(&ck, b"BMCK").unwrap();
     std::fs::set_permissions(&ck, std::fs::Permissions::from_mode(0o600)).unwrap();
     fails(
-        &[
-            "client",
-            "voucher",
-            "--db",
-            p(&s.db),
-            "--server-pub",
-            p(&s.public),
-            "--client-key",
-            p(&ck),
-            "--out",
-            p(&s.dir.path().join("zz")),
-            p(&s.media[0]),
-        ],
+        &client_voucher(&s, &s.db, &ck, NOW, &s.path("zz"), &[], &s.media[..1]),
         "broken.key",
     );
-    assert!(!s.dir.path().join("zz").exists());
+    assert!(!s.path("zz").exists());
+    assert_eq!(records(&store, &[]), before);
+    assert_eq!(opened_in_window_0(&store), 1);
+}
+
+#[test]
+fn the_device_policy_refuses_a_weak_database_without_the_test_switch() {
+    let s = setup();
+    let client = s.client_key();
+    let out = s.path("never");
+    let mut args = client_voucher(&s, &s.db, &client, NOW, &out, &[], &s.media[..1]);
+    args.retain(|a| a != "--insecure-test-policy");
+    fails(&args, "device policy refuses this database");
+    assert!(!out.exists());
 }
 
 #[test]
 fn two_processes_opening_into_one_store_do_not_corrupt_it() {
     let s = setup();
-    let client = s.dir.path().join("client.key");
-    ok(&["client", "keygen", "--out", p(&client)]);
-    let store = s.dir.path().join("store.sqlite");
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
     let a = vouchers(&s, &client, &s.media[..3], "a");
     let b = vouchers(&s, &client, &s.media[3..6], "b");
-    let spawn = |files: &Vec<PathBuf>| {
-        let mut c = bin();
-        c.args([
-            "server",
-            "open",
-            "--server-key",
-            p(&s.key),
-            "--db",
-            p(&s.db),
-            "--store",
-            p(&store),
-            "--account",
-            "acct-1",
-        ]);
-        c.args(files.iter().map(|f| p(f)));
-        c.spawn().unwrap()
+    let spawn = |files: &[PathBuf]| {
+        bin()
+            .args(server_open(&s.key, &s.db, &store, NOW, &[], files))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
     };
     let mut children: Vec<_> = (0..6)
         .map(|i| spawn(if i % 2 == 0 { &a } else { &b }))
@@ -583,9 +769,11 @@ fn two_processes_opening_into_one_store_do_not_corrupt_it() {
     for c in children.iter_mut() {
         assert!(c.wait().unwrap().success());
     }
-    let st = status(&store);
-    assert_eq!(st["state"], "revealed");
-    assert_eq!(st["real"].as_array().unwrap().len(), 6);
+    let st = status(&store, false);
+    assert_eq!(st["windows"].as_array().unwrap().len(), 1);
+    assert_eq!(st["windows"][0]["state"], "revealed");
+    assert_eq!(st["windows"][0]["real"].as_array().unwrap().len(), 6);
+    assert_eq!(records(&store, &[]).len(), 6);
 }
 
 #[test]
@@ -598,14 +786,29 @@ fn help_names_every_subcommand() {
         "hash",
         "demo",
         "bench",
+        "simulate",
         "eval-hash",
     ] {
         assert!(h.contains(c), "{c} missing from --help");
     }
     let h = ok(&["server", "--help"]);
-    for c in ["keygen", "open", "status"] {
-        assert!(h.contains(c));
+    for c in ["keygen", "open", "status", "records"] {
+        assert!(h.contains(c), "{c} missing from server --help");
     }
+    let h = ok(&["client", "voucher", "--help"]);
+    for c in ["--account", "--now", "--state", "--insecure-test-policy"] {
+        assert!(h.contains(c), "{c} missing from client voucher --help");
+    }
+    let h = ok(&["db", "build", "--help"]);
+    for c in [
+        "--rate-range",
+        "--window-origin",
+        "--window-length",
+        "--window-count",
+    ] {
+        assert!(h.contains(c), "{c} missing from db build --help");
+    }
+    assert!(!h.contains("--synthetic-rate"));
 }
 
 #[test]
@@ -646,4 +849,395 @@ fn bench_json_has_every_operation() {
             assert!(r[k].as_f64().unwrap() > 0.0, "{op}.{k}");
         }
     }
+}
+
+// What a curious server sees, through the CLI.
+
+#[test]
+fn every_item_sent_twice_opens_twice_to_one_x0_and_one_id_real_and_synthetic_alike() {
+    // T = 50 (nothing can be revealed), synthetic rate 0.5: about half the unlisted items open.
+    let s = setup_with(
+        60,
+        30,
+        &[
+            "--threshold",
+            "50",
+            "--rate-range",
+            "0.5..0.5",
+            "--smax",
+            "8",
+        ],
+    );
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    // Two separate sends of the same 60 files (30 listed, 30 unlisted).
+    let mut sent = vouchers(&s, &client, &s.media, "first");
+    let second = vouchers(&s, &client, &s.media, "second");
+    assert_eq!((sent.len(), second.len()), (60, 60));
+    sent.extend(second);
+    let r = open(&s, &store, &sent);
+    let recs = records(&store, &[]);
+    assert_eq!(r["opened"].as_u64(), Some(recs.len() as u64));
+    assert_eq!(r["new"].as_u64(), Some(recs.len() as u64));
+    let mut by_x0: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for rec in &recs {
+        assert_eq!(rec["window"], 0, "{rec}");
+        assert_eq!(rec["arrival"], NOW, "{rec}");
+        by_x0
+            .entry(rec["x0"].as_str().unwrap().to_string())
+            .or_default()
+            .push(rec);
+    }
+    // Every opened item, real or synthetic: exactly two records, one x0, one id.
+    let mut ids = BTreeSet::new();
+    for (x0, sends) in &by_x0 {
+        assert_eq!(sends.len(), 2, "x0 {x0} stored {} times", sends.len());
+        assert_eq!(sends[0]["id"], sends[1]["id"], "x0 {x0}");
+        assert_eq!(sends[0]["id_hex"], sends[1]["id_hex"], "x0 {x0}");
+        assert!(
+            ids.insert(sends[0]["id"].as_str().unwrap().to_string()),
+            "two x0 for one id"
+        );
+    }
+    // The 30 listed items always open; of the unlisted, the synthetic ones (rate 0.5).
+    let listed: BTreeSet<String> = (0..30).map(|i| format!("item{i:02}.bin")).collect();
+    assert!(
+        listed.is_subset(&ids),
+        "a listed item did not open: {ids:?}"
+    );
+    let synthetic = ids.len() - listed.len();
+    assert!(
+        (1..30).contains(&synthetic),
+        "{synthetic} unlisted items opened"
+    );
+    // Below the threshold: `server records` needs --audit; `server status` shows no count.
+    let mut no_audit = strings(&[
+        "server",
+        "records",
+        "--store",
+        p(&store),
+        "--account",
+        ACCOUNT,
+    ]);
+    fails(&no_audit, "needs the explicit --audit switch");
+    no_audit.push("--json".into());
+    fails(&no_audit, "--audit");
+    assert_no_count(&store);
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "below_threshold", "opened": recs.len()}])
+    );
+    // The text listing holds the same records.
+    let text = ok(&[
+        "server",
+        "records",
+        "--audit",
+        "--store",
+        p(&store),
+        "--account",
+        ACCOUNT,
+    ]);
+    assert!(
+        text.trim_end()
+            .ends_with(&format!("{} records", recs.len())),
+        "{text}"
+    );
+    for x0 in by_x0.keys() {
+        assert_eq!(text.matches(&format!("x0 {x0}")).count(), 2, "{x0}: {text}");
+    }
+}
+
+#[test]
+fn windows_never_combine_late_vouchers_are_refused_closed_windows_are_pruned() {
+    let s = setup();
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    // Two listed items (and an unlisted one) in window 0, two other listed items in window 1:
+    // four distinct matches, T = 3, but below T in each window.
+    let mut files = s.media[..2].to_vec();
+    files.push(s.media[10].clone());
+    let w0 = vouchers_at(&s, &client, at(0), &files, "w0");
+    let w1 = vouchers_at(&s, &client, at(1), &s.media[2..4], "w1");
+    assert_eq!(open_at(&s, &store, at(0), &w0)["opened"], 2);
+    let r = open_at(&s, &store, at(1), &w1);
+    assert_eq!(
+        (r["opened"].as_u64(), r["pruned"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let recs = records(&store, &[]);
+    assert_eq!(per_window(&recs), BTreeMap::from([(0, 2), (1, 2)]));
+    assert!(
+        recs.iter()
+            .all(|r| r["arrival"] == at(r["window"].as_u64().unwrap()))
+    );
+    let only1 = records(&store, &["--window", "1"]);
+    assert_eq!(per_window(&only1), BTreeMap::from([(1, 2)]));
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([
+            {"window": 0, "state": "below_threshold", "opened": 2},
+            {"window": 1, "state": "below_threshold", "opened": 2},
+        ])
+    );
+    assert_no_count(&store);
+
+    // A window-0 voucher after window 1's grace: refused in one line, the store unchanged.
+    let late = vouchers_at(&s, &client, at(0), &s.media[4..5], "late");
+    let after_grace = ORIGIN + WEEK + 2 * DAY;
+    let err = fails(
+        &server_open(&s.key, &s.db, &store, after_grace, &[], &late),
+        "window 0 is not accepted now (current window 1)",
+    );
+    assert!(err.contains("late"), "{err}");
+    assert_eq!(records(&store, &[]), recs);
+    // So is a voucher for a window beyond the next one.
+    let early = vouchers_at(&s, &client, at(3), &s.media[4..5], "early");
+    fails(
+        &server_open(&s.key, &s.db, &store, at(1), &[], &early),
+        "window 3 is not accepted now",
+    );
+    assert_eq!(records(&store, &[]), recs);
+
+    // Two windows later (window 2, within its grace): window 0's below-threshold records are
+    // gone, window 1's (the previous window) are kept.
+    let w2 = vouchers_at(&s, &client, at(2), &s.media[4..5], "w2");
+    let r = open_at(&s, &store, at(2), &w2);
+    assert_eq!(
+        (r["opened"].as_u64(), r["pruned"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let recs = records(&store, &[]);
+    assert_eq!(per_window(&recs), BTreeMap::from([(1, 2), (2, 1)]));
+    assert!(records(&store, &["--window", "0"]).is_empty());
+    // Past window 2's grace, window 1 goes too.
+    let r = open_at(&s, &store, at(2) + 2 * DAY, &w2);
+    assert_eq!(
+        (r["new"].as_u64(), r["pruned"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(per_window(&records(&store, &[])), BTreeMap::from([(2, 1)]));
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 2, "state": "below_threshold", "opened": 1}])
+    );
+
+    // A window that revealed is kept after it closes.
+    let more = vouchers_at(&s, &client, at(2), &s.media[..2], "more");
+    open_at(&s, &store, at(2) + 2 * DAY, &more);
+    let w4 = vouchers_at(&s, &client, at(4), &s.media[5..6], "w4");
+    let r = open_at(&s, &store, at(4) + 2 * DAY, &w4);
+    assert_eq!(r["pruned"], 0);
+    assert_eq!(
+        per_window(&records(&store, &[])),
+        BTreeMap::from([(2, 3), (4, 1)])
+    );
+    let st = status(&store, false);
+    assert_eq!(st["windows"][0]["state"], "revealed");
+    assert_eq!(st["windows"][0]["real"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        st["windows"][1],
+        serde_json::json!({"window": 4, "state": "below_threshold"})
+    );
+}
+
+#[test]
+fn device_state_refuses_a_second_database_in_a_window_and_going_back() {
+    let s = setup();
+    let client = s.client_key();
+    // The same server key and list, rebuilt with another rate range: another root hash.
+    let db2 = s.path("db2.bmdb");
+    let root2 = ok(&db_build(
+        &s.key,
+        &[p(&s.path("a.txt"))],
+        "sha256",
+        &[
+            "--threshold",
+            "3",
+            "--smax",
+            "6",
+            "--rate-range",
+            "0.1..0.1",
+        ],
+        &db2,
+    ));
+    assert_ne!(root2.trim(), s.root);
+    let state = s.path("device.state");
+    let state_arg = ["--state", p(&state)];
+    let make = |db: &Path, now: u64, out: &str| {
+        client_voucher(
+            &s,
+            db,
+            &client,
+            now,
+            &s.path(out),
+            &state_arg,
+            &s.media[..1],
+        )
+    };
+    ok(&make(&s.db, at(0), "a"));
+    let saved = std::fs::read(&state).unwrap();
+    // A second database in the same window: refused, nothing written, the state unchanged.
+    fails(
+        &make(&db2, at(0) + 60, "b"),
+        "a different database was already used in window 0",
+    );
+    assert!(!s.path("b").exists());
+    assert_eq!(std::fs::read(&state).unwrap(), saved);
+    // The first database again in that window: fine.
+    ok(&make(&s.db, at(0) + 120, "a2"));
+    // In the next window the second database works.
+    ok(&make(&db2, at(1), "c"));
+    assert_eq!(listing(&s.path("c")).len(), 1);
+    // Going back to an older window fails, with either database.
+    fails(&make(&db2, at(0), "d"), "window 0 is older than window 1");
+    fails(&make(&s.db, at(0), "d"), "window 0 is older than window 1");
+    // And the first database is now the second one in window 1.
+    fails(
+        &make(&s.db, at(1) + 60, "d"),
+        "a different database was already used in window 1",
+    );
+    assert!(!s.path("d").exists());
+    // Without the state file the device keeps no memory (the app's choice).
+    let mut stateless = make(&s.db, at(0), "e");
+    stateless.retain(|a| a != "--state" && a != p(&state));
+    ok(&stateless);
+    // A corrupt state file is refused, naming it.
+    std::fs::write(&state, b"junk").unwrap();
+    fails(&make(&db2, at(1), "f"), "device.state");
+    assert!(!s.path("f").exists());
+}
+
+#[test]
+fn v1_files_are_refused_with_a_version_message() {
+    let s = setup();
+    let client = s.client_key();
+    // A v1 database: the format version (bytes 4..6, little-endian) rewritten to 1.
+    let mut bytes = std::fs::read(&s.db).unwrap();
+    assert_eq!(&bytes[4..6], &2u16.to_le_bytes());
+    bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+    let v1 = s.path("v1.bmdb");
+    std::fs::write(&v1, &bytes).unwrap();
+    let needle = "unsupported format version 1";
+    let err = fails(&["db", "inspect", p(&v1)], needle);
+    assert!(err.contains("v1.bmdb"), "{err}");
+    fails(
+        &["db", "verify", p(&v1), "--server-pub", p(&s.public)],
+        needle,
+    );
+    fails(
+        &client_voucher(&s, &v1, &client, NOW, &s.path("never"), &[], &s.media[..1]),
+        needle,
+    );
+    assert!(!s.path("never").exists());
+    let v = vouchers(&s, &client, &s.media[..1], "v");
+    let store = s.path("store.sqlite");
+    fails(&server_open(&s.key, &v1, &store, NOW, &[], &v), needle);
+    // A store of schema version 1 (protocol v1 records): refused, never reinterpreted.
+    open(&s, &store, &v);
+    assert!(!s.path("store.sqlite-wal").exists(), "WAL not checkpointed");
+    let mut db = std::fs::read(&store).unwrap();
+    // SQLite's header holds the user version at offset 60 (big-endian).
+    assert_eq!(&db[60..64], &2u32.to_be_bytes());
+    db[60..64].copy_from_slice(&1u32.to_be_bytes());
+    let old = s.path("old.sqlite");
+    std::fs::write(&old, &db).unwrap();
+    fails(&status_args(&old, &[]), "schema version 1");
+    fails(
+        &server_open(&s.key, &s.db, &old, NOW, &[], &v),
+        "schema version 1",
+    );
+}
+
+#[test]
+fn simulate_reports_reveal_probability_and_advantage_by_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("sim.svg");
+    let out = ok(&[
+        "simulate",
+        "--threshold",
+        "5",
+        "--smax",
+        "4",
+        "--rate",
+        "0.01",
+        "--items",
+        "300",
+        "--matches",
+        "0..6",
+        "--trials",
+        "20",
+        "--json",
+        "--chart",
+        p(&chart),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let params = &v["params"];
+    assert_eq!(params["threshold"], 5);
+    assert_eq!(params["s_max"], 4);
+    assert_eq!(params["rate_range"], serde_json::json!([0.01, 0.01]));
+    assert_eq!(
+        (params["items"].as_u64(), params["trials"].as_u64()),
+        (Some(300), Some(20))
+    );
+    let rows = v["by_matches"].as_array().unwrap();
+    let matches: Vec<u64> = rows
+        .iter()
+        .map(|r| r["matches"].as_u64().unwrap())
+        .collect();
+    assert_eq!(matches, (0..=6).collect::<Vec<_>>());
+    let unit = |x: &serde_json::Value, what: &str| {
+        let f = x.as_f64().unwrap_or_else(|| panic!("{what} missing"));
+        assert!((0.0..=1.0).contains(&f), "{what} = {f}");
+        f
+    };
+    let mut last_exact = -1.0;
+    for r in rows {
+        let m = r["matches"].as_u64().unwrap();
+        let p_reveal = unit(&r["p_reveal"], "p_reveal");
+        if m < 5 {
+            assert_eq!(p_reveal, 0.0, "revealed below T with {m} matches");
+        }
+        // Listed items always open (as real or synthetic records).
+        assert!(r["opened_mean"].as_f64().unwrap() >= m as f64, "{r}");
+        let adv = &r["advantage_vs_zero"];
+        let exact = unit(&adv["count_exact"], "count_exact");
+        assert!(exact >= last_exact, "count advantage fell at {m}");
+        last_exact = exact;
+        let sampled = &adv["sampled"];
+        let stat = unit(&sampled["statistic"], "statistic");
+        let (lo, hi) = (
+            unit(&sampled["ci95"][0], "ci95[0]"),
+            unit(&sampled["ci95"][1], "ci95[1]"),
+        );
+        assert!(lo <= stat && stat <= hi, "{sampled}");
+        assert_eq!(unit(&sampled["lower_bound_95"], "lower_bound_95"), lo);
+    }
+    assert_eq!(
+        rows[0]["advantage_vs_zero"]["count_exact"].as_f64(),
+        Some(0.0)
+    );
+    assert_eq!(rows[4]["p_reveal"].as_f64(), Some(0.0));
+    assert!(rows[6]["p_reveal"].as_f64().unwrap() > 0.0, "{}", rows[6]);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches('<').count(), svg.matches('>').count());
+    assert!(svg.contains("P(reveal)") && svg.contains("<polyline"));
+    // The table, and a bad range.
+    let table = ok(&[
+        "simulate",
+        "--threshold",
+        "5",
+        "--smax",
+        "4",
+        "--rate",
+        "0.01",
+        "--items",
+        "50",
+        "--matches",
+        "0..1",
+        "--trials",
+        "2",
+    ]);
+    assert!(table.contains("P(reveal)"), "{table}");
+    fails(&["simulate", "--matches", "6..0"], "--matches");
 }

@@ -258,16 +258,14 @@ described! {
         ManifestSources => "manifest sources (at most 64)",
         /// Source names are 1 to 64 bytes of UTF-8.
         SourceName => "manifest source name (1 to 64 bytes of UTF-8)",
-        /// min_sources must not exceed the number of sources.
-        MinSources => "manifest min_sources (at most the number of sources)",
+        /// min_sources must be at least 1 and at most the number of sources.
+        MinSources => "manifest min_sources (1 to the number of sources)",
         /// A cell of the table.
         DatabaseCell => "database cell",
         /// The window schedule: length at least a minute, 1 to 2^20 windows.
         ManifestSchedule => "manifest window schedule (length at least 60 s, 1 to 2^20 windows)",
         /// A voucher's window must be in the database's schedule.
         Window => "voucher window (must be in the database's schedule)",
-        /// An account id is at most 255 bytes.
-        AccountId => "account id (at most 255 bytes)",
         /// The device state's flag is 0 or 1.
         DeviceStateFlag => "device state flag (0 or 1)",
         /// The server's blinding scalar α.

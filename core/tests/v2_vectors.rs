@@ -7,7 +7,8 @@
 //! PROTOCOL.md, never calling core's private code), and once through core's public API
 //! (`Manifest::context`, `research::account_rate_ppm`, `research::simulated_record`, `Opener`,
 //! `Account`). The two must agree, and both must equal `core/tests/data/v2-vectors.json`. The
-//! test writes nothing; print fresh vectors (after an intended protocol change) with
+//! test writes nothing; print fresh vectors (after an intended protocol change, or after
+//! regenerating `fuzz/fixtures`, whose database seed and voucher are random) with
 //!
 //! ```text
 //! cargo test -p blindmatch-core --test v2_vectors -- --ignored --nocapture print_v2_vectors
@@ -23,7 +24,7 @@ mod checks;
 
 use blindmatch_core::device::{Client, DevicePolicy};
 use blindmatch_core::hazmat::okvs_lookup;
-use blindmatch_core::research::{account_rate_ppm, hash_to_group, simulated_record};
+use blindmatch_core::research::{account_rate_ppm, hash_to_group, is_synthetic, simulated_record};
 use blindmatch_core::server::{
     Account, OpenOutcome, OpenedVoucher, Opener, Outcome, RevealedMatch, ServerSecretKey, assemble,
 };
@@ -605,6 +606,9 @@ fn open_by_hand(v: &[u8], alpha: &Scalar, s_max: usize, account: &[u8]) -> Optio
     })
 }
 
+/// A hand voucher with its item, id, associated data and whether it is synthetic.
+type Made<'a> = (HandVoucher, &'a MediaHash, &'a [u8], &'a [u8], bool);
+
 /// A voucher made by hand (§7), with fixed β, γ, rkey and (synthetic) adct bytes.
 struct HandVoucher {
     bytes: Vec<u8>,
@@ -726,6 +730,7 @@ fn item_vectors(
         .filter(|(x, _)| kinds.contains(&x.kind().id()))
         .map(|(x, listed)| {
             let p = plan(keys, x);
+            assert_eq!(is_synthetic(c, x, WINDOW), p.synthetic);
             // The library agrees: a listed or synthetic item gives this record; an unlisted real
             // item gives none (its voucher never opens).
             let sim = simulated_record(c, x, *listed, b"v", b"", WINDOW, &mut rng).unwrap();
@@ -906,7 +911,7 @@ fn compute() -> Value {
     assert_eq!(rec.to_bytes(), bmor);
 
     // Vouchers made by hand open in the library; with the fixture voucher they cross T = 3.
-    let made: Vec<(HandVoucher, &MediaHash, &[u8], &[u8], bool)> = [
+    let made: Vec<Made<'_>> = [
         (&listed[1], &b"hand-1"[..], &b"ad one"[..], false, 1),
         (&listed[3], b"hand-syn", b"", true, 2),
         (&listed[2], b"hand-2", b"ad two", false, 3),
@@ -1017,6 +1022,14 @@ fn compute() -> Value {
 
     json!({
         "description": "blindmatch protocol v2 test vectors (docs/PROTOCOL.md §10.2). Hex is lower case; 64-bit values (F_p elements, coins) are decimal strings; scalars are 32-byte little-endian hex; points are 32-byte ristretto255 encodings.",
+        "notes": {
+            "keys": "the account's key schedule for window 0 of the fixture database (§6.2); shamir = a_1..a_{T-1}; dhf[i][j] = coefficient j of p_i",
+            "items": "every listed and unlisted fixture item of a listed kind under the fixture database (rate 0: all real); record = the (x0, y, r) a server stores, null when the voucher would not open (a real voucher of an unlisted item); stream_first_88 = the item stream's first 88 bytes; okvs_positions, H = H(x), P = the OKVS value of x",
+            "rated": "the fixture manifest with the rate range replaced and re-signed (the table and everything else unchanged): the same items, now some synthetic",
+            "hand_vouchers": "vouchers built from the spec alone with beta = 1000 + n, gamma = 2000 + n, rkey = 32 bytes of 0x40 + n (n = 1, 2, 3, 4); a synthetic one carries the item's synthetic values and, in place of random bytes, the adct bytes i XOR 0xA5 for i = 0..303; every one opens under the fixture server key for the account",
+            "reveal": "an account of window 0 holding the fixture voucher and the hand vouchers in that arrival order (T = 3): k0 is the Lagrange interpolation at 0 over the first T real records' (x_s, y)",
+            "schedule": "window_at(now) for the fixture schedule (null: outside the schedule)",
+        },
         "inputs": {
             "server_secret_key_file": hx(checks::server_secret_bytes()),
             "client_key_file": hx(checks::client_key_bytes()),
@@ -1115,51 +1128,4 @@ fn v2_vectors_match_the_spec_and_the_library() {
 #[ignore = "prints fresh vectors; run by hand after an intended protocol change"]
 fn print_v2_vectors() {
     println!("{}", serde_json::to_string_pretty(&compute()).unwrap());
-}
-
-#[test]
-fn tmp_probe_s0() {
-    use blindmatch_core::server::{BuildOptions, DatabaseBuilder, SourceList};
-    let server = ServerSecretKey::from_bytes(&checks::server_secret_bytes()).unwrap();
-    let listed = checks::listed();
-    for (t, s) in [(2u32, 0u32), (3, 0), (3, 1)] {
-        let opts = BuildOptions {
-            params: Params::new(t, s, 0, 0).unwrap(),
-            epoch: 1,
-            created_unix: Some(1),
-            ..Default::default()
-        };
-        let bytes = DatabaseBuilder::build(
-            &server,
-            &[SourceList {
-                name: "a".into(),
-                hashes: listed.clone(),
-            }],
-            &opts,
-        )
-        .unwrap();
-        let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
-        let c = client(db.clone());
-        let o = Opener::new(&server, db.manifest()).unwrap();
-        let mut acc = Account::new(*db.params(), 0);
-        for (i, x) in listed.iter().enumerate() {
-            let v = blindmatch_core::research::voucher_with_choice(
-                &c,
-                x,
-                format!("i{i}").as_bytes(),
-                b"ad",
-                0,
-                blindmatch_core::research::SyntheticChoice::Real,
-                &mut rand::rng(),
-            )
-            .unwrap();
-            acc.insert(opened(&o, &v)).unwrap();
-        }
-        println!(
-            "T={t} s={s} distinct={} -> {:?}",
-            acc.distinct(),
-            acc.evaluate()
-                .map(|o| matches!(o, Outcome::Revealed { .. }))
-        );
-    }
 }

@@ -229,7 +229,7 @@ impl Manifest {
         {
             return bad(Field::SourceName);
         }
-        if self.min_sources as usize > self.sources.len().max(1) {
+        if self.min_sources == 0 || self.min_sources as usize > self.sources.len().max(1) {
             return bad(Field::MinSources);
         }
         Ok(())

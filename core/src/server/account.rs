@@ -179,11 +179,12 @@ impl Account {
         if self.distinct.len() < t {
             return below;
         }
-        let real_idx = if self.eliminator.saturated() {
-            self.decode().unwrap_or_default()
-        } else {
-            self.eliminator.real_columns()
-        };
+        let mut real_idx = self.eliminator.real_columns();
+        if self.eliminator.saturated() && !self.consistent(&real_idx) {
+            // More synthetic records than s_max: the kernel's support is no longer the real
+            // set. Decode instead.
+            real_idx = self.decode().unwrap_or_default();
+        }
         if real_idx.len() < t {
             return below;
         }
@@ -194,14 +195,34 @@ impl Account {
         reveal(&self.params, &real, &self.records)
     }
 
-    fn decode(&self) -> Option<Vec<usize>> {
+    /// Whether the distinct records at `idx` are at least T and all agree with one set of
+    /// DHF polynomials (what a real set does).
+    fn consistent(&self, idx: &[usize]) -> bool {
+        let (x0, rows) = self.columns();
+        idx.len() >= self.params.threshold() as usize
+            && decode::consistent(
+                &x0,
+                &rows,
+                idx,
+                self.params.dhf_coefficients(),
+                self.params.s_max() as usize,
+            )
+    }
+
+    fn columns(&self) -> (Vec<Fp>, Vec<&[Fp]>) {
         let firsts: Vec<&OpenedVoucher> = self
             .distinct
             .iter()
             .filter_map(|&r| self.records.get(r))
             .collect();
-        let x0: Vec<Fp> = firsts.iter().map(|r| r.x0_fp()).collect();
-        let rows: Vec<&[Fp]> = firsts.iter().map(|r| r.dhf()).collect();
+        (
+            firsts.iter().map(|r| r.x0_fp()).collect(),
+            firsts.iter().map(|r| r.dhf()).collect(),
+        )
+    }
+
+    fn decode(&self) -> Option<Vec<usize>> {
+        let (x0, rows) = self.columns();
         decode::decode(
             &x0,
             &rows,

@@ -127,6 +127,7 @@ impl Opener {
     /// ([`Field::Window`]) for a window outside the schedule. `Ok(NoMatch)` when the outer
     /// layer stays closed.
     pub fn open(&self, voucher: &[u8], account: &[u8]) -> Result<OpenOutcome> {
+        check_account(account)?;
         let (p, s_half) = self.prepare(voucher)?;
         let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
         let s = s
@@ -143,6 +144,9 @@ impl Opener {
         vouchers: &[V],
         account: &[u8],
     ) -> Vec<Result<OpenOutcome>> {
+        if let Err(e) = check_account(account) {
+            return vouchers.iter().map(|_| Err(e.clone())).collect();
+        }
         vouchers
             .par_chunks(64)
             .flat_map_iter(|chunk| {
@@ -167,6 +171,17 @@ impl Opener {
             })
             .collect()
     }
+}
+
+/// The account id must fit the inner AAD's length byte; checked before any opening, so the
+/// answer does not depend on the voucher.
+fn check_account(account: &[u8]) -> Result<()> {
+    if account.len() > crate::wire::voucher::MAX_ACCOUNT_LEN {
+        return Err(Error::InvalidParameter {
+            param: crate::error::Param::Account,
+        });
+    }
+    Ok(())
 }
 
 /// Open `voucher`'s layers with the server key, let `patch` edit `header ‖ Q ‖ inner

@@ -71,11 +71,13 @@ pub(crate) fn pad_ad(ad: &[u8], bucket: usize) -> Zeroizing<Vec<u8>> {
     padded
 }
 
-/// The associated data inside a padded bucket, or `None` if the length does not fit.
+/// The associated data inside a padded bucket, or `None` if the length does not fit or the
+/// padding is not all zero.
 pub(crate) fn unpad_ad(padded: &[u8]) -> Option<Vec<u8>> {
     let (len, rest) = padded.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-    rest.get(..len).map(<[u8]>::to_vec)
+    let (ad, padding) = rest.split_at_checked(len)?;
+    padding.iter().all(|b| *b == 0).then(|| ad.to_vec())
 }
 
 /// The public fields of a voucher, readable by anyone.
