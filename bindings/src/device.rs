@@ -3,14 +3,14 @@
 
 use crate::error::{Result, bad_input, guard};
 use crate::hashing::{HashKind, TypedHash};
-use blindmatch_core::device::Client;
+use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
 use blindmatch_core::{self as core, AD_BUCKETS, MAX_AD_LEN, ServerPublicKey, research};
 use std::sync::Arc;
 
 pub use blindmatch_core::VoucherHeader;
 pub use blindmatch_core::device::SyntheticChoice;
 
-/// The protocol parameters of a database: T, s_max and the synthetic rate. Valid by
+/// The protocol parameters of a database: T, s_max and the synthetic-rate range. Valid by
 /// construction (the constructor checks the ranges); immutable.
 #[derive(PartialEq, Eq, uniffi::Object)]
 #[uniffi::export(Debug, Eq, Hash)]
@@ -33,35 +33,73 @@ impl std::fmt::Debug for DatabaseParams {
 impl std::hash::Hash for DatabaseParams {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let p = &self.inner;
-        (p.threshold(), p.s_max(), p.synthetic_rate_ppm()).hash(state);
+        (p.threshold(), p.s_max(), p.rate_range_ppm()).hash(state);
     }
 }
 
 #[uniffi::export]
 impl DatabaseParams {
     /// Check and make parameters: T between 2 and 256, s_max at most 1024 (and positive when
-    /// the rate is), a synthetic rate in parts per million below 1 000 000. `BadInput` if not.
+    /// the rate range is), and the synthetic-rate range `[rate_lo_ppm, rate_hi_ppm]` in parts
+    /// per million (low end at most high end, both below 1 000 000): each account draws its own
+    /// secret rate in it for each counting window. `BadInput` if not.
     #[uniffi::constructor]
-    pub fn new(threshold: u32, s_max: u32, synthetic_rate_ppm: u32) -> Result<Arc<Self>> {
+    pub fn new(
+        threshold: u32,
+        s_max: u32,
+        rate_lo_ppm: u32,
+        rate_hi_ppm: u32,
+    ) -> Result<Arc<Self>> {
         guard(|| {
-            let inner = core::Params::new(threshold, s_max, synthetic_rate_ppm)?;
+            let inner = core::Params::new(threshold, s_max, rate_lo_ppm, rate_hi_ppm)?;
             Ok(Arc::new(inner.into()))
         })
     }
 
-    /// T: distinct real matches an account needs before anything is revealed.
+    /// T: distinct real matches an account needs in one counting window before anything is
+    /// revealed.
     pub fn threshold(&self) -> u32 {
         self.inner.threshold()
     }
 
-    /// s_max: the most synthetic vouchers per account that threshold detection tolerates.
+    /// s_max: the synthetic records per account and window that detection by elimination
+    /// tolerates (beyond it the server's decoder delays a reveal, never breaks it).
     pub fn s_max(&self) -> u32 {
         self.inner.s_max()
     }
 
-    /// Probability that a device makes a voucher synthetic, in parts per million.
-    pub fn synthetic_rate_ppm(&self) -> u32 {
-        self.inner.synthetic_rate_ppm()
+    /// The low end of the synthetic-rate range, in parts per million.
+    pub fn rate_lo_ppm(&self) -> u32 {
+        self.inner.rate_range_ppm().0
+    }
+
+    /// The high end of the synthetic-rate range, in parts per million.
+    pub fn rate_hi_ppm(&self) -> u32 {
+        self.inner.rate_range_ppm().1
+    }
+}
+
+/// A database's counting-window schedule (core's `Schedule`, as plain values): `count`
+/// windows of `length_secs` seconds from `origin` (Unix seconds). Window `w` covers
+/// `[origin + w·length_secs, origin + (w+1)·length_secs)`. Accounts are counted per window;
+/// records of two windows never combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct WindowSchedule {
+    /// When window 0 starts (Unix seconds).
+    pub origin: u64,
+    /// The length of one window (seconds).
+    pub length_secs: u64,
+    /// The number of windows.
+    pub count: u32,
+}
+
+impl From<&core::Schedule> for WindowSchedule {
+    fn from(s: &core::Schedule) -> Self {
+        WindowSchedule {
+            origin: s.origin(),
+            length_secs: s.length(),
+            count: s.count(),
+        }
     }
 }
 
@@ -76,8 +114,10 @@ pub struct DatabaseInfo {
     pub entries: u64,
     /// Number of table cells.
     pub cells: u64,
-    /// T, s_max and the synthetic rate.
+    /// T, s_max and the synthetic-rate range.
     pub params: Arc<DatabaseParams>,
+    /// The counting-window schedule.
+    pub schedule: WindowSchedule,
     /// The hash kinds listed.
     pub kinds: Vec<HashKind>,
     /// Hashes were kept only if listed by at least this many sources.
@@ -167,9 +207,26 @@ impl Database {
         self.inner.root_hash().to_vec()
     }
 
-    /// T, s_max and the synthetic rate.
+    /// T, s_max and the synthetic-rate range.
     pub fn params(&self) -> Arc<DatabaseParams> {
         Arc::new((*self.inner.params()).into())
+    }
+
+    /// The counting-window schedule.
+    pub fn schedule(&self) -> WindowSchedule {
+        self.inner.schedule().into()
+    }
+
+    /// The counting window of a time (Unix seconds). A time up to 600 s outside the schedule
+    /// is placed in its first or last window (a device clock's slack); `OutsideSchedule` for
+    /// any other time outside it.
+    pub fn window_at(&self, now_unix: u64) -> Result<u64> {
+        guard(|| Ok(self.inner.schedule().window_at(now_unix)?))
+    }
+
+    /// When window `window` starts (Unix seconds).
+    pub fn window_start(&self, window: u64) -> u64 {
+        self.inner.schedule().start(window)
     }
 
     /// Everything public about the database.
@@ -181,6 +238,7 @@ impl Database {
             entries: m.entries,
             cells: m.cells,
             params: Arc::new(m.params.into()),
+            schedule: (&m.schedule).into(),
             kinds: m.kinds.clone(),
             min_sources: m.min_sources,
             root_hash: self.inner.root_hash().to_vec(),
@@ -256,30 +314,68 @@ impl ClientKey {
 #[uniffi::remote(Enum)]
 #[uniffi(name = "VoucherChoice")]
 pub enum SyntheticChoice {
-    /// Decide at random with the database's synthetic rate: what apps must use.
+    /// Decide per item with the account's secret rate for the window: what apps use.
     ByRate,
     /// Always real. Simulations and tests only: it removes the device's deniability.
     Real,
-    /// Always synthetic. Simulations and tests only.
+    /// Always synthetic (with the item's own synthetic values). Simulations and tests only.
     Synthetic,
 }
 
-/// The device side of the protocol: a verified database plus the keys derived from the
-/// account's client key for that database. Immutable; share it between threads.
+/// The device side of the protocol for one account: a verified database, the account's client
+/// key and the account id, checked once against a device policy. Immutable; share it between
+/// threads.
+///
+/// Every voucher is made for the time the app passes (`now_unix`, Unix seconds: pass the
+/// current time), which places it in one of the database's counting windows. An app that keeps
+/// the device state calls `check_state` with the same time before making vouchers.
 #[derive(Debug, uniffi::Object)]
 pub struct VoucherMaker {
     inner: Client,
     database: Arc<Database>,
 }
 
+impl VoucherMaker {
+    fn with_policy(
+        database: Arc<Database>,
+        key: &ClientKey,
+        account: &[u8],
+        policy: &DevicePolicy,
+    ) -> Result<Arc<Self>> {
+        let inner = Client::new(database.inner.clone(), &key.inner, account, policy)?;
+        Ok(Arc::new(VoucherMaker { inner, database }))
+    }
+}
+
 #[uniffi::export]
 impl VoucherMaker {
-    /// Derive the account's keys for `database`'s parameters.
+    /// A voucher maker for `account` (the id the server files this account's vouchers under,
+    /// at most 255 bytes; vouchers are bound to it and open only under it) on `database`,
+    /// after checking the database's parameters against the device policy (core's
+    /// `DevicePolicy::default`). `PolicyRefused` for a database the policy refuses (a
+    /// weakened database: a low T, a tiny s_max, an extreme synthetic rate, too short or too
+    /// long windows); `BadInput` for an account id over 255 bytes.
     #[uniffi::constructor]
-    pub fn new(database: Arc<Database>, key: Arc<ClientKey>) -> Result<Arc<Self>> {
+    pub fn new(database: Arc<Database>, key: Arc<ClientKey>, account: Vec<u8>) -> Result<Arc<Self>> {
+        guard(|| VoucherMaker::with_policy(database, &key, &account, &DevicePolicy::default()))
+    }
+
+    /// As the constructor, with core's permissive test policy (`DevicePolicy::permissive_for_tests`),
+    /// which accepts every valid database. **Tests, simulations and demos only, never an app**:
+    /// it lets a server weaken the database for a targeted user.
+    #[uniffi::constructor]
+    pub fn new_with_insecure_test_policy(
+        database: Arc<Database>,
+        key: Arc<ClientKey>,
+        account: Vec<u8>,
+    ) -> Result<Arc<Self>> {
         guard(|| {
-            let inner = Client::new(database.inner.clone(), &key.inner);
-            Ok(Arc::new(VoucherMaker { inner, database }))
+            VoucherMaker::with_policy(
+                database,
+                &key,
+                &account,
+                &DevicePolicy::permissive_for_tests(),
+            )
         })
     }
 
@@ -288,47 +384,86 @@ impl VoucherMaker {
         self.database.clone()
     }
 
-    /// Make a voucher for one media item: its typed hash, the app's id for it (at most 64
-    /// bytes, public) and associated data (at most 65532 bytes, revealed only at the
-    /// threshold). Synthetic with the database's rate. About 0.1–0.2 ms: call off the main
-    /// thread.
+    /// The counting window a time (Unix seconds) falls in; `OutsideSchedule` for a time
+    /// outside the database's schedule (beyond a 600 s slack).
+    pub fn window_at(&self, now_unix: u64) -> Result<u64> {
+        guard(|| Ok(self.inner.window_at(now_unix)?))
+    }
+
+    /// For apps that keep the device state (they should): check that the window of
+    /// `now_unix` may be used with this database, and return the new state blob to store.
+    /// `state` is the blob this call returned last time, or `None` on a device that has made
+    /// no vouchers yet for this account. Call it before making vouchers, with the same time,
+    /// and store the returned blob before sending them.
+    ///
+    /// Errors: `StaleWindow` (the window is older than one this device has already used: a
+    /// rolled-back clock or a restored backup), `ManifestChanged` (another database was used
+    /// in this window: keep using that one until the next window), `OutsideSchedule`;
+    /// `BadInput` / `UnsupportedVersion` for a blob that is not a device state.
+    pub fn check_state(&self, state: Option<Vec<u8>>, now_unix: u64) -> Result<Vec<u8>> {
+        guard(|| {
+            let mut st = match state {
+                Some(bytes) => DeviceState::from_bytes(&bytes)?,
+                None => DeviceState::new(),
+            };
+            self.inner.check_state(&mut st, now_unix)?;
+            Ok(st.to_bytes())
+        })
+    }
+
+    /// Make a voucher for one media item at time `now_unix` (Unix seconds: pass the current
+    /// time): its typed hash, the app's id for it (at most 64 bytes, public) and associated
+    /// data (at most 65532 bytes, revealed only at the threshold). Real or synthetic by the
+    /// item and the account's secret rate for the window. `OutsideSchedule` for a time
+    /// outside the database's schedule. About 0.1–0.2 ms: call off the main thread.
     pub fn create_voucher(
         &self,
         hash: TypedHash,
         id: Vec<u8>,
         associated_data: Vec<u8>,
+        now_unix: u64,
     ) -> Result<Vec<u8>> {
         guard(|| {
             Ok(self
                 .inner
-                .voucher(&hash.to_core()?, &id, &associated_data)?)
+                .voucher(&hash.to_core()?, &id, &associated_data, now_unix)?)
         })
     }
 
-    /// Make vouchers for many items in one call, in order: the same work as
+    /// Make vouchers for many items at time `now_unix`, in order: the same work as
     /// `create_voucher` per item, with the FFI crossing paid once per batch rather than once
     /// per item (it dominates the per-item overhead from Python and Kotlin). Fails as a whole
     /// on the first bad item. Runs on the calling thread: call off the main thread.
-    pub fn create_vouchers(&self, requests: Vec<VoucherRequest>) -> Result<Vec<Vec<u8>>> {
+    pub fn create_vouchers(
+        &self,
+        requests: Vec<VoucherRequest>,
+        now_unix: u64,
+    ) -> Result<Vec<Vec<u8>>> {
         guard(|| {
             requests
                 .iter()
                 .map(|r| {
-                    Ok(self
-                        .inner
-                        .voucher(&r.hash.to_core()?, &r.id, &r.associated_data)?)
+                    Ok(self.inner.voucher(
+                        &r.hash.to_core()?,
+                        &r.id,
+                        &r.associated_data,
+                        now_unix,
+                    )?)
                 })
                 .collect()
         })
     }
 
-    /// As `create_voucher` with the real/synthetic choice forced. For
-    /// simulations and tests only: apps must use `create_voucher`.
+    /// As `create_voucher` in an explicit counting window, with the real/synthetic choice
+    /// forced (a forced synthetic voucher carries the item's own synthetic values). For
+    /// simulations and tests only: apps must use `create_voucher`. `OutsideSchedule` for a
+    /// window outside the schedule.
     pub fn create_voucher_for_simulation(
         &self,
         hash: TypedHash,
         id: Vec<u8>,
         associated_data: Vec<u8>,
+        window: u64,
         choice: SyntheticChoice,
     ) -> Result<Vec<u8>> {
         guard(|| {
@@ -337,6 +472,7 @@ impl VoucherMaker {
                 &hash.to_core()?,
                 &id,
                 &associated_data,
+                window,
                 choice,
                 &mut rand::rng(),
             )?)
@@ -360,11 +496,13 @@ pub struct VoucherRequest {
 pub struct VoucherHeader {
     /// The database epoch the voucher was made for.
     pub epoch: u64,
+    /// The counting window the voucher was made in.
+    pub window: u64,
     /// The app's id for the item.
     pub id: Vec<u8>,
 }
 
-/// Read a voucher's public header (epoch and id) without opening it.
+/// Read a voucher's public header (epoch, window and id) without opening it.
 #[uniffi::export]
 pub fn peek_voucher(voucher: Vec<u8>) -> Result<VoucherHeader> {
     guard(|| Ok(VoucherHeader::peek(&voucher)?))

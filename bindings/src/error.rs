@@ -2,7 +2,7 @@
 //!
 //! A small set of categories that Kotlin, Swift and Python code branch on, each with a
 //! human-readable `reason` and, where an app can act on it, typed fields (the epochs of a
-//! `WrongEpoch`, the line of a bad hash list). Reasons come from `blindmatch_core::Error`, which
+//! `WrongEpoch`, the windows of a `StaleWindow`, the line of a bad hash list). Reasons come from `blindmatch_core::Error`, which
 //! never puts hashes, keys, shares or associated data into a message.
 //!
 //! The text field is called `reason`, not `message`: a field named `message` does not compile
@@ -49,6 +49,54 @@ pub enum BlindMatchError {
         voucher_epoch: u64,
         /// The epoch of the database opening it.
         database_epoch: u64,
+    },
+    /// The device's time is outside the database's window schedule (beyond a 600 s clock
+    /// slack): the database has expired or is not yet valid, or the clock is wrong. Make no
+    /// voucher; fetch a current database.
+    #[error("outside schedule: {reason}")]
+    OutsideSchedule {
+        /// What was refused.
+        reason: String,
+    },
+    /// The device state refuses a window older than one this device has already used (a
+    /// rolled-back clock, a restored backup). Make no voucher until the clock reaches
+    /// `newest_window` again.
+    #[error("stale window: {reason}")]
+    StaleWindow {
+        /// Both windows, in words.
+        reason: String,
+        /// The window asked for (the window of the time passed).
+        window: u64,
+        /// The newest window the device state has already used.
+        newest_window: u64,
+    },
+    /// The device state refuses a second, different database (root hash) in a window it has
+    /// already used with another one (its choices could relink items). Keep using the
+    /// database of that window until the next window starts.
+    #[error("database changed within a window: {reason}")]
+    ManifestChanged {
+        /// What was refused.
+        reason: String,
+        /// The window in which another database was already used.
+        window: u64,
+    },
+    /// The device policy refuses the database's parameters (a weakened database: a low T, a
+    /// tiny s_max, an extreme synthetic rate, too short or too long windows). Do not use it.
+    #[error("refused by the device policy: {reason}")]
+    PolicyRefused {
+        /// Which parameter the policy refuses.
+        reason: String,
+    },
+    /// A record of one counting window given to the account of another (records of two
+    /// windows never combine): file it under the account of its own window.
+    #[error("wrong window: {reason}")]
+    WrongWindow {
+        /// Both windows, in words.
+        reason: String,
+        /// The record's window.
+        record_window: u64,
+        /// The account's window.
+        account_window: u64,
     },
     /// A key that does not belong here (a server key that did not make this database).
     #[error("wrong key: {reason}")]
@@ -124,6 +172,19 @@ impl From<CoreError> for BlindMatchError {
                 voucher_epoch: voucher,
                 database_epoch: database,
             },
+            CoreError::OutsideSchedule => B::OutsideSchedule { reason },
+            CoreError::StaleWindow { window, newest } => B::StaleWindow {
+                reason,
+                window,
+                newest_window: newest,
+            },
+            CoreError::ManifestChanged { window } => B::ManifestChanged { reason, window },
+            CoreError::PolicyRefused { .. } => B::PolicyRefused { reason },
+            CoreError::WrongWindow { record, account } => B::WrongWindow {
+                reason,
+                record_window: record,
+                account_window: account,
+            },
             CoreError::WrongSecretKey => B::WrongKey { reason },
             CoreError::KindNotListed { .. } => B::KindNotListed { reason },
             CoreError::CorruptVoucher => B::CorruptVoucher { reason },
@@ -168,7 +229,7 @@ pub(crate) fn bad_input(reason: &str) -> BlindMatchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blindmatch_core::{HashKind, HashProblem, Object};
+    use blindmatch_core::{HashKind, HashProblem, Object, Param};
 
     #[test]
     fn a_panic_becomes_internal() {
@@ -208,6 +269,28 @@ mod tests {
                 "KindNotListed",
             ),
             (CoreError::EncodingFailed { attempts: 3 }, "BuildFailed"),
+            (CoreError::OutsideSchedule, "OutsideSchedule"),
+            (
+                CoreError::StaleWindow {
+                    window: 1,
+                    newest: 2,
+                },
+                "StaleWindow",
+            ),
+            (CoreError::ManifestChanged { window: 1 }, "ManifestChanged"),
+            (
+                CoreError::PolicyRefused {
+                    param: Param::PolicyThreshold,
+                },
+                "PolicyRefused",
+            ),
+            (
+                CoreError::WrongWindow {
+                    record: 1,
+                    account: 2,
+                },
+                "WrongWindow",
+            ),
             (
                 CoreError::Io {
                     kind: std::io::ErrorKind::NotFound,
@@ -236,6 +319,39 @@ mod tests {
                 reason.contains("epoch 4") && reason.contains("epoch 3"),
                 "{reason}"
             ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            BlindMatchError::from(CoreError::StaleWindow {
+                window: 4,
+                newest: 5
+            }),
+            BlindMatchError::StaleWindow {
+                reason: "window 4 is older than window 5, which this device has already used"
+                    .into(),
+                window: 4,
+                newest_window: 5,
+            }
+        );
+        assert!(matches!(
+            BlindMatchError::from(CoreError::ManifestChanged { window: 9 }),
+            BlindMatchError::ManifestChanged { window: 9, .. }
+        ));
+        assert!(matches!(
+            BlindMatchError::from(CoreError::WrongWindow {
+                record: 3,
+                account: 2
+            }),
+            BlindMatchError::WrongWindow {
+                record_window: 3,
+                account_window: 2,
+                ..
+            }
+        ));
+        match BlindMatchError::from(CoreError::PolicyRefused {
+            param: Param::PolicyThreshold,
+        }) {
+            BlindMatchError::PolicyRefused { reason } => assert!(reason.contains("threshold")),
             other => panic!("{other:?}"),
         }
         let e = BlindMatchError::from(CoreError::HashList {

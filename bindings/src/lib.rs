@@ -6,8 +6,11 @@
 //!
 //! | side | API |
 //! |---|---|
-//! | device | [`Database`] (verified against a pinned server key), [`ClientKey`], [`VoucherMaker`], the hashing functions ([`sha256`], [`pdq_hash`], …) |
-//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]), [`Opener`], [`Account`] |
+//! | device | [`Database`] (verified against a pinned server key), [`ClientKey`], [`VoucherMaker`] (one account, the device policy, the device state blob), the hashing functions ([`sha256`], [`pdq_hash`], …) |
+//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]), [`Opener`], [`Account`] (one per account id and counting window) |
+//!
+//! Protocol v2: vouchers are made for a time the app passes (`now_unix`), which places them in
+//! one of the database's counting windows; accounts are counted per window.
 //!
 //! Every object is handed out in an `Arc`, is `Send + Sync` and immutable after construction
 //! (the [`Account`] accumulator locks a `Mutex` inside). Every call is synchronous and
@@ -23,7 +26,9 @@
 //! Core's plain enums and records ([`HashKind`], [`PixelFormat`], [`SyntheticChoice`] as
 //! `VoucherChoice`, [`VoucherHeader`], [`RevealedMatch`]) are exported as they are, as UniFFI
 //! remote types; types with invariants ([`DatabaseParams`], [`BuildOptions`]) are objects
-//! with validating constructors. Every default comes from core.
+//! with validating constructors; a window schedule is read as a plain [`WindowSchedule`]
+//! record and set through [`BuildOptions::with_schedule`], which core checks. Every default
+//! (parameters, schedule, device policy) comes from core.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -37,7 +42,7 @@ mod server;
 
 pub use device::{
     ClientKey, Database, DatabaseInfo, DatabaseParams, SyntheticChoice, VoucherHeader,
-    VoucherMaker, VoucherRequest, peek_voucher,
+    VoucherMaker, VoucherRequest, WindowSchedule, peek_voucher,
 };
 pub use error::BlindMatchError;
 pub use hashing::{
@@ -55,286 +60,3 @@ pub fn library_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn objects_are_send_and_sync() {
-        assert_send_sync::<Database>();
-        assert_send_sync::<ClientKey>();
-        assert_send_sync::<VoucherMaker>();
-        assert_send_sync::<ServerKey>();
-        assert_send_sync::<Opener>();
-        assert_send_sync::<Account>();
-        assert_send_sync::<DatabaseParams>();
-        assert_send_sync::<BuildOptions>();
-    }
-
-    fn options(threshold: u32, s_max: u32) -> Arc<BuildOptions> {
-        BuildOptions::new(threshold, s_max, 0)
-            .unwrap()
-            .with_epoch(7)
-            .with_created_unix(1_700_000_000)
-    }
-
-    fn listed(i: u32) -> TypedHash {
-        sha256(format!("listed item {i}").into_bytes()).unwrap()
-    }
-
-    fn build(server: &ServerKey, n: u32, options: Arc<BuildOptions>) -> Vec<u8> {
-        let list = HashList {
-            name: "test".into(),
-            hashes: (0..n).map(listed).collect(),
-        };
-        server.build_database(vec![list], options).unwrap()
-    }
-
-    #[test]
-    fn defaults_come_from_core() {
-        let d = BuildOptions::defaults();
-        let core_default = blindmatch_core::server::BuildOptions::default();
-        assert_eq!(d.expansion(), blindmatch_core::server::DEFAULT_EXPANSION);
-        assert_eq!(d.params().inner, core_default.params);
-        assert_eq!(d.epoch(), core_default.epoch);
-        assert_eq!(d.min_sources(), core_default.min_sources);
-        assert_eq!((d.created_unix(), d.kinds()), (None, None));
-        let o = BuildOptions::new(5, 8, 100).unwrap();
-        assert_eq!(o.expansion(), d.expansion());
-        assert_eq!(
-            (o.params().threshold(), o.params().s_max()),
-            (5, 8),
-            "parameters set, everything else core's default"
-        );
-        assert!(matches!(
-            BuildOptions::new(1, 8, 0),
-            Err(BlindMatchError::BadInput { line: None, .. })
-        ));
-        assert!(DatabaseParams::new(2, 0, 1).is_err());
-        let p = DatabaseParams::new(3, 4, 0).unwrap();
-        assert_eq!(o.with_params(p.clone()).params(), p);
-        assert_eq!(
-            default_min_pdq_quality(),
-            blindmatch_core::media::DEFAULT_MIN_PDQ_QUALITY
-        );
-    }
-
-    #[test]
-    fn round_trip_reveals_exactly_at_the_threshold() {
-        let (t, s) = (3, 4);
-        let server = ServerKey::generate();
-        let bytes = build(&server, 100, options(t, s));
-        let db = Database::from_bytes(bytes.clone(), server.public_key(), None).unwrap();
-        let root = db.root_hash();
-        let db = Database::from_bytes(bytes, server.public_key(), Some(root)).unwrap();
-        assert_eq!(db.epoch(), 7);
-        assert_eq!(db.info().entries, 100);
-        assert_eq!(*db.info().params, *DatabaseParams::new(t, s, 0).unwrap());
-
-        let key = ClientKey::from_exported(ClientKey::generate().export()).unwrap();
-        let maker = VoucherMaker::new(db.clone(), key).unwrap();
-        let opener = Opener::new(server.clone(), db).unwrap();
-        let account = opener.new_account();
-
-        // A non-member does not open; two synthetic vouchers open but reveal nothing.
-        let miss = maker.create_voucher(
-            sha256(b"not listed".to_vec()).unwrap(),
-            b"n".to_vec(),
-            vec![],
-        );
-        assert!(!opener.open_voucher(miss.unwrap()).unwrap().opened);
-        for i in 0..2u8 {
-            let v = maker
-                .create_voucher_for_simulation(
-                    listed(50),
-                    vec![b's', i],
-                    vec![],
-                    SyntheticChoice::Synthetic,
-                )
-                .unwrap();
-            assert!(account.add(opener.open_voucher(v).unwrap()).unwrap());
-        }
-        for i in 0..t {
-            assert!(matches!(
-                account.evaluate().unwrap(),
-                RevealOutcome::BelowThreshold { .. }
-            ));
-            let v = maker
-                .create_voucher(
-                    listed(i),
-                    format!("real{i}").into_bytes(),
-                    format!("ad{i}").into_bytes(),
-                )
-                .unwrap();
-            let r = opener.open_voucher(v).unwrap();
-            assert!(r.opened);
-            assert!(account.add_record(r.record.unwrap()).unwrap());
-        }
-        match account.evaluate().unwrap() {
-            RevealOutcome::Revealed {
-                mut real,
-                synthetic_ids,
-            } => {
-                real.sort_by(|a, b| a.id.cmp(&b.id));
-                assert_eq!(real.len(), t as usize);
-                assert_eq!(real[0].ad, b"ad0");
-                assert_eq!(synthetic_ids.len(), 2);
-            }
-            other => panic!("expected a reveal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn open_file_maps_and_verifies() {
-        let server = ServerKey::generate();
-        let bytes = build(&server, 10, options(2, 2));
-        let dir = std::env::temp_dir().join(format!("blindmatch-bindings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db.bmdb");
-        std::fs::write(&path, &bytes).unwrap();
-        let p = path.to_str().unwrap().to_owned();
-        let db = Database::open_file(p.clone(), server.public_key(), None).unwrap();
-        assert_eq!(db.epoch(), 7);
-        std::fs::write(&path, b"").unwrap();
-        assert!(matches!(
-            Database::open_file(p, server.public_key(), None),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        let missing = dir.join("missing").to_str().unwrap().to_owned();
-        assert!(matches!(
-            Database::open_file(missing.clone(), server.public_key(), None),
-            Err(BlindMatchError::Io { .. })
-        ));
-        assert!(matches!(
-            hash_file(HashKind::Sha256, missing),
-            Err(BlindMatchError::Io { .. })
-        ));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn malformed_input_is_a_typed_error() {
-        let server = ServerKey::generate();
-        let bytes = build(&server, 1, options(2, 2));
-        let pk = server.public_key();
-        let bad = |r: Result<Arc<Database>, BlindMatchError>| r.unwrap_err();
-        assert!(matches!(
-            bad(Database::from_bytes(bytes[..40].to_vec(), pk.clone(), None)),
-            BlindMatchError::BadInput { .. }
-        ));
-        let mut flipped = bytes.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 1;
-        assert!(matches!(
-            bad(Database::from_bytes(flipped, pk.clone(), None)),
-            BlindMatchError::VerificationFailed { .. }
-        ));
-        assert!(matches!(
-            bad(Database::from_bytes(
-                bytes.clone(),
-                ServerKey::generate().public_key(),
-                None
-            )),
-            BlindMatchError::VerificationFailed { .. }
-        ));
-        assert!(matches!(
-            bad(Database::from_bytes(
-                bytes.clone(),
-                pk.clone(),
-                Some(vec![0; 32])
-            )),
-            BlindMatchError::VerificationFailed { .. }
-        ));
-        assert!(matches!(
-            bad(Database::from_bytes(bytes.clone(), pk[..10].to_vec(), None)),
-            BlindMatchError::BadInput { .. }
-        ));
-        assert!(matches!(
-            ClientKey::from_exported(vec![1, 2, 3]),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        let db = Database::from_bytes(bytes, pk, None).unwrap();
-        let opener = Opener::new(server, db.clone()).unwrap();
-        assert!(matches!(
-            opener.open_voucher(vec![0; 10]),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        assert!(matches!(
-            Opener::new(ServerKey::generate(), db.clone()),
-            Err(BlindMatchError::WrongKey { .. })
-        ));
-        let maker = VoucherMaker::new(db.clone(), ClientKey::generate()).unwrap();
-        let short = TypedHash {
-            kind: HashKind::Sha256,
-            bytes: vec![1; 31],
-        };
-        assert!(matches!(
-            maker.create_voucher(short, vec![], vec![]),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        assert!(matches!(
-            maker.create_voucher(listed(1), vec![0; 65], vec![]),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        assert!(matches!(
-            pdq_hash(vec![0; 10], 4, 4, PixelFormat::Rgb8, None),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        assert!(matches!(
-            parse_hash_list("ab\n".into(), Some(HashKind::Sha256)),
-            Err(BlindMatchError::BadInput { line: Some(1), .. })
-        ));
-        // A record from a database with other parameters: core's check, reported as BadInput.
-        let other = ServerKey::generate();
-        let other_db =
-            Database::from_bytes(build(&other, 1, options(2, 3)), other.public_key(), None)
-                .unwrap();
-        let other_maker = VoucherMaker::new(other_db.clone(), ClientKey::generate()).unwrap();
-        let v = other_maker
-            .create_voucher_for_simulation(listed(0), vec![], vec![], SyntheticChoice::Real)
-            .unwrap();
-        let r = Opener::new(other, other_db)
-            .unwrap()
-            .open_voucher(v)
-            .unwrap();
-        assert!(matches!(
-            opener.new_account().add(r),
-            Err(BlindMatchError::BadInput { .. })
-        ));
-        // Voucher lengths: the size buckets, and the 65532-byte limit.
-        let len = |ad: u32| db.voucher_len(ad);
-        let v = maker
-            .create_voucher(listed(0), vec![], vec![0; 300])
-            .unwrap();
-        assert_eq!(len(300).unwrap() as usize, v.len());
-        assert_eq!(len(0).unwrap(), len(252).unwrap());
-        assert!(len(253).unwrap() > len(252).unwrap());
-        assert!(len(65532).is_ok() && len(65533).is_err());
-    }
-
-    #[test]
-    fn a_voucher_for_another_epoch_names_both_epochs() {
-        let server = ServerKey::generate();
-        let db = |epoch| {
-            let bytes = build(&server, 1, options(2, 2).with_epoch(epoch));
-            Database::from_bytes(bytes, server.public_key(), None).unwrap()
-        };
-        let (old, new) = (db(4), db(5));
-        let v = VoucherMaker::new(old, ClientKey::generate())
-            .unwrap()
-            .create_voucher(listed(0), vec![], vec![])
-            .unwrap();
-        assert_eq!(peek_voucher(v.clone()).unwrap().epoch, 4);
-        match Opener::new(server.clone(), new).unwrap().open_voucher(v) {
-            Err(BlindMatchError::WrongEpoch {
-                voucher_epoch: 4,
-                database_epoch: 5,
-                ..
-            }) => {}
-            other => panic!("expected WrongEpoch(4, 5), got {other:?}"),
-        }
-    }
-}

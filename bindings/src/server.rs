@@ -1,11 +1,11 @@
 //! The server and researcher side: the server key, building a database from hash lists,
 //! opening vouchers, and accumulating an account up to the threshold reveal.
 
-use crate::device::{Database, DatabaseParams};
+use crate::device::{Database, DatabaseParams, WindowSchedule};
 use crate::error::{Result, guard};
 use crate::hashing::{HashKind, TypedHash};
 use blindmatch_core::server::{self as core, OpenOutcome, OpenedVoucher, Outcome, SourceList};
-use blindmatch_core::{Params, VoucherHeader};
+use blindmatch_core::{Params, Schedule, VoucherHeader};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use blindmatch_core::server::RevealedMatch;
@@ -27,10 +27,10 @@ pub struct HashList {
 }
 
 /// How to build a database: the protocol parameters (checked on construction) and the
-/// build's settings. Start from `BuildOptions(threshold, s_max, synthetic_rate_ppm)` or
-/// `BuildOptions.defaults()` and change settings with the `with_…` methods, which return a
-/// new `BuildOptions` (the object itself is immutable). Whatever is not set keeps core's
-/// default; the getters show it.
+/// build's settings, the window schedule among them. Start from
+/// `BuildOptions(threshold, s_max, rate_lo_ppm, rate_hi_ppm)` or `BuildOptions.defaults()` and
+/// change settings with the `with_…` methods, which return a new `BuildOptions` (the object
+/// itself is immutable). Whatever is not set keeps core's default; the getters show it.
 #[derive(Debug, uniffi::Object)]
 pub struct BuildOptions {
     inner: core::BuildOptions,
@@ -48,12 +48,18 @@ impl BuildOptions {
 #[uniffi::export]
 impl BuildOptions {
     /// Core's defaults with these protocol parameters: T (2 to 256), s_max (at most 1024,
-    /// positive when the rate is) and the synthetic-voucher rate in parts per million (10000 =
-    /// 1 %). `BadInput` if they are out of range.
+    /// positive when the rate range is) and the synthetic-rate range `[rate_lo_ppm,
+    /// rate_hi_ppm]` in parts per million (10000 = 1 %; each account draws its own secret rate
+    /// in it per window). `BadInput` if they are out of range.
     #[uniffi::constructor]
-    pub fn new(threshold: u32, s_max: u32, synthetic_rate_ppm: u32) -> Result<Arc<Self>> {
+    pub fn new(
+        threshold: u32,
+        s_max: u32,
+        rate_lo_ppm: u32,
+        rate_hi_ppm: u32,
+    ) -> Result<Arc<Self>> {
         guard(|| {
-            let params = Params::new(threshold, s_max, synthetic_rate_ppm)?;
+            let params = Params::new(threshold, s_max, rate_lo_ppm, rate_hi_ppm)?;
             Ok(BuildOptions::defaults().with(|o| o.params = params))
         })
     }
@@ -69,6 +75,16 @@ impl BuildOptions {
     /// The same options with these (already checked) protocol parameters.
     pub fn with_params(&self, params: Arc<DatabaseParams>) -> Arc<Self> {
         self.with(|o| o.params = params.inner)
+    }
+
+    /// The same options with this window schedule: `count` windows of `length_secs` seconds
+    /// from `origin` (Unix seconds). `BadInput` for a length under 60 s, a count of 0 or above
+    /// 2^20, or a schedule that ends past 2^63 s.
+    pub fn with_schedule(&self, origin: u64, length_secs: u64, count: u32) -> Result<Arc<Self>> {
+        guard(|| {
+            let schedule = Schedule::new(origin, length_secs, count)?;
+            Ok(self.with(|o| o.schedule = schedule))
+        })
     }
 
     /// The same options with this database epoch (vouchers are bound to it).
@@ -98,9 +114,14 @@ impl BuildOptions {
         self.with(|o| o.kinds = Some(kinds))
     }
 
-    /// T, s_max and the synthetic rate.
+    /// T, s_max and the synthetic-rate range.
     pub fn params(&self) -> Arc<DatabaseParams> {
         Arc::new(self.inner.params.into())
+    }
+
+    /// The window schedule.
+    pub fn schedule(&self) -> WindowSchedule {
+        (&self.inner.schedule).into()
     }
 
     /// The database epoch.
@@ -201,9 +222,35 @@ pub struct OpenResult {
     pub opened: bool,
     /// The voucher's id (its public header).
     pub id: Vec<u8>,
-    /// When opened: the record to keep for the account (pass it to `add` or store
-    /// it and later `add_record`). Holds only encrypted associated data.
+    /// The counting window the voucher was made in (its public header): file the record
+    /// under the account of this window.
+    pub window: u64,
+    /// When opened: the record to keep for the account of its window (pass it to `add` or
+    /// store it and later `add_record`). Holds only encrypted associated data.
     pub record: Option<Vec<u8>>,
+}
+
+impl OpenResult {
+    /// The FFI form of one opening.
+    fn of(voucher: &[u8], outcome: OpenOutcome) -> Result<OpenResult> {
+        Ok(match outcome {
+            OpenOutcome::NoMatch => {
+                let header = VoucherHeader::peek(voucher)?;
+                OpenResult {
+                    opened: false,
+                    id: header.id,
+                    window: header.window,
+                    record: None,
+                }
+            }
+            OpenOutcome::Opened(rec) => OpenResult {
+                opened: true,
+                id: rec.id().to_vec(),
+                window: rec.window(),
+                record: Some(rec.to_bytes()),
+            },
+        })
+    }
 }
 
 /// The server's opener for one database.
@@ -223,23 +270,29 @@ impl Opener {
         })
     }
 
-    /// Open one voucher. Not opening is a normal result (`opened = false`); a malformed
-    /// voucher is `BadInput`, one for another epoch `WrongEpoch` (with both epochs), a
-    /// tampered one `CorruptVoucher`.
-    pub fn open_voucher(&self, voucher: Vec<u8>) -> Result<OpenResult> {
+    /// Open one voucher filed under `account` (the account id its device was made for, at
+    /// most 255 bytes). Not opening is a normal result (`opened = false`); a malformed voucher
+    /// or a window outside the schedule is `BadInput`, one for another epoch `WrongEpoch` (with
+    /// both epochs), a tampered one or one made for another account `CorruptVoucher`.
+    pub fn open_voucher(&self, voucher: Vec<u8>, account: Vec<u8>) -> Result<OpenResult> {
+        guard(|| OpenResult::of(&voucher, self.inner.open(&voucher, &account)?))
+    }
+
+    /// Open many vouchers filed under one `account`, on all cores, in order: the same results
+    /// as `open_voucher` per voucher, with the FFI crossing paid once per batch. Fails as a
+    /// whole on the first bad voucher (in order).
+    pub fn open_vouchers(
+        &self,
+        vouchers: Vec<Vec<u8>>,
+        account: Vec<u8>,
+    ) -> Result<Vec<OpenResult>> {
         guard(|| {
-            Ok(match self.inner.open(&voucher)? {
-                OpenOutcome::NoMatch => OpenResult {
-                    opened: false,
-                    id: VoucherHeader::peek(&voucher)?.id,
-                    record: None,
-                },
-                OpenOutcome::Opened(rec) => OpenResult {
-                    opened: true,
-                    id: rec.id().to_vec(),
-                    record: Some(rec.to_bytes()),
-                },
-            })
+            self.inner
+                .open_batch(&vouchers, &account)
+                .into_iter()
+                .zip(&vouchers)
+                .map(|(r, v)| OpenResult::of(v, r?))
+                .collect()
         })
     }
 
@@ -253,9 +306,14 @@ impl Opener {
         Arc::new((*self.inner.params()).into())
     }
 
-    /// An empty account for this database's parameters.
-    pub fn new_account(&self) -> Arc<Account> {
-        Account::new(self.params())
+    /// The database's window schedule.
+    pub fn schedule(&self) -> WindowSchedule {
+        self.inner.schedule().into()
+    }
+
+    /// An empty account for this database's parameters and one counting window.
+    pub fn new_account(&self, window: u64) -> Arc<Account> {
+        Account::new(self.params(), window)
     }
 }
 
@@ -289,8 +347,9 @@ pub enum RevealOutcome {
     },
 }
 
-/// The opened vouchers of one account, accumulated until the threshold. Thread-safe: calls
-/// from several threads are serialised by an internal lock.
+/// The opened vouchers of one account in one counting window, accumulated until the threshold.
+/// A server keeps one per (account id, window): records of two windows never combine.
+/// Thread-safe: calls from several threads are serialised by an internal lock.
 #[derive(Debug, uniffi::Object)]
 pub struct Account {
     inner: Mutex<core::Account>,
@@ -303,7 +362,8 @@ impl Account {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Decode a record and add it; core refuses one opened under other parameters.
+    /// Decode a record and add it; core refuses one opened under other parameters or in
+    /// another window.
     fn insert(&self, record: &[u8]) -> Result<bool> {
         let rec = OpenedVoucher::from_bytes(record)?;
         Ok(self.lock().insert(rec)?)
@@ -312,15 +372,35 @@ impl Account {
 
 #[uniffi::export]
 impl Account {
-    /// An empty account for a database's parameters.
+    /// An empty account for a database's parameters and one counting window.
     #[uniffi::constructor]
-    pub fn new(params: Arc<DatabaseParams>) -> Arc<Self> {
+    pub fn new(params: Arc<DatabaseParams>, window: u64) -> Arc<Self> {
         Arc::new(Account {
-            inner: Mutex::new(core::Account::new(params.inner)),
+            inner: Mutex::new(core::Account::new(params.inner, window)),
         })
     }
 
-    /// Add an opened voucher. Returns false if it was not opened or is already held;
+    /// An account holding stored `records` (from `records`), in order; errors as `add_record`.
+    #[uniffi::constructor]
+    pub fn with_records(
+        params: Arc<DatabaseParams>,
+        window: u64,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Arc<Self>> {
+        guard(|| {
+            let records = records
+                .iter()
+                .map(|r| OpenedVoucher::from_bytes(r))
+                .collect::<blindmatch_core::Result<Vec<_>>>()?;
+            let inner = core::Account::with_records(params.inner, window, records)?;
+            Ok(Arc::new(Account {
+                inner: Mutex::new(inner),
+            }))
+        })
+    }
+
+    /// Add an opened voucher. Returns false if it was not opened or is already held (the
+    /// same voucher twice); `WrongWindow` (with both windows) for a record of another window,
     /// `BadInput` for a record opened under other parameters.
     pub fn add(&self, result: OpenResult) -> Result<bool> {
         guard(|| match &result.record {
@@ -329,12 +409,18 @@ impl Account {
         })
     }
 
-    /// Add a stored record (from `records`). Returns false if already held.
+    /// Add a stored record (from `records`). Returns false if already held; errors as `add`.
     pub fn add_record(&self, record: Vec<u8>) -> Result<bool> {
         guard(|| self.insert(&record))
     }
 
-    /// Opened vouchers held.
+    /// The account's counting window.
+    pub fn window(&self) -> u64 {
+        self.lock().window()
+    }
+
+    /// Opened vouchers held (real and synthetic alike; a re-sent item's vouchers each count
+    /// here, and once towards the threshold).
     pub fn opened_count(&self) -> u64 {
         self.lock().opened() as u64
     }
@@ -348,8 +434,9 @@ impl Account {
             .collect()
     }
 
-    /// Evaluate the account: reveal if it holds at least T distinct real matches. Call off
-    /// the main thread (a linear-algebra step over the opened vouchers).
+    /// Evaluate the account: reveal if it holds at least T distinct real matches (more
+    /// synthetic records than s_max can delay a reveal, never make one below T). Call off the
+    /// main thread (a linear-algebra step over the opened vouchers).
     pub fn evaluate(&self) -> Result<RevealOutcome> {
         guard(|| {
             Ok(match self.lock().evaluate()? {

@@ -351,17 +351,18 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// A grouped bar chart: per edit, "exact (any cryptographic hash)" and "PDQ ≤ 31".
+const LEFT: f64 = 70.0;
+const TOP: f64 = 60.0;
+const PLOT_H: f64 = 300.0;
+const GROUP_W: f64 = 84.0;
+const BAR_W: f64 = 28.0;
+const COLORS: [&str; 2] = ["#c0504d", "#4f81bd"];
+const LEGEND: [&str; 2] = ["exact (any cryptographic hash)", "PDQ \u{2264} 31"];
+
 fn chart_svg(rows: &[Row], images: usize) -> String {
-    const LEFT: f64 = 70.0;
-    const TOP: f64 = 60.0;
-    const PLOT_H: f64 = 300.0;
-    const GROUP_W: f64 = 84.0;
-    const BAR_W: f64 = 28.0;
-    const COLORS: [&str; 2] = ["#c0504d", "#4f81bd"];
     let plot_w = GROUP_W * rows.len() as f64;
     let width = LEFT + plot_w + 30.0;
     let height = TOP + PLOT_H + 90.0;
-    let y = |p: f64| TOP + PLOT_H * (1.0 - p / 100.0);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -377,10 +378,27 @@ fn chart_svg(rows: &[Row], images: usize) -> String {
         width / 2.0,
         if images == 1 { "" } else { "s" }
     );
-    // Legend.
-    let legend = ["exact (any cryptographic hash)", "PDQ \u{2264} 31"];
+    chart_axes(&mut s, plot_w);
+    chart_bars(&mut s, rows);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">edit applied to each image</text>"#,
+        LEFT + plot_w / 2.0,
+        TOP + PLOT_H + 50.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn chart_y(p: f64) -> f64 {
+    TOP + PLOT_H * (1.0 - p / 100.0)
+}
+
+/// The legend, the grid and the y axis.
+fn chart_axes(s: &mut String, plot_w: f64) {
+    let y = chart_y;
     let mut lx = LEFT;
-    for (label, color) in legend.iter().zip(COLORS) {
+    for (label, color) in LEGEND.iter().zip(COLORS) {
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="36" width="12" height="12" fill="{color}"/><text x="{}" y="46">{}</text>"#,
@@ -411,7 +429,11 @@ fn chart_svg(rows: &[Row], images: usize) -> String {
         r#"<text x="20" y="{0}" text-anchor="middle" transform="rotate(-90 20 {0})">images still matching the original (%)</text>"#,
         TOP + PLOT_H / 2.0
     );
-    // Bars.
+}
+
+/// One group of bars per edit.
+fn chart_bars(s: &mut String, rows: &[Row]) {
+    let y = chart_y;
     for (i, row) in rows.iter().enumerate() {
         let gx = LEFT + GROUP_W * i as f64;
         let bars = [row.any_exact_pct, row.pdq_within_pct];
@@ -423,7 +445,7 @@ fn chart_svg(rows: &[Row], images: usize) -> String {
                 y(v),
                 PLOT_H * v / 100.0,
                 xml_escape(row.edit.name()),
-                xml_escape(legend[j]),
+                xml_escape(LEGEND[j]),
                 x + BAR_W / 2.0,
                 y(v) - 3.0
             );
@@ -436,15 +458,18 @@ fn chart_svg(rows: &[Row], images: usize) -> String {
             xml_escape(row.edit.name())
         );
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">edit applied to each image</text>"#,
-        LEFT + plot_w / 2.0,
-        TOP + PLOT_H + 50.0
-    );
-    s.push_str("</svg>\n");
-    s
 }
+
+/// PDQ quality over the images: min, mean, max, the gate, how many are below it.
+struct QualitySummary {
+    min: u32,
+    mean: f64,
+    max: u32,
+    gate: u32,
+    below_gate: usize,
+}
+
+type Margin<'a> = Option<(u32, &'a str, &'a str)>;
 
 pub fn eval_hash(dir: &Path, chart: &Path, json: bool) -> Result<()> {
     let paths = list_images(dir)?;
@@ -457,78 +482,96 @@ pub fn eval_hash(dir: &Path, chart: &Path, json: bool) -> Result<()> {
     let rows = summarize(&results);
     let margin = collision_margin(&results);
     let qualities: Vec<u32> = results.iter().map(|r| r.quality).collect();
-    let q_min = qualities.iter().copied().min().unwrap_or(0);
-    let q_max = qualities.iter().copied().max().unwrap_or(0);
-    let q_mean = qualities.iter().map(|&q| f64::from(q)).sum::<f64>() / qualities.len() as f64;
     let gate = media::DEFAULT_MIN_PDQ_QUALITY;
-    let below_gate = qualities.iter().filter(|&&q| q < gate).count();
-
+    let q = QualitySummary {
+        min: qualities.iter().copied().min().unwrap_or(0),
+        max: qualities.iter().copied().max().unwrap_or(0),
+        mean: qualities.iter().map(|&q| f64::from(q)).sum::<f64>() / qualities.len() as f64,
+        gate,
+        below_gate: qualities.iter().filter(|&&q| q < gate).count(),
+    };
     files::write_atomic(chart, chart_svg(&rows, results.len()).as_bytes(), false)?;
-
     if json {
-        let edits: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "edit": r.edit.name(),
-                    "sha256_exact_pct": r.exact_pct[0],
-                    "sha1_exact_pct": r.exact_pct[1],
-                    "md5_exact_pct": r.exact_pct[2],
-                    "pdq_exact_pct": r.pdq_exact_pct,
-                    "pdq_within_31_pct": r.pdq_within_pct,
-                    "pdq_dihedral_within_31_pct": r.pdq_dihedral_within_pct,
-                    "pdq_mean_distance": r.pdq_mean_distance,
-                    "pdq_max_distance": r.pdq_max_distance,
-                    "pdq_mean_quality": r.pdq_mean_quality,
-                })
-            })
-            .collect();
-        let images: Vec<_> = results
-            .iter()
-            .map(|r| {
-                let per_edit =
-                    |f: fn(&EditResult) -> u32| -> serde_json::Map<String, serde_json::Value> {
-                        Edit::ALL
-                            .iter()
-                            .zip(&r.edits)
-                            .map(|(e, x)| (e.name().to_string(), f(x).into()))
-                            .collect()
-                    };
-                serde_json::json!({
-                    "file": r.name,
-                    "width": r.width,
-                    "height": r.height,
-                    "pdq": r.pdq.to_hex(),
-                    "pdq_quality": r.quality,
-                    "pdq_distance": per_edit(|x| x.pdq_distance),
-                    "pdq_dihedral_distance": per_edit(|x| x.dihedral_distance),
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "images": results.len(),
-            "pdq_match_distance": PDQ_MATCH_DISTANCE,
-            "edits": edits,
-            "pdq_quality": {
-                "min": q_min, "mean": q_mean, "max": q_max,
-                "gate": gate, "below_gate": below_gate,
-            },
-            "collision_margin": margin.map(|(d, a, b)| serde_json::json!({"distance": d, "a": a, "b": b})),
-            "per_image": images,
-            "chart": chart.display().to_string(),
-        });
-        let mut text = serde_json::to_string_pretty(&v).what("json")?;
-        text.push('\n');
-        return print_out(&text);
+        return json_report(&rows, &results, &q, margin, chart);
     }
+    text_report(&rows, results.len(), &q, margin)?;
+    eprintln!(
+        "chart written to {} ({:.2} s)",
+        chart.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
 
+fn json_report(
+    rows: &[Row],
+    results: &[ImageResult],
+    q: &QualitySummary,
+    margin: Margin<'_>,
+    chart: &Path,
+) -> Result<()> {
+    let edits: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "edit": r.edit.name(),
+                "sha256_exact_pct": r.exact_pct[0],
+                "sha1_exact_pct": r.exact_pct[1],
+                "md5_exact_pct": r.exact_pct[2],
+                "pdq_exact_pct": r.pdq_exact_pct,
+                "pdq_within_31_pct": r.pdq_within_pct,
+                "pdq_dihedral_within_31_pct": r.pdq_dihedral_within_pct,
+                "pdq_mean_distance": r.pdq_mean_distance,
+                "pdq_max_distance": r.pdq_max_distance,
+                "pdq_mean_quality": r.pdq_mean_quality,
+            })
+        })
+        .collect();
+    let images: Vec<_> = results.iter().map(image_json).collect();
+    let v = serde_json::json!({
+        "images": results.len(),
+        "pdq_match_distance": PDQ_MATCH_DISTANCE,
+        "edits": edits,
+        "pdq_quality": {
+            "min": q.min, "mean": q.mean, "max": q.max,
+            "gate": q.gate, "below_gate": q.below_gate,
+        },
+        "collision_margin": margin.map(|(d, a, b)| serde_json::json!({"distance": d, "a": a, "b": b})),
+        "per_image": images,
+        "chart": chart.display().to_string(),
+    });
+    let mut text = serde_json::to_string_pretty(&v).what("json")?;
+    text.push('\n');
+    print_out(&text)
+}
+
+fn image_json(r: &ImageResult) -> serde_json::Value {
+    let per_edit = |f: fn(&EditResult) -> u32| -> serde_json::Map<String, serde_json::Value> {
+        Edit::ALL
+            .iter()
+            .zip(&r.edits)
+            .map(|(e, x)| (e.name().to_string(), f(x).into()))
+            .collect()
+    };
+    serde_json::json!({
+        "file": r.name,
+        "width": r.width,
+        "height": r.height,
+        "pdq": r.pdq.to_hex(),
+        "pdq_quality": r.quality,
+        "pdq_distance": per_edit(|x| x.pdq_distance),
+        "pdq_dihedral_distance": per_edit(|x| x.dihedral_distance),
+    })
+}
+
+fn text_report(rows: &[Row], images: usize, q: &QualitySummary, margin: Margin<'_>) -> Result<()> {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "edit", "sha256 =", "sha1 =", "md5 =", "pdq =", "pdq ≤31", "pdq mean"
     );
-    for r in &rows {
+    for r in rows {
         let _ = writeln!(
             out,
             "{:<14} {:>8.0}% {:>8.0}% {:>8.0}% {:>8.0}% {:>8.0}% {:>9.1}",
@@ -544,8 +587,8 @@ pub fn eval_hash(dir: &Path, chart: &Path, json: bool) -> Result<()> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{} images; PDQ quality min {q_min} / mean {q_mean:.1} / max {q_max} ({below_gate} below the gate of {gate})",
-        results.len()
+        "{images} images; PDQ quality min {} / mean {:.1} / max {} ({} below the gate of {})",
+        q.min, q.mean, q.max, q.below_gate, q.gate
     );
     match margin {
         Some((d, a, b)) => writeln!(
@@ -555,13 +598,7 @@ pub fn eval_hash(dir: &Path, chart: &Path, json: bool) -> Result<()> {
         None => writeln!(out, "collision margin: needs at least two distinct images"),
     }
     .ok();
-    print_out(&out)?;
-    eprintln!(
-        "chart written to {} ({:.2} s)",
-        chart.display(),
-        t.elapsed().as_secs_f64()
-    );
-    Ok(())
+    print_out(&out)
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

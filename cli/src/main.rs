@@ -63,6 +63,9 @@ enum Command {
         /// Entries in the database-build measurement.
         #[arg(long, default_value_t = 20_000)]
         entries: u64,
+        /// The s_max values whose per-record server cost is measured.
+        #[arg(long, value_delimiter = ',', default_value = "60,250,1000")]
+        smax_costs: Vec<u32>,
     },
     /// Simulate accounts at the record level: P(reveal) and the server's advantage by the
     /// number of listed items sent.
@@ -127,7 +130,7 @@ enum ClientCmd {
         out: PathBuf,
     },
     /// Make one voucher file per item.
-    Voucher(commands::VoucherArgs),
+    Voucher(Box<commands::VoucherArgs>),
 }
 
 fn run(cli: Cli) -> fail::Result<()> {
@@ -152,7 +155,11 @@ fn run(cli: Cli) -> fail::Result<()> {
             files,
         } => hash(&kind, !no_quality_gate, &files),
         Command::Demo { dir, listed } => demo::run(dir, listed),
-        Command::Bench { json, entries } => bench::run(json, entries),
+        Command::Bench {
+            json,
+            entries,
+            smax_costs,
+        } => bench::run(json, entries, &smax_costs),
         Command::Simulate(args) => simulate::run(&args),
         Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),
     }

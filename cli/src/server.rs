@@ -32,6 +32,9 @@ pub struct OpenArgs {
     /// How long after a window closes its vouchers are still accepted (seconds).
     #[arg(long, default_value_t = 86_400)]
     grace: u64,
+    /// Also show how many vouchers opened (below-threshold state).
+    #[arg(long)]
+    audit: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -105,6 +108,7 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         .add(&a.account, db.params(), &opened, now)
         .at(&a.store)?;
     let mut windows: Vec<u64> = opened.iter().map(OpenedVoucher::window).collect();
+    windows.sort_unstable();
     windows.dedup();
     for w in windows {
         if let Outcome::Revealed { .. } = evaluate(&store, &a.store, &a.account, w)? {
@@ -112,18 +116,20 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         }
     }
     let pruned = store.prune(accepting.keep_from).at(&a.store)?;
-    if a.json {
-        let v = serde_json::json!({"vouchers": a.vouchers.len(), "opened": opened.len(), "new": added, "no_match": no_match, "pruned": pruned});
-        println!("{v}");
-    } else {
-        println!(
-            "{} vouchers: {} opened ({} new), {} closed (no match); {} records of closed windows deleted",
-            a.vouchers.len(),
-            opened.len(),
-            added,
-            no_match,
-            pruned
-        );
+    let n = a.vouchers.len();
+    match (a.json, a.audit) {
+        (true, true) => println!(
+            "{}",
+            serde_json::json!({"vouchers": n, "opened": opened.len(), "new": added, "no_match": no_match, "pruned": pruned})
+        ),
+        (true, false) => println!("{}", serde_json::json!({"vouchers": n, "pruned": pruned})),
+        (false, true) => println!(
+            "{n} vouchers: {} opened ({added} new), {no_match} closed (no match); {pruned} records of closed windows deleted",
+            opened.len()
+        ),
+        (false, false) => {
+            println!("{n} vouchers filed; {pruned} records of closed windows deleted")
+        }
     }
     Ok(())
 }

@@ -82,7 +82,7 @@ const FEATURES: [&str; 4] = [
 pub fn run(a: &SimulateArgs) -> Result<()> {
     let params = params(a)?;
     let (lo_m, hi_m) = parse_matches(&a.matches)?;
-    let db = database(params)?;
+    let db = database(params, a.seed)?;
     let listed_resend = a.listed_resend.unwrap_or(a.resend);
     // The baseline (no listed item) is simulated apart from every row, row 0 included.
     let zero = trials(a, &db, params, 0, listed_resend, 1)?;
@@ -138,9 +138,15 @@ fn parse_matches(text: &str) -> Result<(usize, usize)> {
 }
 
 /// A database with the parameters (its list plays no part: the simulation says which items
-/// are listed).
-fn database(params: Params) -> Result<Arc<Database>> {
-    let key = ServerSecretKey::generate();
+/// are listed) under a server key derived from the seed, so runs are reproducible (the client
+/// context, and so every choice, depends on the server key).
+fn database(params: Params, seed: u64) -> Result<Arc<Database>> {
+    let mut bytes = b"BMSK\x01\x00".to_vec();
+    bytes.extend_from_slice(&seed.to_le_bytes());
+    bytes.extend_from_slice(&[0; 23]);
+    bytes.push(1);
+    bytes.extend_from_slice(&[0x5A; 32]);
+    let key = ServerSecretKey::from_bytes(&bytes).what("server key")?;
     let opts = BuildOptions {
         params,
         ..Default::default()

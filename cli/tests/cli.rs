@@ -257,7 +257,14 @@ fn vouchers(s: &Setup, client: &Path, files: &[PathBuf], out: &str) -> Vec<PathB
 
 /// Open `files` at `now` with the setup's key and database; the JSON summary.
 fn open_at(s: &Setup, store: &Path, now: u64, files: &[PathBuf]) -> serde_json::Value {
-    let out = ok(&server_open(&s.key, &s.db, store, now, &["--json"], files));
+    let out = ok(&server_open(
+        &s.key,
+        &s.db,
+        store,
+        now,
+        &["--json", "--audit"],
+        files,
+    ));
     serde_json::from_str(&out).unwrap()
 }
 
@@ -830,7 +837,7 @@ fn demo_runs_end_to_end_and_checks_itself() {
 
 #[test]
 fn bench_json_has_every_operation() {
-    let out = ok(&["bench", "--json", "--entries", "300"]);
+    let out = ok(&["bench", "--json", "--entries", "300", "--smax-costs", "60"]);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
     for op in [
@@ -840,6 +847,8 @@ fn bench_json_has_every_operation() {
         "open",
         "reveal",
         "db_load",
+        "account_insert_s60",
+        "evaluate_decode_beyond_smax",
     ] {
         let r = rows
             .iter()

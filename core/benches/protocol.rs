@@ -6,6 +6,9 @@ use blindmatch_core::device::*;
 use blindmatch_core::research::*;
 use blindmatch_core::server::*;
 use blindmatch_core::*;
+
+/// The account the benches' vouchers are made for.
+const ACCOUNT: &[u8] = b"bench";
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -33,7 +36,7 @@ fn setup(n: u64) -> Setup {
     let server = ServerSecretKey::generate();
     let listed = hashes(n, 1);
     let opts = BuildOptions {
-        params: Params::new(30, 60, 10_000).unwrap(),
+        params: Params::new(30, 60, 10_000, 10_000).unwrap(),
         ..Default::default()
     };
     let bytes = DatabaseBuilder::build(
@@ -46,7 +49,13 @@ fn setup(n: u64) -> Setup {
     )
     .unwrap();
     let db = Arc::new(Database::open(bytes.clone(), &server.public(), None).unwrap());
-    let client = Client::new(db.clone(), &ClientKey::generate());
+    let client = Client::new(
+        db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::default(),
+    )
+    .unwrap();
     Setup {
         server,
         bytes,
@@ -85,6 +94,7 @@ fn benches(c: &mut Criterion) {
                 &s.listed[7],
                 b"id",
                 b"ad",
+                0,
                 SyntheticChoice::Real,
                 &mut rng,
             )
@@ -98,6 +108,7 @@ fn benches(c: &mut Criterion) {
                 &s.listed[7],
                 b"id",
                 b"ad",
+                0,
                 SyntheticChoice::Synthetic,
                 &mut rng,
             )
@@ -111,29 +122,40 @@ fn benches(c: &mut Criterion) {
         &s.listed[3],
         b"id",
         b"ad",
+        0,
         SyntheticChoice::Real,
         &mut rng,
     )
     .unwrap();
-    g.bench_function("open", |b| b.iter(|| opener.open(black_box(&v)).unwrap()));
+    g.bench_function("open", |b| {
+        b.iter(|| opener.open(black_box(&v), ACCOUNT).unwrap())
+    });
     let batch: Vec<Vec<u8>> = s
         .listed
         .iter()
         .take(1000)
         .map(|x| {
-            voucher_with_choice(&s.client, x, b"id", b"ad", SyntheticChoice::Real, &mut rng)
-                .unwrap()
+            voucher_with_choice(
+                &s.client,
+                x,
+                b"id",
+                b"ad",
+                0,
+                SyntheticChoice::Real,
+                &mut rng,
+            )
+            .unwrap()
         })
         .collect();
     g.throughput(Throughput::Elements(1000));
     g.bench_function("open_batch_1000", |b| {
-        b.iter(|| opener.open_batch(black_box(&batch)))
+        b.iter(|| opener.open_batch(black_box(&batch), ACCOUNT))
     });
     g.throughput(Throughput::Elements(1));
 
-    let mut account = Account::new(*s.db.params());
+    let mut account = Account::new(*s.db.params(), 0);
     for v in batch.iter().take(30) {
-        if let OpenOutcome::Opened(r) = opener.open(v).unwrap() {
+        if let OpenOutcome::Opened(r) = opener.open(v, ACCOUNT).unwrap() {
             account.insert(r).expect("same s_max");
         }
     }
@@ -143,11 +165,12 @@ fn benches(c: &mut Criterion) {
             &x,
             b"s",
             b"",
+            0,
             SyntheticChoice::Synthetic,
             &mut rng,
         )
         .unwrap();
-        if let OpenOutcome::Opened(r) = opener.open(&v).unwrap() {
+        if let OpenOutcome::Opened(r) = opener.open(&v, ACCOUNT).unwrap() {
             account.insert(r).expect("same s_max");
         }
     }

@@ -66,16 +66,21 @@ pub fn simulated_record<R: CryptoRng + ?Sized>(
     window: u64,
     rng: &mut R,
 ) -> Result<Option<SimulatedRecord>> {
-    let mut q = [0u8; 32];
-    rng.fill_bytes(&mut q);
-    let Some((real, x0, share, dhf, adct)) =
-        client.inner_values(x, listed, id, ad, window, &q, rng)?
-    else {
+    let Some(s) = client.simulated_inner(x, listed, id, ad, window, rng)? else {
         return Ok(None);
     };
+    let dhf: Vec<u64> = s.inner.dhf.iter().map(|v| v.value()).collect();
     Ok(Some(SimulatedRecord {
-        real,
-        record: OpenedVoucher::from_parts(window, id, q, x0, share, &dhf, &adct)?,
+        real: s.real,
+        record: OpenedVoucher::from_parts(
+            window,
+            id,
+            s.q,
+            s.inner.x0.value(),
+            s.inner.share.to_bytes(),
+            &dhf,
+            &s.inner.adct,
+        )?,
     }))
 }
 

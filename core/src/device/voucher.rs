@@ -21,6 +21,13 @@ use rand::CryptoRng;
 use std::sync::{Arc, Mutex};
 use zeroize::{Zeroize, Zeroizing};
 
+/// One simulated send's inner layer (see [`Client::simulated_inner`]).
+pub(crate) struct SimulatedInner {
+    pub(crate) real: bool,
+    pub(crate) q: [u8; 32],
+    pub(crate) inner: Inner,
+}
+
 /// Whether a voucher is real or synthetic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyntheticChoice {
@@ -201,34 +208,29 @@ impl Client {
 
     /// What one send of `x` in window `w` puts in the inner layer, without the group
     /// operations: `None` for a real voucher of an unlisted item (its outer layer never
-    /// opens), else (real?, x0, share, DHF values, adct) with the adct keyed by the random `q`.
-    /// The record-level simulation in [`crate::research`] is built on it.
-    pub(crate) fn inner_values<R: CryptoRng + ?Sized>(
+    /// opens), else whether it is real, a random Q, and the inner layer keyed by that Q. The
+    /// record-level simulation in [`crate::research`] is built on it.
+    pub(crate) fn simulated_inner<R: CryptoRng + ?Sized>(
         &self,
         x: &MediaHash,
         listed: bool,
         id: &[u8],
         ad: &[u8],
         w: u64,
-        q: &[u8; 32],
         rng: &mut R,
-    ) -> Result<Option<(bool, u64, [u8; 32], Vec<u64>, Vec<u8>)>> {
+    ) -> Result<Option<SimulatedInner>> {
         let bucket = bucket_for(ad.len())?;
         let keys = self.keys(w);
+        let mut q = [0u8; 32];
+        rng.fill_bytes(&mut q);
         let plan = keys.plan(x);
         let real = matches!(plan, Plan::Real);
         let inner = match plan {
             Plan::Synthetic(v) => synthetic_inner(&v, bucket, rng),
-            Plan::Real if listed => real_inner(&keys, x, q, id, &pad_ad(ad, bucket)),
+            Plan::Real if listed => real_inner(&keys, x, &q, id, &pad_ad(ad, bucket)),
             Plan::Real => return Ok(None),
         };
-        Ok(Some((
-            real,
-            inner.x0.value(),
-            inner.share.to_bytes(),
-            inner.dhf.iter().map(|v| v.value()).collect(),
-            inner.adct.clone(),
-        )))
+        Ok(Some(SimulatedInner { real, q, inner }))
     }
 
     /// Whether the device makes `x` synthetic in window `w`.

@@ -214,7 +214,13 @@ fn monic_kernel_vector(mut m: Vec<Vec<Fp>>) -> Option<Vec<Fp>> {
 
 /// Every real column agrees, in all s rows, with the polynomials of degree ≤ T − 2 through the
 /// first T − 1 real columns.
-pub(crate) fn consistent(x0: &[Fp], r: &[&[Fp]], real: &[usize], coefficients: usize, s: usize) -> bool {
+pub(crate) fn consistent(
+    x0: &[Fp],
+    r: &[&[Fp]],
+    real: &[usize],
+    coefficients: usize,
+    s: usize,
+) -> bool {
     let (base, rest) = real.split_at(coefficients.min(real.len()));
     let xs: Vec<Fp> = base.iter().map(|&j| x0[j]).collect();
     rest.iter().all(|&j| {
