@@ -69,6 +69,7 @@ struct ServerSide {
     store: SqliteStore,
     store_path: PathBuf,
     params: Params,
+    context: [u8; 32],
 }
 
 /// What the device sent (recorded only to check the server's result) and what it cost.
@@ -115,6 +116,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
         store: SqliteStore::open(&store_path).at(&store_path)?,
         store_path,
         params: built.params,
+        context: db.context(),
     };
     let tally = play_account(&media, &client, &mut server_side)?;
     summary(&tally, &server_side.store_path);
@@ -315,7 +317,7 @@ fn serve_round(
     let now = crate::commands::now_unix();
     server
         .store
-        .add(ACCOUNT, &server.params, &opened, now)
+        .add(ACCOUNT, &server.params, &server.context, &opened, now)
         .at(store_path)?;
     let window = opened.first().map_or(0, OpenedVoucher::window);
     section(heading);

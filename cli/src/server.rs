@@ -105,7 +105,7 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
     }
     let mut store = SqliteStore::open(&a.store).at(&a.store)?;
     let added = store
-        .add(&a.account, db.params(), &opened, now)
+        .add(&a.account, db.params(), &db.context(), &opened, now)
         .at(&a.store)?;
     let mut windows: Vec<u64> = opened.iter().map(OpenedVoucher::window).collect();
     windows.sort_unstable();

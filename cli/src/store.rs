@@ -24,7 +24,8 @@ pub enum StoreError {
     Db(String),
     /// A stored record did not decode.
     Corrupt(String),
-    /// The account was created under other protocol parameters.
+    /// The account's window was opened under another database (another client context:
+    /// records of two contexts never combine).
     ParamsMismatch,
     /// The store file has another schema version.
     Version(i64),
@@ -35,9 +36,9 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Db(e) => write!(f, "store: {e}"),
             StoreError::Corrupt(e) => write!(f, "store holds a corrupt record: {e}"),
-            StoreError::ParamsMismatch => {
-                f.write_str("account was opened under a database with other parameters (T, s_max)")
-            }
+            StoreError::ParamsMismatch => f.write_str(
+                "this account's window holds records made under another database (client context); records of two databases never combine",
+            ),
             StoreError::Version(v) => write!(
                 f,
                 "store has schema version {v}, this build reads version {SCHEMA_VERSION} (protocol v2); start a new store"
@@ -68,6 +69,7 @@ pub trait AccountStore {
         &mut self,
         account: &str,
         params: &Params,
+        context: &[u8; 32],
         records: &[OpenedVoucher],
         now: u64,
     ) -> Result<usize, StoreError>;
@@ -125,6 +127,7 @@ impl SqliteStore {
                  s_max INTEGER NOT NULL,
                  rate_lo_ppm INTEGER NOT NULL,
                  rate_hi_ppm INTEGER NOT NULL,
+                 context BLOB NOT NULL,
                  revealed INTEGER NOT NULL DEFAULT 0,
                  PRIMARY KEY (account, window)
              );
@@ -158,6 +161,7 @@ impl AccountStore for SqliteStore {
         &mut self,
         account: &str,
         p: &Params,
+        context: &[u8; 32],
         records: &[OpenedVoucher],
         now: u64,
     ) -> Result<usize, StoreError> {
@@ -168,7 +172,7 @@ impl AccountStore for SqliteStore {
         windows.sort_unstable();
         windows.dedup();
         for w in &windows {
-            ensure_account(&tx, account, *w, p)?;
+            ensure_account(&tx, account, *w, p, context)?;
         }
         let mut added = 0;
         {
@@ -284,24 +288,25 @@ fn ensure_account(
     account: &str,
     window: u64,
     p: &Params,
+    context: &[u8; 32],
 ) -> Result<(), StoreError> {
     let w = sql_u64(window)?;
-    let existing: Option<(u32, u32)> = tx
+    let existing: Option<Vec<u8>> = tx
         .query_row(
-            "SELECT threshold, s_max FROM accounts WHERE account = ?1 AND window = ?2",
+            "SELECT context FROM accounts WHERE account = ?1 AND window = ?2",
             params![account, w],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
         .optional()?;
     match existing {
-        Some((t, s)) if (t, s) != (p.threshold(), p.s_max()) => Err(StoreError::ParamsMismatch),
+        Some(c) if c != context => Err(StoreError::ParamsMismatch),
         Some(_) => Ok(()),
         None => {
             let (lo, hi) = p.rate_range_ppm();
             tx.execute(
-                "INSERT INTO accounts (account, window, threshold, s_max, rate_lo_ppm, rate_hi_ppm)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![account, w, p.threshold(), p.s_max(), lo, hi],
+                "INSERT INTO accounts (account, window, threshold, s_max, rate_lo_ppm, rate_hi_ppm, context)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![account, w, p.threshold(), p.s_max(), lo, hi, &context[..]],
             )?;
             Ok(())
         }

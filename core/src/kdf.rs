@@ -78,16 +78,23 @@ pub(crate) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> Zeroizing<[u8; 
     out
 }
 
-/// The outer layer's (τ, pad) = HKDF(salt = OUTER, ikm = Q ‖ S), info "tau" ‖ header /
-/// "pad" ‖ header: bound to the voucher's epoch, window and id.
+/// The outer layer's (τ, pad) = HKDF(salt = OUTER, ikm = Q ‖ S), info "tau" ‖ header ‖
+/// u8(len(account)) ‖ account / "pad" ‖ …: bound to the voucher's epoch, window and id and to
+/// the account it is filed under, so a voucher replayed into another account stays closed
+/// (`NoMatch`), like any non-matching voucher. `account` is at most 255 bytes.
 pub(crate) fn outer_keys(
     header: &[u8],
+    account: &[u8],
     q: &[u8; 32],
     s: &[u8; 32],
 ) -> ([u8; 32], Zeroizing<[u8; 32]>) {
     let ikm = Zeroizing::new([q.as_slice(), s.as_slice()].concat());
-    let tau = *hkdf32(OUTER, &ikm, &[OUTER_TAU, header]);
-    (tau, hkdf32(OUTER, &ikm, &[OUTER_PAD, header]))
+    let len = [u8::try_from(account.len()).expect("account ids are checked to be ≤ 255 bytes")];
+    let tau = *hkdf32(OUTER, &ikm, &[OUTER_TAU, header, &len, account]);
+    (
+        tau,
+        hkdf32(OUTER, &ikm, &[OUTER_PAD, header, &len, account]),
+    )
 }
 
 /// k_ad of one voucher = HKDF(salt = ADCT, ikm = adkey, info = Q).

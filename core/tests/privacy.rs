@@ -248,3 +248,64 @@ fn beyond_s_max_a_reveal_waits_for_t_minus_1_plus_z_over_s_matches_and_not_befor
         }
     }
 }
+
+#[test]
+fn a_second_database_with_the_same_parameters_relinks_nothing() {
+    // The server builds a second database — same key, parameters and schedule, another list
+    // (only decoys) — and serves it to a second device of the account. Its records must not
+    // tell which of the first database's records are synthetic: the root is in the context.
+    let key = ServerSecretKey::generate();
+    let params = Params::with_rate(30, 8, 0.3).unwrap();
+    let build = |hashes: Vec<MediaHash>, epoch: u64| {
+        let opts = BuildOptions {
+            params,
+            epoch,
+            ..Default::default()
+        };
+        let list = [SourceList {
+            name: "list".into(),
+            hashes,
+        }];
+        let bytes = DatabaseBuilder::build(&key, &list, &opts).unwrap();
+        Arc::new(Database::open(bytes, &key.public(), None).unwrap())
+    };
+    let items: Vec<MediaHash> = (0..60).map(sha).collect();
+    let one = build(items[..30].to_vec(), 1);
+    let two = build((5_000..5_030).map(sha).collect(), 2);
+    let ck = seeded_client_key(26);
+    let opened_x0 = |db: &Arc<Database>| -> HashSet<u64> {
+        let o = Opener::new(&key, db.manifest()).unwrap();
+        let c = client(db, &ck);
+        items
+            .iter()
+            .filter_map(|x| opened(&o, &c.voucher(x, b"i", b"", NOW).unwrap()))
+            .map(|r| r.x0())
+            .collect()
+    };
+    let (a, b) = (opened_x0(&one), opened_x0(&two));
+    assert!(a.len() >= 30 && !b.is_empty());
+    assert!(a.is_disjoint(&b), "a second database relinked records");
+}
+
+#[test]
+fn a_voucher_filed_under_another_account_stays_closed() {
+    // Not an error an uploader could tell from a non-match: the outer layer is bound to the
+    // account.
+    let params = Params::with_rate(3, 4, 0.0).unwrap();
+    let f = fixture(10, params, 1);
+    let o = f.opener();
+    let c = client(&f.db, &seeded_client_key(27));
+    let v = c.voucher(&f.listed[0], b"i", b"", NOW).unwrap();
+    assert!(matches!(o.open(&v, ACCOUNT), Ok(OpenOutcome::Opened(_))));
+    assert_eq!(o.open(&v, b"mallory"), Ok(OpenOutcome::NoMatch));
+    assert_eq!(
+        o.open_batch(&[&v], b"mallory"),
+        vec![Ok(OpenOutcome::NoMatch)]
+    );
+    assert!(matches!(
+        o.open(&v, &[b'a'; 256]),
+        Err(Error::InvalidParameter {
+            param: Param::Account
+        })
+    ));
+}

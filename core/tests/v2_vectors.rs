@@ -46,7 +46,7 @@ const WINDOW: u64 = 0;
 /// The synthetic-rate range of the "rated" variant: the fixture manifest re-signed with this
 /// range (a test-only range, far above what the device policy accepts), so that some items
 /// come out synthetic.
-const RATED_RANGE: (u32, u32) = (100_000, 900_000);
+const RATED_RANGE: (u32, u32) = (300_000, 600_000);
 
 // ---------------------------------------------------------------------------------------------
 // The spec, by hand.
@@ -312,7 +312,7 @@ fn parse_manifest(b: &[u8]) -> ManifestFields {
 }
 
 /// ctx (§6.1).
-fn context(m: &ManifestFields) -> [u8; 32] {
+fn context(m: &ManifestFields, root: &[u8; 32]) -> [u8; 32] {
     sha256(&[
         b"blindmatch-v2 context",
         &2u16.to_le_bytes(),
@@ -329,6 +329,7 @@ fn context(m: &ManifestFields) -> [u8; 32] {
         &m.kinds,
         &[m.dst.len() as u8],
         &m.dst,
+        root,
     ])
 }
 
@@ -519,9 +520,18 @@ fn header(epoch: u64, window: u64, id: &[u8]) -> Vec<u8> {
 fn outer(header: &[u8], q: &[u8; 32], s: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     let ikm = [&q[..], &s[..]].concat();
     let prk = hkdf_extract(b"blindmatch-v2 outer", &ikm);
+    let account = [&[ACCOUNT.len() as u8][..], ACCOUNT].concat();
     (
-        a32(hkdf_expand(&prk, &[&b"tau"[..], header].concat(), 32)),
-        a32(hkdf_expand(&prk, &[&b"pad"[..], header].concat(), 32)),
+        a32(hkdf_expand(
+            &prk,
+            &[&b"tau"[..], header, &account].concat(),
+            32,
+        )),
+        a32(hkdf_expand(
+            &prk,
+            &[&b"pad"[..], header, &account].concat(),
+            32,
+        )),
     )
 }
 
@@ -827,13 +837,13 @@ fn compute() -> Value {
         &ed25519_dalek::Signature::from_slice(signature).unwrap(),
     )
     .unwrap();
-    let ctx = context(&m);
+    let ctx = context(&m, &root);
     let wctx = window_context(&ctx, WINDOW);
 
     // The library agrees.
     let ins = Inspected::read(DB_FILE).unwrap();
     assert_eq!(ins.root, root);
-    assert_eq!(ins.manifest.context(), ctx);
+    assert_eq!(ins.manifest.context(&ins.root), ctx);
     assert_eq!(Manifest::decode(mbytes).unwrap().encode(), mbytes);
     let db = Arc::new(Database::open(DB_FILE, &public, Some(&root)).unwrap());
     let c = client(db.clone());
@@ -987,8 +997,8 @@ fn compute() -> Value {
     let rc = client(rated_db.clone());
     let rm = parse_manifest(&rated_db.manifest().encode());
     assert_eq!((rm.lo, rm.hi), RATED_RANGE);
-    let rctx = context(&rm);
-    assert_eq!(rated_db.manifest().context(), rctx);
+    let rctx = context(&rm, rated_db.root_hash());
+    assert_eq!(rated_db.context(), rctx);
     let rwctx = window_context(&rctx, WINDOW);
     let rkeys = derive(&seed, &rm, &rwctx);
     assert_eq!(account_rate_ppm(&rc, WINDOW), rkeys.rate_ppm);

@@ -179,11 +179,11 @@ impl Manifest {
         Ok(m)
     }
 
-    /// The client context: a hash of everything in the manifest that changes what a device
-    /// does — protocol version, server key, T, s_max, rate range, window schedule, kinds and
-    /// DST (`docs/PROTOCOL.md` §6.1). Every client derivation is bound to it, so a re-signed
-    /// manifest that changes any of them relinks nothing.
-    pub fn context(&self) -> [u8; 32] {
+    /// The client context: a hash of everything that changes what a device does — protocol
+    /// version, server key, T, s_max, rate range, window schedule, kinds, DST — and of the
+    /// database's root hash (`docs/PROTOCOL.md` §6.1). Every client derivation is bound to it,
+    /// so a re-signed manifest or a second database relinks nothing.
+    pub fn context(&self, root: &[u8; 32]) -> [u8; 32] {
         let (lo, hi) = self.params.rate_range_ppm();
         let mut h = Sha256::new();
         h.update(kdf::CONTEXT);
@@ -201,6 +201,7 @@ impl Manifest {
         h.update(self.kinds.iter().map(|k| k.id()).collect::<Vec<_>>());
         h.update([self.dst.len() as u8]);
         h.update(&self.dst);
+        h.update(root);
         h.finalize().into()
     }
 

@@ -263,6 +263,11 @@ impl Database {
         &self.manifest
     }
 
+    /// The client context of this database (`docs/PROTOCOL.md` §6.1).
+    pub fn context(&self) -> [u8; 32] {
+        self.manifest.context(&self.root)
+    }
+
     /// The window schedule.
     pub fn schedule(&self) -> &crate::window::Schedule {
         &self.manifest.schedule

@@ -13,19 +13,22 @@ pub struct DevicePolicy {
     min_s_max: u32,
     min_rate_ppm: u32,
     max_rate_ppm: u32,
+    min_rate_width_ppm: u32,
     min_window_secs: u64,
     max_window_secs: u64,
 }
 
 impl Default for DevicePolicy {
-    /// T ≥ 10, s_max ≥ 16, the synthetic-rate range within [0.1 %, 10 %], windows between
-    /// one hour and 31 days.
+    /// T ≥ 10, s_max ≥ 16, the synthetic-rate range within [0.2 %, 10 %] and at least 0.5
+    /// percentage points wide (a fixed or narrow rate is no secret), windows between one hour
+    /// and 31 days.
     fn default() -> Self {
         DevicePolicy {
             min_threshold: 10,
             min_s_max: 16,
-            min_rate_ppm: 1_000,
+            min_rate_ppm: 2_000,
             max_rate_ppm: 100_000,
+            min_rate_width_ppm: 5_000,
             min_window_secs: 3600,
             max_window_secs: 31 * 86_400,
         }
@@ -40,6 +43,7 @@ impl DevicePolicy {
             min_s_max: 0,
             min_rate_ppm: 0,
             max_rate_ppm: u32::MAX,
+            min_rate_width_ppm: 0,
             min_window_secs: 0,
             max_window_secs: u64::MAX,
         }
@@ -59,7 +63,7 @@ impl DevicePolicy {
         if m.params.s_max() < self.min_s_max {
             return refuse(Param::PolicySMax);
         }
-        if lo < self.min_rate_ppm || hi > self.max_rate_ppm {
+        if lo < self.min_rate_ppm || hi > self.max_rate_ppm || hi - lo < self.min_rate_width_ppm {
             return refuse(Param::PolicyRate);
         }
         let len = m.schedule.length();

@@ -2,7 +2,7 @@
 
 use super::keys::{DeviceKeys, Plan, SyntheticValues, window_context};
 use super::policy::DevicePolicy;
-use super::state::DeviceState;
+use super::state::{DeviceState, Used};
 use crate::database::Database;
 use crate::error::{Error, Param, Result};
 use crate::hash::MediaHash;
@@ -78,7 +78,7 @@ impl Client {
             });
         }
         Ok(Client {
-            ctx: db.manifest().context(),
+            ctx: db.context(),
             db,
             key: key.clone(),
             account: account.to_vec(),
@@ -108,8 +108,31 @@ impl Client {
     /// [`Error::OutsideSchedule`], [`Error::StaleWindow`], [`Error::ManifestChanged`].
     pub fn check_state(&self, state: &mut DeviceState, now_unix: u64) -> Result<u64> {
         let w = self.window_at(now_unix)?;
-        state.advance(w, self.db.root_hash())?;
+        let schedule = self.db.schedule();
+        state.advance(Used {
+            window: w,
+            start: schedule.start(w),
+            end: schedule.start(w.saturating_add(1)),
+            root: *self.db.root_hash(),
+        })?;
         Ok(w)
+    }
+
+    /// [`check_state`](Client::check_state) and [`voucher`](Client::voucher) at one time: what
+    /// an app that keeps the device state calls (store `state.to_bytes()` afterwards).
+    ///
+    /// # Errors
+    /// As both.
+    pub fn voucher_with_state(
+        &self,
+        state: &mut DeviceState,
+        x: &MediaHash,
+        id: &[u8],
+        ad: &[u8],
+        now_unix: u64,
+    ) -> Result<Vec<u8>> {
+        let w = self.check_state(state, now_unix)?;
+        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut rand::rng())
     }
 
     /// Make a voucher for media hash `x`, app id `id` (≤ 64 bytes) and associated data `ad`
@@ -186,7 +209,7 @@ impl Client {
         // Outer layer: a one-time key wrap of rkey under (τ, pad) from S, bound to the header.
         let mut rkey = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(rkey.as_mut());
-        let (tau, pad) = kdf::outer_keys(&header_bytes, &q, &s);
+        let (tau, pad) = kdf::outer_keys(&header_bytes, &self.account, &q, &s);
         let mut wrapped = [0u8; 32];
         for ((w, k), p) in wrapped.iter_mut().zip(rkey.iter()).zip(pad.iter()) {
             *w = k ^ p;

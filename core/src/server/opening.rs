@@ -94,7 +94,7 @@ impl Opener {
     }
 
     fn finish(&self, v: Voucher<'_>, s: &[u8; 32], account: &[u8]) -> Result<OpenOutcome> {
-        let (tau, pad) = kdf::outer_keys(v.header_bytes, &v.outer.q, s);
+        let (tau, pad) = kdf::outer_keys(v.header_bytes, account, &v.outer.q, s);
         if !bool::from(tau.ct_eq(&v.outer.tau)) {
             return Ok(OpenOutcome::NoMatch);
         }
@@ -202,7 +202,8 @@ pub fn reseal_voucher(
     };
     let (head, outer, rct) = Voucher::split(voucher)?;
     let header = head.get(..head.len() - 32)?;
-    let (_, pad) = kdf::outer_keys(header, &outer.q, &s_of(&outer.q));
+    check_account(account).ok()?;
+    let (_, pad) = kdf::outer_keys(header, account, &outer.q, &s_of(&outer.q));
     let mut rkey = Zeroizing::new([0u8; 32]);
     for ((k, w), p) in rkey.iter_mut().zip(outer.wrapped.iter()).zip(pad.iter()) {
         *k = w ^ p;
@@ -216,7 +217,7 @@ pub fn reseal_voucher(
     }
     let (head, pt) = plain.split_at_checked(head.len())?;
     let q: [u8; 32] = head.get(head.len() - 32..)?.try_into().ok()?;
-    let (tau, pad) = kdf::outer_keys(head.get(..head.len() - 32)?, &q, &s_of(&q));
+    let (tau, pad) = kdf::outer_keys(head.get(..head.len() - 32)?, account, &q, &s_of(&q));
     let mut out = head.to_vec();
     out.extend_from_slice(&tau);
     out.extend(rkey.iter().zip(pad.iter()).map(|(k, p)| k ^ p));
