@@ -40,6 +40,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("voucher", checks::voucher),
     ("voucher_mutated", checks::voucher_mutated),
     ("client_key", checks::client_key),
+    ("device_state", checks::device_state),
     ("server_key", checks::server_key),
     ("opened_record", checks::opened_record),
     ("hash_list", checks::hash_list),
@@ -219,6 +220,11 @@ fn write_seeds() {
     let pk = f.public.to_bytes();
     let ck = checks::client_key_bytes();
     let cat = |parts: &[&[u8]]| parts.concat();
+    let mut state = DeviceState::new();
+    client
+        .check_state(&mut state, f.db.schedule().start(WINDOW) + 60)
+        .unwrap();
+    let used_state = state.to_bytes();
 
     let mut seeds: Vec<(&str, &str, Vec<u8>)> = vec![
         ("database", "ok-valid.bmdb", db.to_vec()),
@@ -330,6 +336,19 @@ fn write_seeds() {
             "voucher_mutated",
             "flip-q",
             cat(&[&[0], &patch(0, HEADER_LEN, 4)]),
+        ),
+        ("device_state", "ok-empty", DeviceState::new().to_bytes()),
+        ("device_state", "ok-used", used_state.clone()),
+        (
+            "device_state",
+            "err-truncated",
+            used_state[..used_state.len() - 1].to_vec(),
+        ),
+        ("device_state", "err-flag", with(&used_state, |b| b[6] = 2)),
+        (
+            "device_state",
+            "err-version",
+            with(&used_state, |b| b[4] = 2),
         ),
         ("client_key", "ok-valid", ck.clone()),
         ("client_key", "err-empty", vec![]),

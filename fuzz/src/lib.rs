@@ -17,7 +17,7 @@
 //! (which invalidates saved `*_mutated` crash inputs).
 #![allow(clippy::missing_panics_doc)]
 
-use blindmatch_core::device::{Client, DevicePolicy};
+use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
 use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
@@ -463,6 +463,30 @@ pub fn opened_record(data: &[u8]) -> Verdict {
     if s < 1024 {
         let params = Params::new(2, s + 1, 0, 0).expect("valid params");
         assert!(Account::new(params, rec.window()).insert(rec).is_err());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device state.
+
+/// `DeviceState::from_bytes`; a state that decodes re-encodes to the same bytes, and the
+/// fixture client checks it at a time in window 0 without panicking.
+pub fn device_state(data: &[u8]) -> Verdict {
+    let mut state = DeviceState::from_bytes(data).map_err(Rejection::Core)?;
+    assert_eq!(state.to_bytes(), data);
+    let f = fixture();
+    let key = ClientKey::import(&client_key_bytes()).expect("the fixture client key");
+    let client = Client::new(
+        f.db.clone(),
+        &key,
+        FIXTURE_ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .expect("the fixture database");
+    let now = f.db.schedule().start(FIXTURE_WINDOW) + 60;
+    if client.check_state(&mut state, now).is_ok() {
+        assert_eq!(state.newest_window(), Some(FIXTURE_WINDOW));
     }
     Ok(())
 }
