@@ -1,24 +1,14 @@
-//! `blindmatch simulate`: accounts at the record level, built on core's own key schedule
-//! (`research::simulated_record`: the device's real/synthetic choice and record values) and
-//! core's own accounts and decoder (`server::Account`). For each number of listed items sent
-//! it reports the probability of a reveal, the mean number of opened records, and the server's
-//! advantage in telling that account from one that sent no listed item:
-//! - `count_exact`: from the count of distinct opened records in one window, computed exactly
-//!   (binomial mixtures over the secret rate, by numerical integration over 401 rates);
-//! - `sampled`: from the records the server stores over all windows (distinct and total
-//!   opened counts, re-sends, the largest burst of opened records in 100 consecutive sends),
-//!   the best threshold test's empirical advantage with a 95 % DKW confidence interval — a
-//!   sampled lower bound on what a server can do.
+//! `blindmatch simulate`: flags, JSON, table and chart over core's record-level simulation
+//! (`research::simulate`, also what the Python SDK calls): for each number of listed items
+//! sent, the probability of a reveal, the mean number of opened records, and the server's
+//! advantage vs an account with none — `count_exact` (exact, from the count) and `sampled` (a
+//! lower bound over everything the server stores, with a 95 % interval).
 
 use crate::commands::parse_range;
 use crate::fail::{Context, Fail, Result};
-use blindmatch_core::device::*;
-use blindmatch_core::research::*;
-use blindmatch_core::server::*;
-use blindmatch_core::*;
-use rand::{Rng, RngExt, SeedableRng};
+use blindmatch_core::Params;
+use blindmatch_core::research::{SimulationOptions, SimulationRow, simulate};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// `blindmatch simulate` arguments.
 #[derive(clap::Args)]
@@ -66,31 +56,25 @@ pub struct SimulateArgs {
     chart: Option<PathBuf>,
 }
 
-/// What the server sees of one simulated account, and whether it revealed.
-struct Trial {
-    revealed: bool,
-    features: [f64; 4],
-}
-
-const FEATURES: [&str; 4] = [
-    "distinct opened",
-    "total opened",
-    "re-sent opened",
-    "burst per 100 sends",
-];
-
 pub fn run(a: &SimulateArgs) -> Result<()> {
     let params = params(a)?;
-    let (lo_m, hi_m) = parse_matches(&a.matches)?;
-    let db = database(params, a.seed)?;
     let listed_resend = a.listed_resend.unwrap_or(a.resend);
-    // The baseline (no listed item) is simulated apart from every row, row 0 included.
-    let zero = trials(a, &db, params, 0, listed_resend, 1)?;
-    let mut rows = Vec::new();
-    for r in lo_m..=hi_m {
-        let t = trials(a, &db, params, r, listed_resend, 0)?;
-        rows.push(row(a, params, r, &t, &zero));
-    }
+    let opts = SimulationOptions {
+        params,
+        items: a.items,
+        matches: parse_matches(&a.matches)?,
+        resend: a.resend,
+        listed_resend,
+        windows: a.windows,
+        trials: a.trials,
+        decode_limit: a.decode_limit,
+        seed: a.seed,
+    };
+    let rows: Vec<serde_json::Value> = simulate(&opts)
+        .what("simulation")?
+        .iter()
+        .map(row_json)
+        .collect();
     let (lo, hi) = params.rate_range();
     let out = serde_json::json!({
         "params": {
@@ -109,6 +93,24 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
         print_table(&out);
     }
     Ok(())
+}
+
+fn row_json(r: &SimulationRow) -> serde_json::Value {
+    let s = &r.sampled;
+    serde_json::json!({
+        "matches": r.matches,
+        "p_reveal": r.p_reveal,
+        "opened_mean": r.opened_mean,
+        "advantage_vs_zero": {
+            "count_exact": r.count_exact,
+            "sampled": {
+                "statistic": s.statistic,
+                "feature": s.feature,
+                "ci95": [s.ci95.0, s.ci95.1],
+                "lower_bound_95": s.ci95.0,
+            },
+        },
+    })
 }
 
 fn params(a: &SimulateArgs) -> Result<Params> {
@@ -135,232 +137,6 @@ fn parse_matches(text: &str) -> Result<(usize, usize)> {
         return Err(bad());
     }
     Ok((a, b))
-}
-
-/// A database with the parameters (its list plays no part: the simulation says which items
-/// are listed) under a server key derived from the seed, so runs are reproducible (the client
-/// context, and so every choice, depends on the server key).
-fn database(params: Params, seed: u64) -> Result<Arc<Database>> {
-    let mut bytes = b"BMSK\x01\x00".to_vec();
-    bytes.extend_from_slice(&seed.to_le_bytes());
-    bytes.extend_from_slice(&[0; 23]);
-    bytes.push(1);
-    bytes.extend_from_slice(&[0x5A; 32]);
-    let key = ServerSecretKey::from_bytes(&bytes).what("server key")?;
-    let opts = BuildOptions {
-        params,
-        ..Default::default()
-    };
-    let bytes = DatabaseBuilder::build(&key, &[], &opts).what("database")?;
-    Ok(Arc::new(
-        Database::open(bytes, &key.public(), None).what("database")?,
-    ))
-}
-
-fn item(trial: u64, window: u64, i: usize, listed: bool) -> Result<MediaHash> {
-    let mut b = [0u8; 32];
-    b[..8].copy_from_slice(&trial.to_le_bytes());
-    b[8..16].copy_from_slice(&window.to_le_bytes());
-    b[16..24].copy_from_slice(&(i as u64).to_le_bytes());
-    b[24] = u8::from(listed);
-    MediaHash::new(HashKind::Sha256, &b).what("item")
-}
-
-fn trials(
-    a: &SimulateArgs,
-    db: &Arc<Database>,
-    params: Params,
-    r: usize,
-    listed_resend: f64,
-    salt: u64,
-) -> Result<Vec<Trial>> {
-    (0..a.trials)
-        .map(|k| {
-            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(
-                a.seed ^ (k as u64) << 20 ^ (r as u64) << 40 ^ salt << 62,
-            );
-            let mut seed = [0u8; 32];
-            rng.fill_bytes(&mut seed);
-            let key = ClientKey::import(&[b"BMCK\x01\x00".as_slice(), &seed].concat())
-                .what("client key")?;
-            let policy = DevicePolicy::permissive_for_tests();
-            let client = Client::new(db.clone(), &key, b"sim", &policy).what("client")?;
-            one_account(a, &client, params, r, listed_resend, &mut rng)
-        })
-        .collect()
-}
-
-fn one_account(
-    a: &SimulateArgs,
-    client: &Client,
-    params: Params,
-    r: usize,
-    listed_resend: f64,
-    rng: &mut rand_chacha::ChaCha20Rng,
-) -> Result<Trial> {
-    let mut features = [0.0; 4];
-    let mut revealed = false;
-    let trial_id: u64 = rng.next_u64();
-    for w in 0..a.windows {
-        let mut acc = Account::new(params, w);
-        if let Some(l) = a.decode_limit {
-            acc.set_decode_limit(l);
-        }
-        // r listed items at random positions among the window's items.
-        let listed: std::collections::HashSet<usize> =
-            rand::seq::index::sample(rng, a.items.max(r), r)
-                .into_iter()
-                .collect();
-        let mut opened_at: Vec<usize> = Vec::new();
-        let mut sends = 0usize;
-        for i in 0..a.items.max(r) {
-            let is_listed = listed.contains(&i);
-            let x = item(trial_id, w, i, is_listed)?;
-            let p = if is_listed { listed_resend } else { a.resend };
-            let copies = 1 + usize::from(rng.random_bool(p));
-            for _ in 0..copies {
-                sends += 1;
-                if let Some(s) =
-                    simulated_record(client, &x, is_listed, b"i", b"", w, rng).what("record")?
-                {
-                    opened_at.push(sends);
-                    acc.insert(s.record).what("account")?;
-                }
-            }
-        }
-        revealed |= matches!(acc.evaluate(), Ok(Outcome::Revealed { .. }));
-        features[0] += acc.distinct() as f64;
-        features[1] += acc.opened() as f64;
-        features[2] += (acc.opened() - acc.distinct()) as f64;
-        features[3] = features[3].max(burst(&opened_at, 100) as f64);
-    }
-    Ok(Trial { revealed, features })
-}
-
-/// The most opened records among any `span` consecutive sends.
-fn burst(opened_at: &[usize], span: usize) -> usize {
-    let mut best = 0;
-    let mut start = 0;
-    for (end, &t) in opened_at.iter().enumerate() {
-        while opened_at[start] + span <= t {
-            start += 1;
-        }
-        best = best.max(end + 1 - start);
-    }
-    best
-}
-
-fn row(
-    a: &SimulateArgs,
-    params: Params,
-    r: usize,
-    t: &[Trial],
-    zero: &[Trial],
-) -> serde_json::Value {
-    let k = t.len().max(1) as f64;
-    let p_reveal = t.iter().filter(|x| x.revealed).count() as f64 / k;
-    let opened_mean = t.iter().map(|x| x.features[1]).sum::<f64>() / k;
-    let (lo, hi) = params.rate_range();
-    let exact = count_advantage(a.items.max(r), r, lo, hi);
-    // DKW: each empirical CDF is within ε of the truth with probability 97.5 %.
-    let eps = |n: usize| ((2.0f64 / 0.025).ln() / (2.0 * n.max(1) as f64)).sqrt();
-    let (best, stat) = (0..FEATURES.len())
-        .map(|f| (f, ks(t, zero, f)))
-        .fold((0, 0.0), |b, x| if x.1 > b.1 { x } else { b });
-    let margin = eps(t.len()) + eps(zero.len());
-    serde_json::json!({
-        "matches": r,
-        "p_reveal": p_reveal,
-        "opened_mean": opened_mean,
-        "advantage_vs_zero": {
-            "count_exact": exact,
-            "sampled": {
-                "statistic": stat,
-                "feature": FEATURES[best],
-                "ci95": [(stat - margin).max(0.0), (stat + margin).min(1.0)],
-                "lower_bound_95": (stat - margin).max(0.0),
-            },
-        },
-    })
-}
-
-/// max over thresholds of |F_r(t) − F_0(t)| for one feature (the best threshold test).
-fn ks(t: &[Trial], zero: &[Trial], f: usize) -> f64 {
-    let mut a: Vec<f64> = t.iter().map(|x| x.features[f]).collect();
-    let mut b: Vec<f64> = zero.iter().map(|x| x.features[f]).collect();
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
-    let mut cuts: Vec<f64> = a.iter().chain(&b).copied().collect();
-    cuts.sort_by(f64::total_cmp);
-    cuts.dedup();
-    let cdf = |v: &[f64], c: f64| v.partition_point(|x| *x <= c) as f64 / v.len().max(1) as f64;
-    cuts.iter()
-        .map(|&c| (cdf(&a, c) - cdf(&b, c)).abs())
-        .fold(0.0, f64::max)
-}
-
-/// Total variation between the distinct opened count with r listed items among n,
-/// r + Bin(n − r, q), and with none, Bin(n, q), q uniform on [lo, hi].
-pub fn count_advantage(n: usize, r: usize, lo: f64, hi: f64) -> f64 {
-    let grid = if lo == hi { 1 } else { 401 };
-    let mut with = vec![0.0; n + 1];
-    let mut without = vec![0.0; n + 1];
-    for g in 0..grid {
-        let q = if grid == 1 {
-            lo
-        } else {
-            lo + (hi - lo) * (g as f64 + 0.5) / grid as f64
-        };
-        add_binomial(&mut with, n - r, q, r, 1.0 / grid as f64);
-        add_binomial(&mut without, n, q, 0, 1.0 / grid as f64);
-    }
-    0.5 * with
-        .iter()
-        .zip(&without)
-        .map(|(a, b)| (a - b).abs())
-        .sum::<f64>()
-}
-
-/// Add `weight · P(Bin(m, q) = k)` at index `shift + k`, over the non-negligible k.
-fn add_binomial(out: &mut [f64], m: usize, q: f64, shift: usize, weight: f64) {
-    if q <= 0.0 {
-        out[shift] += weight;
-        return;
-    }
-    let mean = m as f64 * q;
-    let sd = (mean * (1.0 - q)).sqrt();
-    let lo = (mean - 12.0 * sd - 12.0).max(0.0) as usize;
-    let hi = ((mean + 12.0 * sd + 12.0) as usize).min(m);
-    let ln = |k: usize| {
-        ln_gamma(m as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((m - k) as f64 + 1.0)
-            + k as f64 * q.ln()
-            + (m - k) as f64 * (1.0 - q).ln()
-    };
-    for k in lo..=hi {
-        out[shift + k] += weight * ln(k).exp();
-    }
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error below 1e-13).
-fn ln_gamma(x: f64) -> f64 {
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    let x = x - 1.0;
-    let t = x + 7.5;
-    let s = C[1..]
-        .iter()
-        .enumerate()
-        .fold(C[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + s.ln()
 }
 
 fn print_table(out: &serde_json::Value) {
@@ -442,7 +218,7 @@ fn chart(rows: &[serde_json::Value]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use blindmatch_core::research::count_advantage;
 
     #[test]
     fn count_advantage_is_a_distance() {
@@ -454,6 +230,5 @@ mod tests {
         assert!(
             count_advantage(10_000, 29, 0.005, 0.015) < count_advantage(10_000, 29, 0.01, 0.01)
         );
-        assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-10);
     }
 }

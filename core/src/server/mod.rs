@@ -10,6 +10,8 @@ mod record;
 pub use account::{Account, DEFAULT_DECODE_LIMIT, Outcome, RevealedMatch};
 #[cfg(feature = "hazmat")]
 pub use builder::assemble;
+#[cfg(not(feature = "hazmat"))]
+pub(crate) use builder::assemble;
 pub use builder::{
     BuildOptions, DEFAULT_EXPANSION, DEFAULT_SCHEDULE, DatabaseBuilder, MAX_EXPANSION,
     MIN_EXPANSION, Progress, SourceList,

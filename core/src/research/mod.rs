@@ -11,6 +11,9 @@ use curve25519_dalek::RistrettoPoint;
 use rand::CryptoRng;
 
 pub use crate::device::SyntheticChoice;
+pub use simulate::{SampledAdvantage, SimulationOptions, SimulationRow, count_advantage, simulate};
+
+mod simulate;
 /// The hash-to-group DST blindmatch uses in production (the builder's default).
 pub const DEFAULT_DST: &[u8] = crate::kdf::DEFAULT_DST;
 
