@@ -3,7 +3,10 @@
 //! `scripts/bench-bindings.sh` runs the three side by side.
 //!
 //! Protocol shared by all three: a database of 1000 SHA-256 hashes (T = 30, s_max = 60,
-//! synthetic rate 0, so every voucher is real and costs the same); 200 warm-up vouchers; then
+//! synthetic rate 0, so every voucher is real and costs the same; rate 0 is below the device
+//! policy's floor, so the maker uses the insecure test policy), core's default window schedule
+//! and a fixed time in its first window (the measurement does not depend on the clock); 200
+//! warm-up vouchers; then
 //! `ROUNDS` rounds of `N` vouchers for listed hashes, 16-byte ids, 32 bytes of associated
 //! data. Prints the median and the minimum of the per-round mean, in µs per voucher, for
 //! one `create_voucher` call per voucher and for `create_vouchers` batches of 100.
@@ -30,7 +33,7 @@ fn main() {
     let hashes: Vec<_> = (0..1000)
         .map(|i| sha256(format!("item {i}").into_bytes()).unwrap())
         .collect();
-    let options = BuildOptions::new(30, 60, 0).unwrap().with_epoch(1);
+    let options = BuildOptions::new(30, 60, 0, 0).unwrap().with_epoch(1);
     let bytes = server
         .build_database(
             vec![HashList {
@@ -42,14 +45,18 @@ fn main() {
         .unwrap();
     let db = Database::from_bytes(bytes.clone(), server.public_key(), None).unwrap();
     let key = ClientKey::generate();
-    let maker = VoucherMaker::new(db.clone(), key.clone()).unwrap();
+    let account = b"bench-account".to_vec();
+    let maker =
+        VoucherMaker::new_with_insecure_test_policy(db.clone(), key.clone(), account.clone())
+            .unwrap();
+    let now = db.window_start(0);
     let ad = vec![0x5a_u8; 32];
     let id = b"0123456789abcdef".to_vec();
 
     // The bindings crate's API called from Rust: the same function the FFI calls, minus the FFI.
     for i in 0..200 {
         maker
-            .create_voucher(hashes[i % 1000].clone(), id.clone(), ad.clone())
+            .create_voucher(hashes[i % 1000].clone(), id.clone(), ad.clone(), now)
             .unwrap();
     }
     let mut via_bindings = Vec::new();
@@ -57,7 +64,7 @@ fn main() {
         let t = Instant::now();
         for i in 0..n {
             let v = maker
-                .create_voucher(hashes[i % 1000].clone(), id.clone(), ad.clone())
+                .create_voucher(hashes[i % 1000].clone(), id.clone(), ad.clone(), now)
                 .unwrap();
             std::hint::black_box(v);
         }
@@ -76,7 +83,7 @@ fn main() {
     for _ in 0..rounds {
         let t = Instant::now();
         for chunk in requests.chunks(100) {
-            std::hint::black_box(maker.create_vouchers(chunk.to_vec()).unwrap());
+            std::hint::black_box(maker.create_vouchers(chunk.to_vec(), now).unwrap());
         }
         batched.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }
@@ -89,19 +96,31 @@ fn main() {
         None,
     )
     .unwrap();
-    let client = blindmatch_core::device::Client::new(std::sync::Arc::new(core_db), &core_key);
+    let client = blindmatch_core::device::Client::new(
+        std::sync::Arc::new(core_db),
+        &core_key,
+        &account,
+        &blindmatch_core::device::DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
     let core_hashes: Vec<_> = hashes
         .iter()
         .map(|h| blindmatch_core::MediaHash::new(h.kind, &h.bytes).unwrap())
         .collect();
     for i in 0..200 {
-        client.voucher(&core_hashes[i % 1000], &id, &ad).unwrap();
+        client
+            .voucher(&core_hashes[i % 1000], &id, &ad, now)
+            .unwrap();
     }
     let mut via_core = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
         for i in 0..n {
-            std::hint::black_box(client.voucher(&core_hashes[i % 1000], &id, &ad).unwrap());
+            std::hint::black_box(
+                client
+                    .voucher(&core_hashes[i % 1000], &id, &ad, now)
+                    .unwrap(),
+            );
         }
         via_core.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }

@@ -328,7 +328,8 @@ pub enum SyntheticChoice {
 ///
 /// Every voucher is made for the time the app passes (`now_unix`, Unix seconds: pass the
 /// current time), which places it in one of the database's counting windows. An app that keeps
-/// the device state calls `check_state` with the same time before making vouchers.
+/// the device state (it should) makes its vouchers with `create_voucher_with_state` /
+/// `create_vouchers_with_state` and stores the state blob they return.
 #[derive(Debug, uniffi::Object)]
 pub struct VoucherMaker {
     inner: Client,
@@ -336,6 +337,19 @@ pub struct VoucherMaker {
 }
 
 impl VoucherMaker {
+    /// One voucher per request at one time; the first error stops the batch.
+    fn vouchers(&self, requests: &[VoucherRequest], now_unix: u64) -> Result<Vec<Vec<u8>>> {
+        requests
+            .iter()
+            .map(|r| {
+                let x = r.hash.to_core()?;
+                Ok(self
+                    .inner
+                    .voucher(&x, &r.id, &r.associated_data, now_unix)?)
+            })
+            .collect()
+    }
+
     fn with_policy(
         database: Arc<Database>,
         key: &ClientKey,
@@ -356,13 +370,18 @@ impl VoucherMaker {
     /// weakened database: a low T, a tiny s_max, an extreme synthetic rate, too short or too
     /// long windows); `BadInput` for an account id over 255 bytes.
     #[uniffi::constructor]
-    pub fn new(database: Arc<Database>, key: Arc<ClientKey>, account: Vec<u8>) -> Result<Arc<Self>> {
+    pub fn new(
+        database: Arc<Database>,
+        key: Arc<ClientKey>,
+        account: Vec<u8>,
+    ) -> Result<Arc<Self>> {
         guard(|| VoucherMaker::with_policy(database, &key, &account, &DevicePolicy::default()))
     }
 
-    /// As the constructor, with core's permissive test policy (`DevicePolicy::permissive_for_tests`),
-    /// which accepts every valid database. **Tests, simulations and demos only, never an app**:
-    /// it lets a server weaken the database for a targeted user.
+    /// As the constructor, with core's permissive test policy
+    /// (`DevicePolicy::permissive_for_tests`), which accepts every valid database. **Tests,
+    /// simulations and demos only, never an app**: it lets a server weaken the database for a
+    /// targeted user.
     #[uniffi::constructor]
     pub fn new_with_insecure_test_policy(
         database: Arc<Database>,
@@ -390,24 +409,68 @@ impl VoucherMaker {
         guard(|| Ok(self.inner.window_at(now_unix)?))
     }
 
-    /// For apps that keep the device state (they should): check that the window of
-    /// `now_unix` may be used with this database, and return the new state blob to store.
-    /// `state` is the blob this call returned last time, or `None` on a device that has made
-    /// no vouchers yet for this account. Call it before making vouchers, with the same time,
-    /// and store the returned blob before sending them.
+    /// Check the device state alone: whether the window of `now_unix` may be used with this
+    /// database; returns the new state blob. `state` is the blob the last state call returned,
+    /// or `None` on a device that has made no vouchers yet for this account. The `…_with_state`
+    /// calls do this check themselves; this one lets an app check before hashing media (make
+    /// the vouchers with the same time, and store the blob before sending them).
     ///
-    /// Errors: `StaleWindow` (the window is older than one this device has already used: a
-    /// rolled-back clock or a restored backup), `ManifestChanged` (another database was used
-    /// in this window: keep using that one until the next window), `OutsideSchedule`;
+    /// Errors: `StaleWindow` (a time before the newest window this device has already used: a
+    /// rolled-back clock or a restored backup), `ManifestChanged` (another database was already
+    /// used over this time: keep using that one until the next window), `OutsideSchedule`;
     /// `BadInput` / `UnsupportedVersion` for a blob that is not a device state.
     pub fn check_state(&self, state: Option<Vec<u8>>, now_unix: u64) -> Result<Vec<u8>> {
         guard(|| {
-            let mut st = match state {
-                Some(bytes) => DeviceState::from_bytes(&bytes)?,
-                None => DeviceState::new(),
-            };
+            let mut st = decode_state(state)?;
             self.inner.check_state(&mut st, now_unix)?;
             Ok(st.to_bytes())
+        })
+    }
+
+    /// What an app that keeps the device state calls: check the state for `now_unix` (as
+    /// `check_state`) and make the voucher (as `create_voucher`) at that one time. Returns the
+    /// voucher and the new state blob: store the blob before sending the voucher. Errors as
+    /// both calls; on an error there is no new state (keep the old blob).
+    pub fn create_voucher_with_state(
+        &self,
+        hash: TypedHash,
+        id: Vec<u8>,
+        associated_data: Vec<u8>,
+        state: Option<Vec<u8>>,
+        now_unix: u64,
+    ) -> Result<VoucherWithState> {
+        guard(|| {
+            let mut st = decode_state(state)?;
+            let voucher = self.inner.voucher_with_state(
+                &mut st,
+                &hash.to_core()?,
+                &id,
+                &associated_data,
+                now_unix,
+            )?;
+            Ok(VoucherWithState {
+                voucher,
+                state: st.to_bytes(),
+            })
+        })
+    }
+
+    /// `create_voucher_with_state` for a batch at one time: the state is checked once, then
+    /// every voucher is made as `create_vouchers` makes them. Fails as a whole on the first
+    /// bad item (keep the old blob then).
+    pub fn create_vouchers_with_state(
+        &self,
+        requests: Vec<VoucherRequest>,
+        state: Option<Vec<u8>>,
+        now_unix: u64,
+    ) -> Result<VouchersWithState> {
+        guard(|| {
+            let mut st = decode_state(state)?;
+            self.inner.check_state(&mut st, now_unix)?;
+            Ok(VouchersWithState {
+                vouchers: self.vouchers(&requests, now_unix)?,
+                state: st.to_bytes(),
+            })
         })
     }
 
@@ -439,19 +502,7 @@ impl VoucherMaker {
         requests: Vec<VoucherRequest>,
         now_unix: u64,
     ) -> Result<Vec<Vec<u8>>> {
-        guard(|| {
-            requests
-                .iter()
-                .map(|r| {
-                    Ok(self.inner.voucher(
-                        &r.hash.to_core()?,
-                        &r.id,
-                        &r.associated_data,
-                        now_unix,
-                    )?)
-                })
-                .collect()
-        })
+        guard(|| self.vouchers(&requests, now_unix))
     }
 
     /// As `create_voucher` in an explicit counting window, with the real/synthetic choice
@@ -478,6 +529,32 @@ impl VoucherMaker {
             )?)
         })
     }
+}
+
+/// Decode a stored device-state blob; `None` is a device that has made no vouchers yet.
+fn decode_state(state: Option<Vec<u8>>) -> Result<DeviceState> {
+    Ok(match state {
+        Some(bytes) => DeviceState::from_bytes(&bytes)?,
+        None => DeviceState::new(),
+    })
+}
+
+/// A voucher and the device state blob to store before sending it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VoucherWithState {
+    /// The voucher.
+    pub voucher: Vec<u8>,
+    /// The new device state (opaque): store it, and pass it to the next state call.
+    pub state: Vec<u8>,
+}
+
+/// Vouchers and the device state blob to store before sending them.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VouchersWithState {
+    /// The vouchers, in the order of the requests.
+    pub vouchers: Vec<Vec<u8>>,
+    /// The new device state (opaque): store it, and pass it to the next state call.
+    pub state: Vec<u8>,
 }
 
 /// One media item to make a voucher for (see `VoucherMaker::create_vouchers`).

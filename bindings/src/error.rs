@@ -58,8 +58,8 @@ pub enum BlindMatchError {
         /// What was refused.
         reason: String,
     },
-    /// The device state refuses a window older than one this device has already used (a
-    /// rolled-back clock, a restored backup). Make no voucher until the clock reaches
+    /// The device state refuses a time before the newest window this device has already used
+    /// (a rolled-back clock, a restored backup). Make no voucher until the clock reaches
     /// `newest_window` again.
     #[error("stale window: {reason}")]
     StaleWindow {
@@ -70,9 +70,9 @@ pub enum BlindMatchError {
         /// The newest window the device state has already used.
         newest_window: u64,
     },
-    /// The device state refuses a second, different database (root hash) in a window it has
-    /// already used with another one (its choices could relink items). Keep using the
-    /// database of that window until the next window starts.
+    /// The device state refuses a second, different database (root hash) over a time it has
+    /// already covered with another one (the newest window it used): its choices could relink
+    /// items. Keep using the database of that window until the window ends.
     #[error("database changed within a window: {reason}")]
     ManifestChanged {
         /// What was refused.

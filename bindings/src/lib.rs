@@ -42,7 +42,8 @@ mod server;
 
 pub use device::{
     ClientKey, Database, DatabaseInfo, DatabaseParams, SyntheticChoice, VoucherHeader,
-    VoucherMaker, VoucherRequest, WindowSchedule, peek_voucher,
+    VoucherMaker, VoucherRequest, VoucherWithState, VouchersWithState, WindowSchedule,
+    peek_voucher,
 };
 pub use error::BlindMatchError;
 pub use hashing::{
@@ -60,3 +61,572 @@ pub fn library_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The test schedule: 30 daily windows from ORIGIN.
+    const ORIGIN: u64 = 1_800_000_000;
+    const DAY: u64 = 86_400;
+    const ACCOUNT: &[u8] = b"account-1";
+
+    /// A time in window `w`, `offset` seconds after it starts.
+    fn at(w: u64, offset: u64) -> u64 {
+        ORIGIN + w * DAY + offset
+    }
+
+    #[test]
+    fn objects_are_send_and_sync() {
+        assert_send_sync::<Database>();
+        assert_send_sync::<ClientKey>();
+        assert_send_sync::<VoucherMaker>();
+        assert_send_sync::<ServerKey>();
+        assert_send_sync::<Opener>();
+        assert_send_sync::<Account>();
+        assert_send_sync::<DatabaseParams>();
+        assert_send_sync::<BuildOptions>();
+    }
+
+    fn options(threshold: u32, s_max: u32) -> Arc<BuildOptions> {
+        BuildOptions::new(threshold, s_max, 0, 0)
+            .unwrap()
+            .with_schedule(ORIGIN, DAY, 30)
+            .unwrap()
+            .with_epoch(7)
+            .with_created_unix(1_700_000_000)
+    }
+
+    fn listed(i: u32) -> TypedHash {
+        sha256(format!("listed item {i}").into_bytes()).unwrap()
+    }
+
+    fn build(server: &ServerKey, n: u32, options: Arc<BuildOptions>) -> Vec<u8> {
+        let list = HashList {
+            name: "test".into(),
+            hashes: (0..n).map(listed).collect(),
+        };
+        server.build_database(vec![list], options).unwrap()
+    }
+
+    fn test_maker(db: &Arc<Database>) -> Arc<VoucherMaker> {
+        VoucherMaker::new_with_insecure_test_policy(
+            db.clone(),
+            ClientKey::generate(),
+            ACCOUNT.to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_come_from_core() {
+        let d = BuildOptions::defaults();
+        let core_default = blindmatch_core::server::BuildOptions::default();
+        assert_eq!(d.expansion(), blindmatch_core::server::DEFAULT_EXPANSION);
+        assert_eq!(d.params().inner, core_default.params);
+        assert_eq!(d.epoch(), core_default.epoch);
+        assert_eq!(d.min_sources(), core_default.min_sources);
+        assert_eq!((d.created_unix(), d.kinds()), (None, None));
+        let (origin, length, count) = blindmatch_core::server::DEFAULT_SCHEDULE;
+        assert_eq!(
+            d.schedule(),
+            WindowSchedule {
+                origin,
+                length_secs: length,
+                count
+            }
+        );
+        let (lo, hi) = core_default.params.rate_range_ppm();
+        assert_eq!(
+            (d.params().rate_lo_ppm(), d.params().rate_hi_ppm()),
+            (lo, hi)
+        );
+        let o = BuildOptions::new(5, 8, 100, 200).unwrap();
+        assert_eq!(o.expansion(), d.expansion());
+        assert_eq!(o.schedule(), d.schedule());
+        assert_eq!(
+            (
+                o.params().threshold(),
+                o.params().s_max(),
+                o.params().rate_lo_ppm(),
+                o.params().rate_hi_ppm()
+            ),
+            (5, 8, 100, 200),
+            "parameters set, everything else core's default"
+        );
+        assert!(matches!(
+            BuildOptions::new(1, 8, 0, 0),
+            Err(BlindMatchError::BadInput { line: None, .. })
+        ));
+        assert!(BuildOptions::new(5, 8, 200, 100).is_err(), "lo > hi");
+        assert!(DatabaseParams::new(2, 0, 0, 1).is_err());
+        let p = DatabaseParams::new(3, 4, 0, 0).unwrap();
+        assert_eq!(o.with_params(p.clone()).params(), p);
+        let s = o.with_schedule(ORIGIN, 3600, 5).unwrap().schedule();
+        assert_eq!((s.origin, s.length_secs, s.count), (ORIGIN, 3600, 5));
+        for (len, count) in [(59, 5), (60, 0), (60, (1 << 20) + 1)] {
+            assert!(matches!(
+                o.with_schedule(ORIGIN, len, count),
+                Err(BlindMatchError::BadInput { .. })
+            ));
+        }
+        assert_eq!(
+            default_min_pdq_quality(),
+            blindmatch_core::media::DEFAULT_MIN_PDQ_QUALITY
+        );
+    }
+
+    #[test]
+    fn round_trip_reveals_exactly_at_the_threshold() {
+        let (t, s) = (3, 4);
+        let server = ServerKey::generate();
+        let bytes = build(&server, 100, options(t, s));
+        let db = Database::from_bytes(bytes.clone(), server.public_key(), None).unwrap();
+        let root = db.root_hash();
+        let db = Database::from_bytes(bytes, server.public_key(), Some(root)).unwrap();
+        assert_eq!(db.epoch(), 7);
+        let info = db.info();
+        assert_eq!(info.entries, 100);
+        assert_eq!(*info.params, *DatabaseParams::new(t, s, 0, 0).unwrap());
+        assert_eq!(info.schedule, db.schedule());
+        assert_eq!((info.schedule.origin, info.schedule.count), (ORIGIN, 30));
+        assert_eq!(db.window_at(at(2, 5)).unwrap(), 2);
+        assert_eq!(db.window_start(2), at(2, 0));
+
+        let key = ClientKey::from_exported(ClientKey::generate().export()).unwrap();
+        let maker =
+            VoucherMaker::new_with_insecure_test_policy(db.clone(), key, ACCOUNT.to_vec()).unwrap();
+        let opener = Opener::new(server.clone(), db).unwrap();
+        let now = at(2, 100);
+        let w = maker.window_at(now).unwrap();
+        let account = opener.new_account(w);
+        assert_eq!(account.window(), 2);
+
+        // A non-member does not open; two synthetic vouchers open but reveal nothing.
+        let miss = maker.create_voucher(
+            sha256(b"not listed".to_vec()).unwrap(),
+            b"n".to_vec(),
+            vec![],
+            now,
+        );
+        let r = opener
+            .open_voucher(miss.unwrap(), ACCOUNT.to_vec())
+            .unwrap();
+        assert!(!r.opened && r.window == w && r.id == b"n");
+        for i in 0..2u8 {
+            let v = maker
+                .create_voucher_for_simulation(
+                    listed(50 + u32::from(i)),
+                    vec![b's', i],
+                    vec![],
+                    w,
+                    SyntheticChoice::Synthetic,
+                )
+                .unwrap();
+            let r = opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
+            assert!(account.add(r).unwrap());
+        }
+        for i in 0..t {
+            assert!(matches!(
+                account.evaluate().unwrap(),
+                RevealOutcome::BelowThreshold { .. }
+            ));
+            let v = maker
+                .create_voucher(
+                    listed(i),
+                    format!("real{i}").into_bytes(),
+                    format!("ad{i}").into_bytes(),
+                    now + u64::from(i),
+                )
+                .unwrap();
+            let r = opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
+            assert!(r.opened && r.window == w);
+            assert!(account.add_record(r.record.unwrap()).unwrap());
+        }
+        let outcome = account.evaluate().unwrap();
+        match &outcome {
+            RevealOutcome::Revealed {
+                real,
+                synthetic_ids,
+            } => {
+                let mut real = real.clone();
+                real.sort_by(|a, b| a.id.cmp(&b.id));
+                assert_eq!(real.len(), t as usize);
+                assert_eq!(real[0].ad, b"ad0");
+                assert_eq!(synthetic_ids.len(), 2);
+            }
+            other => panic!("expected a reveal, got {other:?}"),
+        }
+        let restored = Account::with_records(opener.params(), w, account.records()).unwrap();
+        assert_eq!(restored.evaluate().unwrap(), outcome);
+    }
+
+    #[test]
+    fn resends_in_one_window_open_to_one_x0_and_count_once() {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(build(&server, 20, options(2, 2)), server.public_key(), None)
+            .unwrap();
+        let maker = test_maker(&db);
+        let opener = Opener::new(server, db).unwrap();
+        let x0 = |v: Vec<u8>| {
+            let r = opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
+            let rec =
+                blindmatch_core::server::OpenedVoucher::from_bytes(&r.record.unwrap()).unwrap();
+            (rec.x0(), *rec.q())
+        };
+        let first = x0(maker
+            .create_voucher(listed(1), b"a".to_vec(), vec![], at(3, 10))
+            .unwrap());
+        let second = x0(maker
+            .create_voucher(listed(1), b"b".to_vec(), vec![], at(3, 80_000))
+            .unwrap());
+        assert_eq!(first.0, second.0, "one item, one window: one x0");
+        assert_ne!(first.1, second.1, "fresh Q per send");
+        let next = x0(maker
+            .create_voucher(listed(1), b"c".to_vec(), vec![], at(4, 10))
+            .unwrap());
+        assert_ne!(first.0, next.0, "another window: another x0");
+    }
+
+    #[test]
+    fn device_state_refuses_older_windows_and_a_second_database() {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(build(&server, 5, options(2, 2)), server.public_key(), None)
+            .unwrap();
+        let maker = test_maker(&db);
+        let state = maker.check_state(None, at(5, 0)).unwrap();
+        let state = maker.check_state(Some(state), at(5, 60)).unwrap();
+        assert_eq!(
+            maker.check_state(Some(state.clone()), at(4, 0)),
+            Err(BlindMatchError::StaleWindow {
+                reason: "window 4 is older than window 5, which this device has already used"
+                    .into(),
+                window: 4,
+                newest_window: 5,
+            })
+        );
+        // Another database (another root) in window 5: refused; from window 6 on, fine.
+        let other =
+            Database::from_bytes(build(&server, 6, options(2, 2)), server.public_key(), None)
+                .unwrap();
+        let other_maker = test_maker(&other);
+        assert!(matches!(
+            other_maker.check_state(Some(state.clone()), at(5, 100)),
+            Err(BlindMatchError::ManifestChanged { window: 5, .. })
+        ));
+        let newer = other_maker.check_state(Some(state), at(6, 0)).unwrap();
+        assert!(matches!(
+            maker.check_state(Some(newer), at(5, 0)),
+            Err(BlindMatchError::StaleWindow {
+                window: 5,
+                newest_window: 6,
+                ..
+            })
+        ));
+        assert!(matches!(
+            maker.check_state(Some(b"BMDS".to_vec()), at(5, 0)),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        // Outside the schedule (beyond the 600 s slack): refused everywhere.
+        let before = ORIGIN - 601;
+        assert!(matches!(
+            maker.check_state(None, before),
+            Err(BlindMatchError::OutsideSchedule { .. })
+        ));
+        assert!(matches!(
+            maker.create_voucher(listed(0), vec![], vec![], before),
+            Err(BlindMatchError::OutsideSchedule { .. })
+        ));
+        assert!(matches!(
+            maker.create_voucher_for_simulation(
+                listed(0),
+                vec![],
+                vec![],
+                30,
+                SyntheticChoice::Real
+            ),
+            Err(BlindMatchError::OutsideSchedule { .. })
+        ));
+        assert_eq!(maker.window_at(ORIGIN - 600).unwrap(), 0);
+        assert_eq!(maker.window_at(at(30, 599)).unwrap(), 29);
+    }
+
+    #[test]
+    fn vouchers_with_state_check_and_return_the_state() {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(build(&server, 5, options(2, 2)), server.public_key(), None)
+            .unwrap();
+        let maker = test_maker(&db);
+        let one = maker
+            .create_voucher_with_state(listed(0), b"a".to_vec(), vec![], None, at(5, 0))
+            .unwrap();
+        assert_eq!(peek_voucher(one.voucher).unwrap().window, 5);
+        let req = |i| VoucherRequest {
+            hash: listed(i),
+            id: vec![],
+            associated_data: vec![],
+        };
+        let batch = maker
+            .create_vouchers_with_state(vec![req(1), req(2)], Some(one.state.clone()), at(6, 0))
+            .unwrap();
+        assert_eq!(batch.vouchers.len(), 2);
+        assert!(matches!(
+            maker.create_voucher_with_state(listed(0), vec![], vec![], Some(batch.state), at(5, 9)),
+            Err(BlindMatchError::StaleWindow {
+                window: 5,
+                newest_window: 6,
+                ..
+            })
+        ));
+        assert!(matches!(
+            maker.create_vouchers_with_state(vec![], Some(one.state), at(4, 0)),
+            Err(BlindMatchError::StaleWindow { .. })
+        ));
+    }
+
+    #[test]
+    fn the_default_policy_refuses_a_weak_database_and_the_test_policy_accepts_it() {
+        let server = ServerKey::generate();
+        let weak =
+            Database::from_bytes(build(&server, 5, options(3, 4)), server.public_key(), None)
+                .unwrap();
+        match VoucherMaker::new(weak.clone(), ClientKey::generate(), ACCOUNT.to_vec()) {
+            Err(BlindMatchError::PolicyRefused { reason }) => {
+                assert!(reason.contains("threshold"), "{reason}");
+            }
+            other => panic!("expected PolicyRefused, got {other:?}"),
+        }
+        assert!(
+            VoucherMaker::new_with_insecure_test_policy(weak, ClientKey::generate(), vec![])
+                .is_ok()
+        );
+        // Core's default parameters and schedule pass core's default policy.
+        let bytes = build(&server, 5, BuildOptions::defaults());
+        let db = Database::from_bytes(bytes, server.public_key(), None).unwrap();
+        assert!(VoucherMaker::new(db.clone(), ClientKey::generate(), ACCOUNT.to_vec()).is_ok());
+        assert!(matches!(
+            VoucherMaker::new(db, ClientKey::generate(), vec![0; 256]),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+    }
+
+    #[test]
+    fn accounts_are_per_window_and_vouchers_per_account() {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(build(&server, 5, options(2, 2)), server.public_key(), None)
+            .unwrap();
+        let maker = test_maker(&db);
+        let opener = Opener::new(server, db).unwrap();
+        let v = maker
+            .create_voucher(listed(0), b"x".to_vec(), vec![], at(8, 0))
+            .unwrap();
+        assert_eq!(peek_voucher(v.clone()).unwrap().window, 8);
+        let r = opener.open_voucher(v.clone(), ACCOUNT.to_vec()).unwrap();
+        assert_eq!(
+            opener.new_account(7).add(r.clone()),
+            Err(BlindMatchError::WrongWindow {
+                reason: "record of window 8 given to the account of window 7".into(),
+                record_window: 8,
+                account_window: 7,
+            })
+        );
+        assert!(opener.new_account(8).add(r).unwrap());
+        // Filed under another account, the voucher does not open.
+        let elsewhere = opener
+            .open_voucher(v.clone(), b"account-2".to_vec())
+            .unwrap();
+        assert!(!elsewhere.opened && elsewhere.record.is_none() && elsewhere.window == 8);
+        assert!(matches!(
+            opener.open_voucher(v, vec![0; 256]),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+    }
+
+    #[test]
+    fn batch_opening_matches_single_opening() {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(build(&server, 10, options(2, 2)), server.public_key(), None)
+            .unwrap();
+        let maker = test_maker(&db);
+        let opener = Opener::new(server, db).unwrap();
+        let requests: Vec<VoucherRequest> = (0..10)
+            .map(|i| VoucherRequest {
+                hash: listed(if i % 2 == 0 { i } else { 100 + i }),
+                id: vec![i as u8],
+                associated_data: vec![],
+            })
+            .collect();
+        let vouchers = maker.create_vouchers(requests, at(1, 0)).unwrap();
+        let batch = opener
+            .open_vouchers(vouchers.clone(), ACCOUNT.to_vec())
+            .unwrap();
+        let opened: Vec<bool> = batch.iter().map(|r| r.opened).collect();
+        assert_eq!(opened, (0..10).map(|i| i % 2 == 0).collect::<Vec<_>>());
+        for (r, v) in batch.iter().zip(&vouchers) {
+            let single = opener.open_voucher(v.clone(), ACCOUNT.to_vec()).unwrap();
+            assert_eq!((r.opened, &r.id, r.window), (single.opened, &single.id, 1));
+        }
+        let mut bad = vouchers;
+        bad.push(vec![0; 10]);
+        assert!(matches!(
+            opener.open_vouchers(bad, ACCOUNT.to_vec()),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+    }
+
+    #[test]
+    fn open_file_maps_and_verifies() {
+        let server = ServerKey::generate();
+        let bytes = build(&server, 10, options(2, 2));
+        let dir = std::env::temp_dir().join(format!("blindmatch-bindings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.bmdb");
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.to_str().unwrap().to_owned();
+        let db = Database::open_file(p.clone(), server.public_key(), None).unwrap();
+        assert_eq!(db.epoch(), 7);
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(
+            Database::open_file(p, server.public_key(), None),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        let missing = dir.join("missing").to_str().unwrap().to_owned();
+        assert!(matches!(
+            Database::open_file(missing.clone(), server.public_key(), None),
+            Err(BlindMatchError::Io { .. })
+        ));
+        assert!(matches!(
+            hash_file(HashKind::Sha256, missing),
+            Err(BlindMatchError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn malformed_input_is_a_typed_error() {
+        let server = ServerKey::generate();
+        let bytes = build(&server, 1, options(2, 2));
+        let pk = server.public_key();
+        let bad = |r: Result<Arc<Database>, BlindMatchError>| r.unwrap_err();
+        assert!(matches!(
+            bad(Database::from_bytes(bytes[..40].to_vec(), pk.clone(), None)),
+            BlindMatchError::BadInput { .. }
+        ));
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(matches!(
+            bad(Database::from_bytes(flipped, pk.clone(), None)),
+            BlindMatchError::VerificationFailed { .. }
+        ));
+        assert!(matches!(
+            bad(Database::from_bytes(
+                bytes.clone(),
+                ServerKey::generate().public_key(),
+                None
+            )),
+            BlindMatchError::VerificationFailed { .. }
+        ));
+        assert!(matches!(
+            bad(Database::from_bytes(
+                bytes.clone(),
+                pk.clone(),
+                Some(vec![0; 32])
+            )),
+            BlindMatchError::VerificationFailed { .. }
+        ));
+        assert!(matches!(
+            bad(Database::from_bytes(bytes.clone(), pk[..10].to_vec(), None)),
+            BlindMatchError::BadInput { .. }
+        ));
+        assert!(matches!(
+            ClientKey::from_exported(vec![1, 2, 3]),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        let db = Database::from_bytes(bytes, pk, None).unwrap();
+        let opener = Opener::new(server, db.clone()).unwrap();
+        assert!(matches!(
+            opener.open_voucher(vec![0; 10], ACCOUNT.to_vec()),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        assert!(matches!(
+            Opener::new(ServerKey::generate(), db.clone()),
+            Err(BlindMatchError::WrongKey { .. })
+        ));
+        let maker = test_maker(&db);
+        let now = at(0, 0);
+        let short = TypedHash {
+            kind: HashKind::Sha256,
+            bytes: vec![1; 31],
+        };
+        assert!(matches!(
+            maker.create_voucher(short, vec![], vec![], now),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        assert!(matches!(
+            maker.create_voucher(listed(1), vec![0; 65], vec![], now),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        assert!(matches!(
+            pdq_hash(vec![0; 10], 4, 4, PixelFormat::Rgb8, None),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        assert!(matches!(
+            parse_hash_list("ab\n".into(), Some(HashKind::Sha256)),
+            Err(BlindMatchError::BadInput { line: Some(1), .. })
+        ));
+        // A record from a database with other parameters: core's check, reported as BadInput.
+        let other = ServerKey::generate();
+        let other_db =
+            Database::from_bytes(build(&other, 1, options(2, 3)), other.public_key(), None)
+                .unwrap();
+        let v = test_maker(&other_db)
+            .create_voucher_for_simulation(listed(0), vec![], vec![], 0, SyntheticChoice::Real)
+            .unwrap();
+        let r = Opener::new(other, other_db)
+            .unwrap()
+            .open_voucher(v, ACCOUNT.to_vec())
+            .unwrap();
+        assert!(matches!(
+            opener.new_account(0).add(r),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        // Voucher lengths: 308 + 8(s_max + 1) + the size bucket, and the 65532-byte limit.
+        let len = |ad: u32| db.voucher_len(ad);
+        let v = maker
+            .create_voucher(listed(0), vec![], vec![0; 300], now)
+            .unwrap();
+        assert_eq!(len(300).unwrap() as usize, v.len());
+        assert_eq!(len(0).unwrap(), 308 + 8 * 3 + 256);
+        assert_eq!(len(0).unwrap(), len(252).unwrap());
+        assert_eq!(len(253).unwrap(), 308 + 8 * 3 + 1024);
+        assert!(len(65532).is_ok() && len(65533).is_err());
+    }
+
+    #[test]
+    fn a_voucher_for_another_epoch_names_both_epochs() {
+        let server = ServerKey::generate();
+        let db = |epoch| {
+            let bytes = build(&server, 1, options(2, 2).with_epoch(epoch));
+            Database::from_bytes(bytes, server.public_key(), None).unwrap()
+        };
+        let (old, new) = (db(4), db(5));
+        let v = test_maker(&old)
+            .create_voucher(listed(0), vec![], vec![], at(0, 0))
+            .unwrap();
+        assert_eq!(peek_voucher(v.clone()).unwrap().epoch, 4);
+        match Opener::new(server.clone(), new)
+            .unwrap()
+            .open_voucher(v, ACCOUNT.to_vec())
+        {
+            Err(BlindMatchError::WrongEpoch {
+                voucher_epoch: 4,
+                database_epoch: 5,
+                ..
+            }) => {}
+            other => panic!("expected WrongEpoch(4, 5), got {other:?}"),
+        }
+    }
+}

@@ -271,9 +271,10 @@ impl Opener {
     }
 
     /// Open one voucher filed under `account` (the account id its device was made for, at
-    /// most 255 bytes). Not opening is a normal result (`opened = false`); a malformed voucher
-    /// or a window outside the schedule is `BadInput`, one for another epoch `WrongEpoch` (with
-    /// both epochs), a tampered one or one made for another account `CorruptVoucher`.
+    /// most 255 bytes). Not opening is a normal result (`opened = false`: no match, or a
+    /// voucher made for another account); a malformed voucher or a window outside the
+    /// schedule is `BadInput`, one for another epoch `WrongEpoch` (with both epochs), a
+    /// tampered one `CorruptVoucher`.
     pub fn open_voucher(&self, voucher: Vec<u8>, account: Vec<u8>) -> Result<OpenResult> {
         guard(|| OpenResult::of(&voucher, self.inner.open(&voucher, &account)?))
     }

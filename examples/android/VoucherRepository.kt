@@ -1,6 +1,7 @@
 // Android snippet (not compiled in CI: it needs the Android SDK). Shows the shape of an app's
 // use of the SDK: every call on a background dispatcher, native objects closed with `use {}`
-// (or held for the app's lifetime and closed once), typed errors handled by variant.
+// (or held for the app's lifetime and closed once), the current time passed to every voucher
+// call, the device state blob kept, and typed errors handled by variant.
 //
 // Packaging: docs/BINDINGS.md ("Android AAR") builds libblindmatch.so per ABI with cargo-ndk and
 // generates org/blindmatch/blindmatch.kt; the app depends on JNA's AAR
@@ -27,31 +28,50 @@ import java.nio.ByteBuffer
 import java.security.MessageDigest
 
 /**
- * Owns the verified database and the voucher maker for the app's lifetime.
+ * Owns the verified database and the voucher maker of one account for the app's lifetime, and
+ * the account's device state blob.
  *
  * [pinnedServerKey] ships inside the APK; [expectedRootHash] comes from the app's config
- * channel (the published root hash auditors compare). The client key is the account's secret:
- * keep its exported bytes encrypted with an Android Keystore key.
+ * channel (the published root hash auditors compare). [accountId] is the id the server files
+ * this account's vouchers under (vouchers open only under it). The client key is the account's
+ * secret: keep its exported bytes encrypted with an Android Keystore key.
  */
 class VoucherRepository(
     private val context: Context,
     private val pinnedServerKey: ByteArray,
     private val expectedRootHash: ByteArray?,
+    private val accountId: ByteArray,
     private val loadClientKey: suspend () -> ByteArray,
 ) : AutoCloseable {
+    private val dir = File(context.filesDir, "blindmatch")
+    private val databaseFile = File(dir, "database.bmdb") // replaced by atomic rename only
+    private val pendingFile = File(dir, "database.pending.bmdb") // see installDatabase
+    private val stateFile = File(dir, "device-state.bin") // this account's device state blob
+
+    // One lock for the maker and the state: the state is read, advanced and written once per
+    // voucher, never by two calls at once.
     private val lock = Mutex()
     private var maker: VoucherMaker? = null
 
-    /** Verify the database file and derive the keys, once, off the main thread. */
-    private suspend fun maker(): VoucherMaker = lock.withLock {
-        maker ?: withContext(Dispatchers.IO) {
-            val file = File(context.filesDir, "blindmatch/database.bmdb") // replaced by atomic rename
-            // The Database and ClientKey are only needed to build the maker, which keeps what it
-            // needs (Rust-side Arcs): close them right away with `use`.
-            Database.openFile(file.path, pinnedServerKey, expectedRootHash).use { db ->
-                ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key) }
-            }
-        }.also { maker = it }
+    /** Verify a database file, check it against the device policy and derive the keys. */
+    private suspend fun makerFor(file: File): VoucherMaker = withContext(Dispatchers.IO) {
+        // The Database and ClientKey are only needed to build the maker, which keeps what it
+        // needs (Rust-side Arcs): close them right away with `use`. The constructor applies the
+        // default device policy (PolicyRefused for a weakened database).
+        Database.openFile(file.path, pinnedServerKey, expectedRootHash).use { db ->
+            ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId) }
+        }
+    }
+
+    private suspend fun currentMaker(): VoucherMaker = maker ?: makerFor(databaseFile).also { maker = it }
+
+    private fun readState(): ByteArray? = stateFile.takeIf { it.exists() }?.readBytes()
+
+    /** Store the state before the voucher leaves the device: write a temp file, then rename. */
+    private fun writeState(state: ByteArray) {
+        val tmp = File(dir, "device-state.tmp")
+        tmp.writeBytes(state)
+        check(tmp.renameTo(stateFile)) { "could not store the device state" }
     }
 
     /** SHA-256 in Kotlin (streams the file; no copy across the FFI) as a typed hash. */
@@ -77,25 +97,75 @@ class VoucherRepository(
         return pdqHash(pixels, small.width.toUInt(), small.height.toUInt(), PixelFormat.RGBA).hash
     }
 
-    /** The voucher to attach to an outgoing media message; null when none should be sent. */
-    suspend fun voucherFor(media: Uri, messageId: String, associatedData: ByteArray): ByteArray? {
-        val maker = maker()
-        return withContext(Dispatchers.Default) { // CPU-bound: never on the main thread
-            try {
-                maker.createVoucher(sha256Of(media), messageId.toByteArray(), associatedData)
-            } catch (e: BlindMatchException.KindNotListed) {
-                null // this database lists no SHA-256 hashes
-            } catch (e: BlindMatchException.BadInput) {
-                throw IllegalArgumentException("voucher: ${e.reason}", e) // id > 64 bytes, AD too long, …
+    /**
+     * Make one voucher with the current time and the stored device state, and store the new
+     * state before returning the voucher. Takes up a pending database once the device state
+     * accepts it (from the window after the one the current database was last used in).
+     */
+    private suspend fun voucherWithState(hash: TypedHash, messageId: String, associatedData: ByteArray): ByteArray? =
+        lock.withLock {
+            val now = System.currentTimeMillis().toULong() / 1000uL // always the current time
+            if (pendingFile.exists()) {
+                val candidate = makerFor(pendingFile)
+                try {
+                    candidate.checkState(readState(), now) // ManifestChanged: not yet
+                    pendingFile.renameTo(databaseFile)
+                    maker?.close()
+                    maker = candidate
+                } catch (e: BlindMatchException.ManifestChanged) {
+                    candidate.close() // keep the current database until its window (e.window) ends
+                }
+            }
+            val maker = currentMaker()
+            withContext(Dispatchers.Default) { // CPU-bound: never on the main thread
+                try {
+                    val made = maker.createVoucherWithState(hash, messageId.toByteArray(), associatedData, readState(), now)
+                    writeState(made.state)
+                    made.voucher
+                } catch (e: BlindMatchException.KindNotListed) {
+                    null // this database lists no hashes of this kind
+                } catch (e: BlindMatchException.StaleWindow) {
+                    null // the clock went back (e.window < e.newestWindow): no voucher now
+                } catch (e: BlindMatchException.OutsideSchedule) {
+                    null // the database has expired (or the clock is wrong): fetch a new one
+                } catch (e: BlindMatchException.BadInput) {
+                    throw IllegalArgumentException("voucher: ${e.reason}", e) // id > 64 bytes, AD too long, …
+                }
             }
         }
+
+    /** The voucher to attach to an outgoing media message; null when none should be sent. */
+    suspend fun voucherFor(media: Uri, messageId: String, associatedData: ByteArray): ByteArray? {
+        val hash = withContext(Dispatchers.IO) { sha256Of(media) }
+        return voucherWithState(hash, messageId, associatedData)
     }
 
     /** Perceptual variant for images, with the quality gate (flat images get no voucher). */
     suspend fun voucherForImage(bitmap: Bitmap, messageId: String, associatedData: ByteArray): ByteArray? {
-        val maker = maker()
-        return withContext(Dispatchers.Default) {
-            pdqOf(bitmap)?.let { maker.createVoucher(it, messageId.toByteArray(), associatedData) }
+        val hash = withContext(Dispatchers.Default) { pdqOf(bitmap) } ?: return null
+        return voucherWithState(hash, messageId, associatedData)
+    }
+
+    /**
+     * Database updates: download to a temp file, verify it (signature, root hash, device
+     * policy) before keeping it, and store it as the pending database; the repository switches
+     * to it when the device state allows (a new database is taken up from the next window).
+     */
+    suspend fun installDatabase(downloaded: File, root: ByteArray): Boolean = withContext(Dispatchers.IO) {
+        try {
+            Database.openFile(downloaded.path, pinnedServerKey, root).use { db ->
+                ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId).close() }
+            }
+            downloaded.renameTo(pendingFile)
+        } catch (e: BlindMatchException.VerificationFailed) {
+            downloaded.delete() // wrong signature, wrong key or root hash: never use it
+            false
+        } catch (e: BlindMatchException.PolicyRefused) {
+            downloaded.delete() // a weakened database (e.reason names the parameter): report it
+            false
+        } catch (e: BlindMatchException.UnsupportedVersion) {
+            downloaded.delete() // a newer format: update the app
+            false
         }
     }
 
@@ -104,18 +174,3 @@ class VoucherRepository(
         maker = null
     }
 }
-
-// Database updates: download to a temp file, verify it before swapping it in, then rename.
-suspend fun installDatabase(context: Context, downloaded: File, pinnedServerKey: ByteArray, root: ByteArray) =
-    withContext(Dispatchers.IO) {
-        try {
-            Database.openFile(downloaded.path, pinnedServerKey, root).use { it.info() } // throws if bad
-            downloaded.renameTo(File(context.filesDir, "blindmatch/database.bmdb"))
-        } catch (e: BlindMatchException.VerificationFailed) {
-            downloaded.delete() // wrong signature, wrong key or root hash: never use it
-            false
-        } catch (e: BlindMatchException.UnsupportedVersion) {
-            downloaded.delete() // a newer format: update the app
-            false
-        }
-    }

@@ -4,71 +4,97 @@
     pip install target/python/wheels/blindmatch-*.whl     # built by scripts/test-python.sh
     python examples/python/round_trip.py
 
-Server: make a key, build a signed database from a hash list. Device: verify the database
-against the pinned server key and root hash, make a client key, hash media and make vouchers.
-Server: open the vouchers and accumulate the account; nothing is revealed until the threshold.
+Server: make a key, build a signed database from a hash list (core's default weekly window
+schedule). Device: verify the database against the pinned server key and root hash, make a
+client key, check the device state for the current time, hash media and make vouchers for the
+current time. Server: open the vouchers under the account they were made for, file them per
+counting window, and accumulate; nothing is revealed until the threshold.
 """
+
+import time
 
 import blindmatch as bm
 
 THRESHOLD = 3
+ACCOUNT = b"user-42"  # the id the server files this account's vouchers under
 
 # --- server: key and database -------------------------------------------------------------
 server = bm.ServerKey.generate()
 known_media = [f"known image {i}".encode() for i in range(100)]
 hash_list = bm.HashList(name="example-org", hashes=[bm.sha256(m) for m in known_media])
-# T, s_max and the synthetic rate are checked here; everything else is core's default.
-options = bm.BuildOptions(threshold=THRESHOLD, s_max=6, synthetic_rate_ppm=20_000).with_epoch(1)
+# T, s_max and the synthetic-rate range are checked here; everything else (the window
+# schedule among it) is core's default.
+options = bm.BuildOptions(threshold=THRESHOLD, s_max=6, rate_lo_ppm=10_000, rate_hi_ppm=30_000).with_epoch(1)
 db_bytes = server.build_database([hash_list], options)
 pinned_key = server.public_key()  # shipped inside the app
 database = bm.Database.from_bytes(db_bytes, pinned_key)
 root = database.root_hash()  # published; auditors compare it out of band
-print(f"server: database of {database.info().entries} hashes, T={THRESHOLD}, root {root.hex()[:16]}…")
+schedule = database.info().schedule
+print(
+    f"server: database of {database.info().entries} hashes, T={THRESHOLD}, root {root.hex()[:16]}…, "
+    f"{schedule.count} windows of {schedule.length_secs // 86_400} days"
+)
 
-# --- device: verify, keys, vouchers ---------------------------------------------------------
+# --- device: verify, keys, device state, vouchers -------------------------------------------
 device_db = bm.Database.from_bytes(db_bytes, pinned_key, expected_root_hash=root)
 client_key = bm.ClientKey.generate()
 backup = client_key.export()  # to the platform keystore / the account's other devices
-maker = bm.VoucherMaker(device_db, bm.ClientKey.from_exported(backup))
+# T = 3 is far below the device policy's floor (a real app refuses such a database with
+# PolicyRefused): this demo uses the insecure test policy, never an app.
+maker = bm.VoucherMaker.new_with_insecure_test_policy(device_db, bm.ClientKey.from_exported(backup), ACCOUNT)
 
-outbox = []
-for i in range(5):  # ordinary photos: not on the list
-    photo = f"holiday photo {i}".encode()
-    outbox.append(maker.create_voucher(bm.sha256(photo), f"photo-{i}".encode(), b"msg ref"))
-# Items on the list: two more than T, because at the 2 % synthetic rate a match's voucher is
-# itself synthetic now and then (that is the device's deniability); with T + 2 matches the
-# account reveals unless three of them are synthetic (about 1 run in 10 000).
-for i in range(THRESHOLD + 2):
-    outbox.append(
-        maker.create_voucher(bm.sha256(known_media[i]), f"match-{i}".encode(), f"evidence {i}".encode())
-    )
-print(f"device: {len(outbox)} vouchers of {len(outbox[0])} bytes each")
+requests = [  # ordinary photos: not on the list
+    bm.VoucherRequest(hash=bm.sha256(f"holiday photo {i}".encode()), id=f"photo-{i}".encode(), associated_data=b"msg ref")
+    for i in range(5)
+]
+# Items on the list: more than T, because at this account's secret synthetic rate (1–3 %) a
+# listed item is now and then synthetic in a window (that is the device's deniability); with
+# T + 3 distinct matches the account reveals unless four of them are synthetic (at a 3 % rate
+# about one run in 100 000).
+requests += [
+    bm.VoucherRequest(hash=bm.sha256(known_media[i]), id=f"match-{i}".encode(), associated_data=f"evidence {i}".encode())
+    for i in range(THRESHOLD + 3)
+]
+now = int(time.time())  # apps pass the current time
+device_state = None  # the app's stored state blob: None until its first vouchers
+made = maker.create_vouchers_with_state(requests, device_state, now)
+device_state = made.state  # store it before sending the vouchers
+outbox = made.vouchers
+print(f"device: {len(outbox)} vouchers of {len(outbox[0])} bytes each in window {maker.window_at(now)}")
 
-# --- server: open and accumulate -------------------------------------------------------------
+# --- server: open under the account, one account per (account id, window) --------------------
 opener = bm.Opener(server, database)
-account = opener.new_account()
-for n, voucher in enumerate(outbox, 1):
-    result = opener.open_voucher(voucher)
+accounts = {}
+for n, result in enumerate(opener.open_vouchers(outbox, ACCOUNT), 1):
+    account = accounts.setdefault(result.window, opener.new_account(result.window))
     account.add(result)
     outcome = account.evaluate()
     state = "revealed" if outcome.is_revealed() else f"below threshold ({outcome.opened} opened)"
-    print(f"server: voucher {n} {'opened' if result.opened else 'did not open'}; account {state}")
+    print(f"server: voucher {n} {'opened' if result.opened else 'did not open'}; window {result.window} {state}")
 
+(window, account), = accounts.items()
 outcome = account.evaluate()
 assert outcome.is_revealed(), "T real matches were sent, so the account must reveal"
 for m in sorted(outcome.real, key=lambda m: m.id):
     print(f"server: revealed {m.id.decode()} -> {m.associated_data.decode()}")
-print(f"server: synthetic vouchers identified: {len(outcome.synthetic_ids)}")
+print(f"server: synthetic vouchers identified in window {window}: {len(outcome.synthetic_ids)}")
 
 try:
     bm.Database.from_bytes(db_bytes[:-1], pinned_key)
 except bm.BlindMatchError.BadInput as e:
     print(f"device: a truncated database is refused: {e.reason}")
 
+# The device state refuses to go back: a clock set back by a window is refused.
+try:
+    maker.check_state(device_state, now - schedule.length_secs)
+    raise AssertionError("an older window was accepted")
+except bm.BlindMatchError.StaleWindow as e:
+    print(f"device: window {e.window} refused, this device has already used window {e.newest_window}")
+
 # A voucher made for another epoch is refused, naming both epochs.
 epoch2 = bm.Database.from_bytes(server.build_database([hash_list], options.with_epoch(2)), pinned_key)
 try:
-    bm.Opener(server, epoch2).open_voucher(outbox[0])
+    bm.Opener(server, epoch2).open_voucher(outbox[0], ACCOUNT)
     raise AssertionError("a voucher for epoch 1 opened under epoch 2")
 except bm.BlindMatchError.WrongEpoch as e:
     print(f"server: voucher for epoch {e.voucher_epoch} refused by the epoch-{e.database_epoch} database")

@@ -3,7 +3,9 @@
 examples/kotlin/VoucherTiming.kt (Kotlin); scripts/bench-bindings.sh runs the three side by side.
 
 A database of 1000 SHA-256 hashes (T = 30, s_max = 60, synthetic rate 0, so every voucher is
-real and costs the same); 200 warm-up vouchers; then ROUNDS rounds of N vouchers for listed
+real and costs the same; rate 0 is below the device policy's floor, so the maker uses the
+insecure test policy), core's default window schedule and a fixed time in its first window; 200
+warm-up vouchers; then ROUNDS rounds of N vouchers for listed
 hashes, 16-byte ids, 32 bytes of associated data. Prints the median and the minimum of the
 per-round mean, in µs per voucher, for one `create_voucher` call per voucher and for
 `create_vouchers` batches of 100.
@@ -22,21 +24,22 @@ rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
 
 server = bm.ServerKey.generate()
 hashes = [bm.sha256(f"item {i}".encode()) for i in range(1000)]
-options = bm.BuildOptions(threshold=30, s_max=60, synthetic_rate_ppm=0).with_epoch(1)
+options = bm.BuildOptions(threshold=30, s_max=60, rate_lo_ppm=0, rate_hi_ppm=0).with_epoch(1)
 db_bytes = server.build_database([bm.HashList(name="bench", hashes=hashes)], options)
 db = bm.Database.from_bytes(db_bytes, server.public_key())
-maker = bm.VoucherMaker(db, bm.ClientKey.generate())
+maker = bm.VoucherMaker.new_with_insecure_test_policy(db, bm.ClientKey.generate(), b"bench-account")
+now = db.window_start(0)
 ad = b"\x5a" * 32
 vid = b"0123456789abcdef"
 
 create = maker.create_voucher
 for i in range(200):
-    create(hashes[i % 1000], vid, ad)
+    create(hashes[i % 1000], vid, ad, now)
 per_round = []
 for _ in range(rounds):
     t = time.perf_counter()
     for i in range(n):
-        create(hashes[i % 1000], vid, ad)
+        create(hashes[i % 1000], vid, ad, now)
     per_round.append((time.perf_counter() - t) * 1e6 / n)
 
 print(
@@ -50,7 +53,7 @@ per_round = []
 for _ in range(rounds):
     t = time.perf_counter()
     for b in batches:
-        maker.create_vouchers(b)
+        maker.create_vouchers(b, now)
     per_round.append((time.perf_counter() - t) * 1e6 / n)
 print(
     f"python-batch100 n={n} rounds={rounds} median_us={statistics.median(per_round):.1f} "

@@ -47,6 +47,16 @@ private fun String.utf8() = toByteArray(Charsets.UTF_8)
 private const val THRESHOLD = 5u
 private const val S_MAX = 8u
 
+// Time is explicit: the test databases have 30 daily windows from ORIGIN, and the device makes
+// its vouchers at fixed times in them (apps pass the current time).
+private const val ORIGIN = 1_800_000_000uL
+private const val DAY = 86_400uL
+private const val WINDOWS = 30u
+private const val WINDOW = 2uL
+private fun at(window: ULong, offset: ULong = 0uL) = ORIGIN + window * DAY + offset
+private val NOW = at(WINDOW, 3600uL)
+private val ACCOUNT = "account-1".toByteArray()
+
 private fun listed(i: Int) = sha256("listed item $i".utf8())
 private fun unlisted(i: Int) = sha256("not on any list $i".utf8())
 
@@ -57,7 +67,15 @@ private class World(
     val key: ClientKey,
     val maker: VoucherMaker,
     val opener: Opener,
-)
+) {
+    /** Open a voucher filed under the test account. */
+    fun open(voucher: ByteArray) = opener.openVoucher(voucher, ACCOUNT)
+}
+
+private fun options(threshold: UInt = THRESHOLD, sMax: UInt = S_MAX, epoch: ULong = 3uL, ratePpm: UInt = 0u) =
+    BuildOptions(threshold = threshold, sMax = sMax, rateLoPpm = ratePpm, rateHiPpm = ratePpm)
+        .withSchedule(ORIGIN, DAY, WINDOWS)
+        .withEpoch(epoch)
 
 private fun makeWorld(
     threshold: UInt = THRESHOLD,
@@ -67,12 +85,21 @@ private fun makeWorld(
     ratePpm: UInt = 0u,
 ): World {
     val server = ServerKey.generate()
-    val options = BuildOptions(threshold = threshold, sMax = sMax, syntheticRatePpm = ratePpm).withEpoch(epoch)
     val lists = listOf(HashList(name = "test-list", hashes = (0 until n).map(::listed)))
-    val bytes = server.buildDatabase(lists, options)
+    val bytes = server.buildDatabase(lists, options(threshold, sMax, epoch, ratePpm))
     val db = Database.fromBytes(bytes, server.publicKey())
     val key = ClientKey.generate()
-    return World(server, bytes, db, key, VoucherMaker(db, key), Opener(server, db))
+    // T = 5 and rate 0 are below the default device policy: tests use the test policy.
+    val maker = VoucherMaker.newWithInsecureTestPolicy(db, key, ACCOUNT)
+    return World(server, bytes, db, key, maker, Opener(server, db))
+}
+
+/** x0 from a stored record (docs/PROTOCOL.md §9.1: LE64 at offset 46 + id_len). */
+private fun recordX0(record: ByteArray): Long {
+    val idLen = record[13].toInt() and 0xff
+    var x0 = 0L
+    for (i in 7 downTo 0) x0 = (x0 shl 8) or (record[46 + idLen + i].toLong() and 0xff)
+    return x0
 }
 
 private fun gradient(width: Int, height: Int, channels: Int): ByteArray {
@@ -139,8 +166,12 @@ fun main() {
     test("database verifies against the pinned key and root hash") {
         val info = world.db.info()
         expect(info.epoch == 3uL && info.entries == 200uL && info.kinds == listOf(HashKind.SHA256))
-        expect(info.params == DatabaseParams(THRESHOLD, S_MAX, 0u)) { "params ${info.params}" }
-        expect(info.params.threshold() == THRESHOLD && info.params.sMax() == S_MAX && info.params.syntheticRatePpm() == 0u)
+        expect(info.params == DatabaseParams(THRESHOLD, S_MAX, 0u, 0u)) { "params ${info.params}" }
+        expect(info.params.threshold() == THRESHOLD && info.params.sMax() == S_MAX)
+        expect(info.params.rateLoPpm() == 0u && info.params.rateHiPpm() == 0u)
+        expect(info.schedule == WindowSchedule(ORIGIN, DAY, WINDOWS) && world.db.schedule() == info.schedule)
+        expect(world.db.windowAt(NOW) == WINDOW && world.maker.windowAt(NOW) == WINDOW)
+        expect(world.db.windowStart(WINDOW) == at(WINDOW))
         expect(info.rootHash.hex() == info.rootHashHex && info.serverFingerprint == world.server.fingerprint())
         Database.fromBytes(world.dbBytes, world.server.publicKey(), info.rootHash).use { again ->
             expect(again.rootHash().contentEquals(info.rootHash))
@@ -158,15 +189,21 @@ fun main() {
     }
 
     test("build options: parameters checked on construction, the rest core's defaults") {
-        val base = BuildOptions(5u, 8u, 0u)
+        val base = BuildOptions(5u, 8u, 0u, 0u)
         val defaults = BuildOptions.defaults()
         val set = base.withEpoch(9uL).withMinSources(2u).withCreatedUnix(1_700_000_000uL).withKinds(listOf(HashKind.SHA256))
-        expect(set.params() == DatabaseParams(5u, 8u, 0u) && set.epoch() == 9uL && set.minSources() == 2u.toUByte())
+            .withSchedule(ORIGIN, 3600uL, 48u)
+        expect(set.params() == DatabaseParams(5u, 8u, 0u, 0u) && set.epoch() == 9uL && set.minSources() == 2u.toUByte())
         expect(set.createdUnix() == 1_700_000_000uL && set.kinds() == listOf(HashKind.SHA256))
+        expect(set.schedule() == WindowSchedule(origin = ORIGIN, lengthSecs = 3600uL, count = 48u))
         // Each with… returns a new object; what is not set is core's default.
         expect(base.epoch() == defaults.epoch() && base.createdUnix() == null && base.kinds() == null)
         expect(base.expansion() == defaults.expansion() && base.minSources() == defaults.minSources())
+        expect(base.schedule() == defaults.schedule())
         expect(base.withParams(defaults.params()).params() == defaults.params())
+        val p = DatabaseParams(5u, 8u, 100u, 300u)
+        expect(p.rateLoPpm() == 100u && p.rateHiPpm() == 300u && p == DatabaseParams(5u, 8u, 100u, 300u))
+        expect(p.hashCode() == DatabaseParams(5u, 8u, 100u, 300u).hashCode() && p != DatabaseParams(5u, 8u, 100u, 301u))
     }
 
     test("keys export and import") {
@@ -181,58 +218,64 @@ fun main() {
 
     test("members open, non-members do not, synthetic vouchers always open") {
         for (i in 0 until 10) {
-            val r = world.opener.openVoucher(world.maker.createVoucher(listed(i), "m$i".utf8(), "ad".utf8()))
-            expect(r.opened && r.id.contentEquals("m$i".utf8()) && r.record != null)
+            val r = world.open(world.maker.createVoucher(listed(i), "m$i".utf8(), "ad".utf8(), NOW))
+            expect(r.opened && r.id.contentEquals("m$i".utf8()) && r.record != null && r.window == WINDOW)
         }
         for (i in 0 until 30) {
-            val r = world.opener.openVoucher(world.maker.createVoucher(unlisted(i), "n".utf8(), "ad".utf8()))
-            expect(!r.opened && r.record == null)
+            val r = world.open(world.maker.createVoucher(unlisted(i), "n".utf8(), "ad".utf8(), NOW))
+            expect(!r.opened && r.record == null && r.window == WINDOW)
         }
-        val s = world.maker.createVoucherForSimulation(unlisted(0), "s".utf8(), ByteArray(0), VoucherChoice.SYNTHETIC)
-        expect(world.opener.openVoucher(s).opened)
+        val s = world.maker.createVoucherForSimulation(unlisted(0), "s".utf8(), ByteArray(0), WINDOW, VoucherChoice.SYNTHETIC)
+        expect(world.open(s).opened)
     }
 
     test("batch vouchers match single ones") {
         val requests = (0 until 20).map { i ->
             VoucherRequest(if (i % 2 == 1) listed(i) else unlisted(i), "b$i".utf8(), "ad".utf8())
         }
-        val vouchers = world.maker.createVouchers(requests)
+        val vouchers = world.maker.createVouchers(requests, NOW)
         expect(vouchers.map { String(peekVoucher(it).id) } == (0 until 20).map { "b$it" })
-        expect(vouchers.map { world.opener.openVoucher(it).opened } == (0 until 20).map { it % 2 == 1 })
-        expect(world.maker.createVouchers(emptyList()).isEmpty())
+        expect(vouchers.map { world.open(it).opened } == (0 until 20).map { it % 2 == 1 })
+        expect(world.maker.createVouchers(emptyList(), NOW).isEmpty())
         assertThrows<BlindMatchException.BadInput> {
-            world.maker.createVouchers(requests + VoucherRequest(listed(0), ByteArray(65), ByteArray(0)))
+            world.maker.createVouchers(requests + VoucherRequest(listed(0), ByteArray(65), ByteArray(0)), NOW)
         }
+        // The server's batch call: the same results in order; it fails as a whole.
+        val batch = world.opener.openVouchers(vouchers, ACCOUNT)
+        expect(batch.map { it.opened } == (0 until 20).map { it % 2 == 1 } && batch.all { it.window == WINDOW })
+        assertThrows<BlindMatchException.BadInput> { world.opener.openVouchers(vouchers + ByteArray(10), ACCOUNT) }
     }
 
     test("voucher header and size") {
-        val v = world.maker.createVoucher(listed(0), "item-17".utf8(), ByteArray(10))
+        val v = world.maker.createVoucher(listed(0), "item-17".utf8(), ByteArray(10), NOW)
         val h = peekVoucher(v)
-        expect(h.epoch == 3uL && h.id.contentEquals("item-17".utf8()))
-        expect(v.size.toUInt() == world.db.voucherLen(10u))
+        expect(h.epoch == 3uL && h.window == WINDOW && h.id.contentEquals("item-17".utf8()))
+        // 308 + 8 (s_max + 1) + the associated-data bucket (256 bytes up to 252 bytes of data).
+        expect(v.size.toUInt() == world.db.voucherLen(10u) && v.size.toUInt() == 308u + 8u * (S_MAX + 1u) + 256u)
     }
 
     test("reveal happens exactly at the threshold") {
         val w = makeWorld()
-        w.opener.newAccount().use { account ->
+        w.opener.newAccount(WINDOW).use { account ->
+            expect(account.window() == WINDOW)
             val synthetic = 6
             for (i in 0 until synthetic) {
-                val v = w.maker.createVoucherForSimulation(listed(100 + i), "syn$i".utf8(), "never".utf8(), VoucherChoice.SYNTHETIC)
-                expect(account.add(w.opener.openVoucher(v)))
+                val v = w.maker.createVoucherForSimulation(listed(100 + i), "syn$i".utf8(), "never".utf8(), WINDOW, VoucherChoice.SYNTHETIC)
+                expect(account.add(w.open(v)))
             }
             for (i in 0 until 20) {
-                expect(!account.add(w.opener.openVoucher(w.maker.createVoucher(unlisted(i), "n".utf8(), ByteArray(0)))))
+                expect(!account.add(w.open(w.maker.createVoucher(unlisted(i), "n".utf8(), ByteArray(0), NOW))))
             }
             for (i in 0 until THRESHOLD.toInt()) {
                 val before = account.evaluate()
                 expect(before is RevealOutcome.BelowThreshold) { "revealed after only $i real matches" }
                 expect((before as RevealOutcome.BelowThreshold).opened == account.openedCount())
-                val v = w.maker.createVoucher(listed(i), "real$i".utf8(), "payload $i".utf8())
-                expect(account.add(w.opener.openVoucher(v)))
+                val v = w.maker.createVoucher(listed(i), "real$i".utf8(), "payload $i".utf8(), NOW + i.toULong())
+                expect(account.add(w.open(v)))
                 if (i == 0) {
-                    repeat(3) {
-                        val again = w.maker.createVoucher(listed(0), "again".utf8(), "payload 0".utf8())
-                        expect(account.add(w.opener.openVoucher(again)))
+                    repeat(3) { k -> // re-sent later in the same window
+                        val again = w.maker.createVoucher(listed(0), "again".utf8(), "payload 0".utf8(), NOW + 1000uL * (k + 1).toULong())
+                        expect(account.add(w.open(again)))
                     }
                     expect(account.evaluate() is RevealOutcome.BelowThreshold)
                 }
@@ -245,13 +288,17 @@ fun main() {
             expect(real == want) { "revealed $real" }
             expect(outcome.syntheticIds.map { String(it) }.sorted() == (0 until synthetic).map { "syn$it" })
 
-            Account(w.opener.params()).use { restored ->
+            Account(w.opener.params(), WINDOW).use { restored ->
                 for (rec in account.records()) {
                     expect(restored.addRecord(rec))
                     expect(!restored.addRecord(rec))
                 }
                 val again = restored.evaluate() as RevealOutcome.Revealed
                 expect(again.real.size == outcome.real.size && again.syntheticIds.size == synthetic)
+            }
+            Account.withRecords(w.opener.params(), WINDOW, account.records()).use { restored ->
+                val again = restored.evaluate() as RevealOutcome.Revealed
+                expect(again.real.map { String(it.id) } == outcome.real.map { String(it.id) })
             }
         }
     }
@@ -260,11 +307,11 @@ fun main() {
         val pool = Executors.newFixedThreadPool(4)
         try {
             val vouchers = (0 until 64).map { i ->
-                pool.submit(Callable { world.maker.createVoucher(listed(i % 200), "t$i".utf8(), ByteArray(0)) })
+                pool.submit(Callable { world.maker.createVoucher(listed(i % 200), "t$i".utf8(), ByteArray(0), NOW) })
             }.map { it.get() }
-            val results = vouchers.map { v -> pool.submit(Callable { world.opener.openVoucher(v) }) }.map { it.get() }
+            val results = vouchers.map { v -> pool.submit(Callable { world.open(v) }) }.map { it.get() }
             expect(results.all { it.opened })
-            val account = world.opener.newAccount()
+            val account = world.opener.newAccount(WINDOW)
             val added = results.map { r -> pool.submit(Callable { account.add(r) }) }.map { it.get() }
             expect(added.count { it } == 64 && account.openedCount() == 64uL)
         } finally {
@@ -274,9 +321,9 @@ fun main() {
 
     test("closing a Database leaves makers that share it usable") {
         val w = makeWorld(n = 20)
-        val maker = VoucherMaker(w.db, ClientKey.generate())
+        val maker = VoucherMaker.newWithInsecureTestPolicy(w.db, ClientKey.generate(), ACCOUNT)
         w.db.close()
-        expect(w.opener.openVoucher(maker.createVoucher(listed(1), "x".utf8(), ByteArray(0))).opened)
+        expect(w.open(maker.createVoucher(listed(1), "x".utf8(), ByteArray(0), NOW)).opened)
         maker.close()
     }
 
@@ -286,8 +333,10 @@ fun main() {
         for (bad in listOf(ByteArray(0), "BMDB".utf8(), b.copyOf(100), b.copyOf(b.size - 1), ByteArray(500), b + ByteArray(1))) {
             assertThrows<BlindMatchException.BadInput> { Database.fromBytes(bad, pk) }
         }
-        val newer = b.copyOf().also { it[4] = 2 }
-        assertThrows<BlindMatchException.UnsupportedVersion> { Database.fromBytes(newer, pk) }
+        expect(b[4] == 2.toByte())
+        for (version in listOf(1, 3)) { // v1 is refused as a format this build does not read
+            assertThrows<BlindMatchException.UnsupportedVersion> { Database.fromBytes(b.copyOf().also { it[4] = version.toByte() }, pk) }
+        }
         val tampered = b.copyOf().also { it[it.size - 5] = (it[it.size - 5].toInt() xor 1).toByte() }
         assertThrows<BlindMatchException.VerificationFailed> { Database.fromBytes(tampered, pk) }
         assertThrows<BlindMatchException.VerificationFailed> { Database.fromBytes(b, ServerKey.generate().publicKey()) }
@@ -307,34 +356,36 @@ fun main() {
     }
 
     test("malformed vouchers are typed errors") {
-        val v = world.maker.createVoucher(listed(0), "id".utf8(), "ad".utf8())
-        for (bad in listOf(ByteArray(0), "BV".utf8(), ByteArray(100), v.copyOf(v.size - 1), v + ByteArray(1), v.copyOf(76), ByteArray(v.size))) {
-            assertThrows<BlindMatchException.BadInput> { world.opener.openVoucher(bad) }
+        val v = world.maker.createVoucher(listed(0), "id".utf8(), "ad".utf8(), NOW)
+        for (bad in listOf(ByteArray(0), "BV".utf8(), ByteArray(100), v.copyOf(v.size - 1), v + ByteArray(1), v.copyOf(84), ByteArray(v.size))) {
+            assertThrows<BlindMatchException.BadInput> { world.open(bad) }
         }
         assertThrows<BlindMatchException.BadInput> { peekVoucher("xx".utf8()) }
-        assertThrows<BlindMatchException.UnsupportedVersion> { world.opener.openVoucher(v.copyOf().also { it[2] = 9 }) }
+        assertThrows<BlindMatchException.UnsupportedVersion> { world.open(v.copyOf().also { it[2] = 9 }) }
+        assertThrows<BlindMatchException.UnsupportedVersion> { world.open(v.copyOf().also { it[2] = 1 }) } // v1
         val other = makeWorld(epoch = 4uL, n = 20)
         val wrongEpoch = assertThrows<BlindMatchException.WrongEpoch> {
-            world.opener.openVoucher(other.maker.createVoucher(listed(0), "id".utf8(), ByteArray(0)))
+            world.open(other.maker.createVoucher(listed(0), "id".utf8(), ByteArray(0), NOW))
         }
         expect(wrongEpoch.voucherEpoch == 4uL && wrongEpoch.databaseEpoch == 3uL) { "$wrongEpoch" }
         expect(wrongEpoch.reason.contains("epoch 4") && wrongEpoch.message.contains("epoch 4"))
-        val inner = world.maker.createVoucher(listed(1), "id".utf8(), "ad".utf8())
+        val inner = world.maker.createVoucher(listed(1), "id".utf8(), "ad".utf8(), NOW)
         inner[inner.size - 1] = (inner[inner.size - 1].toInt() xor 0x80).toByte()
-        assertThrows<BlindMatchException.CorruptVoucher> { world.opener.openVoucher(inner) }
+        assertThrows<BlindMatchException.CorruptVoucher> { world.open(inner) }
         val rng = Random(7)
         repeat(300) {
             val m = v.copyOf()
             repeat(rng.nextInt(1, 4)) { m[rng.nextInt(m.size)] = rng.nextInt(256).toByte() }
             try {
-                world.opener.openVoucher(m)
+                world.open(m)
             } catch (e: BlindMatchException) {
                 expect(e !is BlindMatchException.Internal) { "internal error: ${e.message}" }
             }
         }
-        val account = world.opener.newAccount()
-        assertThrows<BlindMatchException.BadInput> { account.addRecord("BMOR\u0001garbage".utf8()) }
-        assertThrows<BlindMatchException.BadInput> { account.add(OpenResult(true, "x".utf8(), ByteArray(40))) }
+        val account = world.opener.newAccount(WINDOW)
+        assertThrows<BlindMatchException.BadInput> { account.addRecord("BMOR\u0002garbage".utf8()) }
+        assertThrows<BlindMatchException.UnsupportedVersion> { account.addRecord("BMOR\u0001garbage".utf8()) } // v1
+        assertThrows<BlindMatchException.BadInput> { account.add(OpenResult(true, "x".utf8(), WINDOW, ByteArray(40))) }
     }
 
     test("malformed keys are typed errors") {
@@ -356,17 +407,22 @@ fun main() {
     }
 
     test("bad arguments are typed errors") {
-        assertThrows<BlindMatchException.BadInput> { world.maker.createVoucher(listed(0), ByteArray(65), ByteArray(0)) }
-        assertThrows<BlindMatchException.BadInput> { world.maker.createVoucher(listed(0), ByteArray(1), ByteArray(65533)) }
+        assertThrows<BlindMatchException.BadInput> { world.maker.createVoucher(listed(0), ByteArray(65), ByteArray(0), NOW) }
+        assertThrows<BlindMatchException.BadInput> { world.maker.createVoucher(listed(0), ByteArray(1), ByteArray(65533), NOW) }
         assertThrows<BlindMatchException.BadInput> {
-            world.maker.createVoucher(TypedHash(HashKind.SHA256, ByteArray(31)), ByteArray(1), ByteArray(0))
+            world.maker.createVoucher(TypedHash(HashKind.SHA256, ByteArray(31)), ByteArray(1), ByteArray(0), NOW)
         }
-        assertThrows<BlindMatchException.KindNotListed> { world.maker.createVoucher(md5(ByteArray(1)), ByteArray(1), ByteArray(0)) }
+        assertThrows<BlindMatchException.KindNotListed> { world.maker.createVoucher(md5(ByteArray(1)), ByteArray(1), ByteArray(0), NOW) }
+        assertThrows<BlindMatchException.BadInput> { VoucherMaker.newWithInsecureTestPolicy(world.db, world.key, ByteArray(256)) }
+        assertThrows<BlindMatchException.BadInput> { world.opener.openVoucher(ByteArray(10), ByteArray(256)) }
         val lists = listOf(HashList("a", listOf(listed(0))))
         val defaults = BuildOptions.defaults()
-        assertThrows<BlindMatchException.BadInput> { BuildOptions(threshold = 1u, sMax = 8u, syntheticRatePpm = 0u) }
-        assertThrows<BlindMatchException.BadInput> { BuildOptions(5u, 0u, 1u) }
-        assertThrows<BlindMatchException.BadInput> { DatabaseParams(0u, 0u, 0u) }
+        assertThrows<BlindMatchException.BadInput> { BuildOptions(threshold = 1u, sMax = 8u, rateLoPpm = 0u, rateHiPpm = 0u) }
+        assertThrows<BlindMatchException.BadInput> { BuildOptions(5u, 0u, 0u, 1u) }
+        assertThrows<BlindMatchException.BadInput> { BuildOptions(5u, 8u, 200u, 100u) }
+        assertThrows<BlindMatchException.BadInput> { DatabaseParams(0u, 0u, 0u, 0u) }
+        assertThrows<BlindMatchException.BadInput> { defaults.withSchedule(ORIGIN, 59uL, 10u) }
+        assertThrows<BlindMatchException.BadInput> { defaults.withSchedule(ORIGIN, 60uL, 0u) }
         assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, defaults.withMinSources(2u)) }
         assertThrows<BlindMatchException.BadInput> { world.server.buildDatabase(lists, defaults.withExpansion(0.5)) }
         assertThrows<BlindMatchException.BadInput> {
@@ -374,6 +430,84 @@ fun main() {
         }
         val bad = assertThrows<BlindMatchException.BadInput> { ClientKey.fromExported(ByteArray(3)) }
         expect(bad.line == null && bad.reason.isNotEmpty() && bad.message.contains(bad.reason))
+    }
+
+    test("two sends of one item in one window open to one x0 and count once") {
+        val w = makeWorld()
+        val first = w.open(w.maker.createVoucher(listed(7), "first".utf8(), "ad 1".utf8(), at(WINDOW, 10uL)))
+        val second = w.open(w.maker.createVoucher(listed(7), "second".utf8(), "ad 2".utf8(), at(WINDOW, 80_000uL)))
+        expect(first.opened && second.opened && first.window == WINDOW && second.window == WINDOW)
+        val (a, b) = first.record!! to second.record!!
+        expect(recordX0(a) == recordX0(b)) { "two x0 for one item in one window" }
+        expect(!a.contentEquals(b)) // fresh Q and ciphertexts per send
+        val next = w.open(w.maker.createVoucher(listed(7), "next".utf8(), ByteArray(0), at(WINDOW + 1uL)))
+        expect(next.window == WINDOW + 1uL && recordX0(next.record!!) != recordX0(a))
+        w.opener.newAccount(WINDOW).use { account ->
+            expect(account.add(first) && account.add(second))
+            for (i in 0 until THRESHOLD.toInt() - 2) {
+                account.add(w.open(w.maker.createVoucher(listed(20 + i), "r$i".utf8(), ByteArray(0), NOW)))
+            }
+            expect(account.evaluate() is RevealOutcome.BelowThreshold && account.openedCount() == THRESHOLD.toULong())
+            account.add(w.open(w.maker.createVoucher(listed(99), "last".utf8(), ByteArray(0), NOW)))
+            val outcome = account.evaluate() as RevealOutcome.Revealed
+            val real = outcome.real.associate { String(it.id) to String(it.associatedData) }
+            expect(real["first"] == "ad 1" && real["second"] == "ad 2" && real.size == THRESHOLD.toInt() + 1) { "$real" }
+        }
+    }
+
+    test("accounts are per window; vouchers open only under their account") {
+        val w = makeWorld(n = 20)
+        val r = w.open(w.maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), at(6uL)))
+        val e = assertThrows<BlindMatchException.WrongWindow> { w.opener.newAccount(5uL).add(r) }
+        expect(e.recordWindow == 6uL && e.accountWindow == 5uL && e.reason.contains("window 6")) { "$e" }
+        assertThrows<BlindMatchException.WrongWindow> { Account.withRecords(w.opener.params(), 7uL, listOf(r.record!!)) }
+        expect(w.opener.newAccount(6uL).add(r))
+        val v = w.maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), NOW)
+        val elsewhere = w.opener.openVoucher(v, "another account".utf8())
+        expect(!elsewhere.opened && elsewhere.record == null)
+    }
+
+    test("the device state blob refuses an older window, with both numbers") {
+        val state5 = world.maker.checkState(null, at(5uL))
+        val state6 = world.maker.checkState(world.maker.checkState(state5, at(5uL, 3600uL)), at(6uL))
+        val e = assertThrows<BlindMatchException.StaleWindow> { world.maker.checkState(state6, at(5uL, 100uL)) }
+        expect(e.window == 5uL && e.newestWindow == 6uL && e.reason.contains("window 5")) { "$e" }
+        val one = world.maker.createVoucherWithState(listed(0), "a".utf8(), ByteArray(0), state6, at(8uL))
+        expect(peekVoucher(one.voucher).window == 8uL && world.open(one.voucher).opened)
+        val batch = world.maker.createVouchersWithState(listOf(VoucherRequest(listed(1), "b".utf8(), ByteArray(0))), one.state, at(9uL))
+        expect(batch.vouchers.size == 1 && peekVoucher(batch.vouchers[0]).window == 9uL)
+        val stale = assertThrows<BlindMatchException.StaleWindow> {
+            world.maker.createVoucherWithState(listed(0), "a".utf8(), ByteArray(0), batch.state, at(8uL, 10uL))
+        }
+        expect(stale.window == 8uL && stale.newestWindow == 9uL)
+        // Another database over a time already covered: refused until the next window.
+        val other = makeWorld(n = 10)
+        val changed = assertThrows<BlindMatchException.ManifestChanged> { other.maker.checkState(state5, at(5uL, 10uL)) }
+        expect(changed.window == 5uL)
+        other.maker.checkState(state5, at(6uL))
+        assertThrows<BlindMatchException.BadInput> { world.maker.checkState("BMDS".utf8(), NOW) }
+        // Outside the schedule (beyond the 600 s slack).
+        for (t in listOf(ORIGIN - 601uL, at(WINDOWS.toULong(), 600uL))) {
+            assertThrows<BlindMatchException.OutsideSchedule> { world.maker.checkState(null, t) }
+            assertThrows<BlindMatchException.OutsideSchedule> { world.maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), t) }
+        }
+        expect(world.maker.windowAt(ORIGIN - 600uL) == 0uL)
+    }
+
+    test("the default policy refuses a T = 3 database; the test policy accepts it") {
+        val server = ServerKey.generate()
+        val bytes = server.buildDatabase(listOf(HashList("l", listOf(listed(0)))), options(threshold = 3u, sMax = 4u))
+        val db = Database.fromBytes(bytes, server.publicKey())
+        val e = assertThrows<BlindMatchException.PolicyRefused> { VoucherMaker(db, ClientKey.generate(), ACCOUNT) }
+        expect(e.reason.contains("threshold")) { e.reason }
+        val maker = VoucherMaker.newWithInsecureTestPolicy(db, ClientKey.generate(), ACCOUNT)
+        expect(Opener(server, db).openVoucher(maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), NOW), ACCOUNT).opened)
+        // Core's defaults pass the default policy.
+        val defaultDb = Database.fromBytes(
+            server.buildDatabase(listOf(HashList("l", listOf(listed(0)))), BuildOptions.defaults()), server.publicKey(),
+        )
+        val appMaker = VoucherMaker(defaultDb, ClientKey.generate(), ACCOUNT)
+        expect(peekVoucher(appMaker.createVoucher(listed(0), "x".utf8(), ByteArray(0), defaultDb.windowStart(3uL))).window == 3uL)
     }
 
     println("$passed passed, $failed failed")

@@ -2,6 +2,9 @@
 
 The tests import the `blindmatch` package from the wheel installed into a fresh venv
 (scripts/test-python.sh), never from the source tree.
+
+Time is explicit everywhere: the test databases have a schedule of daily windows from ORIGIN,
+and the device makes its vouchers at fixed times in it (apps pass the current time).
 """
 
 import dataclasses
@@ -13,6 +16,19 @@ import blindmatch as bm
 THRESHOLD = 5
 S_MAX = 8
 EPOCH = 3
+ORIGIN = 1_800_000_000
+DAY = 86_400
+WINDOWS = 30
+ACCOUNT = b"account-1"
+
+
+def at(window: int, offset: int = 0) -> int:
+    """A time (Unix seconds) `offset` seconds into `window` of the test schedule."""
+    return ORIGIN + window * DAY + offset
+
+
+NOW = at(2, 3600)  # the device's "current time" in most tests: in window 2
+WINDOW = 2
 
 
 def listed(i: int) -> bm.TypedHash:
@@ -33,14 +49,23 @@ class World:
     maker: bm.VoucherMaker
     opener: bm.Opener
 
+    def open(self, voucher: bytes) -> bm.OpenResult:
+        """Open a voucher filed under the test account."""
+        return self.opener.open_voucher(voucher, ACCOUNT)
+
+
+def options(threshold=THRESHOLD, s_max=S_MAX, epoch=EPOCH, rate_ppm=0) -> bm.BuildOptions:
+    return (
+        bm.BuildOptions(threshold=threshold, s_max=s_max, rate_lo_ppm=rate_ppm, rate_hi_ppm=rate_ppm)
+        .with_schedule(ORIGIN, DAY, WINDOWS)
+        .with_epoch(epoch)
+    )
+
 
 def make_world(threshold=THRESHOLD, s_max=S_MAX, epoch=EPOCH, n=200, rate_ppm=0) -> World:
     server = bm.ServerKey.generate()
-    options = bm.BuildOptions(
-        threshold=threshold, s_max=s_max, synthetic_rate_ppm=rate_ppm
-    ).with_epoch(epoch)
     lists = [bm.HashList(name="test-list", hashes=[listed(i) for i in range(n)])]
-    db_bytes = server.build_database(lists, options)
+    db_bytes = server.build_database(lists, options(threshold, s_max, epoch, rate_ppm))
     db = bm.Database.from_bytes(db_bytes, server.public_key())
     key = bm.ClientKey.generate()
     return World(
@@ -48,7 +73,8 @@ def make_world(threshold=THRESHOLD, s_max=S_MAX, epoch=EPOCH, n=200, rate_ppm=0)
         db_bytes=db_bytes,
         db=db,
         key=key,
-        maker=bm.VoucherMaker(db, key),
+        # T = 5 and rate 0 are below the default device policy: tests use the test policy.
+        maker=bm.VoucherMaker.new_with_insecure_test_policy(db, key, ACCOUNT),
         opener=bm.Opener(server, db),
     )
 

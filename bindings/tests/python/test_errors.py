@@ -6,15 +6,16 @@ import random
 import pytest
 
 import blindmatch as bm
-from conftest import listed, make_world, unlisted
+from conftest import NOW, listed, make_world, unlisted
 
 E = bm.BlindMatchError
 
 
 def test_errors_are_one_family():
     for cls in (E.BadInput, E.UnsupportedVersion, E.VerificationFailed, E.WrongEpoch,
-                E.WrongKey, E.KindNotListed, E.CorruptVoucher, E.RevealFailed, E.BuildFailed,
-                E.Io, E.Internal):
+                E.OutsideSchedule, E.StaleWindow, E.ManifestChanged, E.PolicyRefused,
+                E.WrongWindow, E.WrongKey, E.KindNotListed, E.CorruptVoucher, E.RevealFailed,
+                E.BuildFailed, E.Io, E.Internal):
         assert issubclass(cls, bm.BlindMatchError)
         assert issubclass(cls, Exception)
 
@@ -39,10 +40,12 @@ class TestMalformedDatabase:
             bm.Database.from_bytes(world.db_bytes + b"\x00", pinned)
 
     def test_newer_format_version(self, world):
-        newer = bytearray(world.db_bytes)
-        newer[4] = 2
-        with pytest.raises(E.UnsupportedVersion):
-            bm.Database.from_bytes(bytes(newer), world.server.public_key())
+        for version in (1, 3):  # v1 is refused as a format this build does not read
+            other = bytearray(world.db_bytes)
+            assert other[4] == 2
+            other[4] = version
+            with pytest.raises(E.UnsupportedVersion):
+                bm.Database.from_bytes(bytes(other), world.server.public_key())
 
     def test_tampered_table_or_signature(self, world):
         pinned = world.server.public_key()
@@ -78,58 +81,65 @@ class TestMalformedDatabase:
 
 class TestMalformedVoucher:
     def test_garbage_and_truncation(self, world):
-        v = world.maker.create_voucher(listed(0), b"id", b"ad")
-        for bad in (b"", b"BV", b"\x00" * 100, v[:-1], v + b"\x00", v[:76], bytes(len(v))):
+        v = world.maker.create_voucher(listed(0), b"id", b"ad", NOW)
+        for bad in (b"", b"BV", b"\x00" * 100, v[:-1], v + b"\x00", v[:84], bytes(len(v))):
             with pytest.raises(E.BadInput):
-                world.opener.open_voucher(bad)
+                world.open(bad)
         with pytest.raises(E.BadInput):
             bm.peek_voucher(b"xx")
 
     def test_newer_voucher_version(self, world):
-        v = bytearray(world.maker.create_voucher(listed(0), b"id", b"ad"))
+        v = bytearray(world.maker.create_voucher(listed(0), b"id", b"ad", NOW))
         v[2] = 9
         with pytest.raises(E.UnsupportedVersion):
-            world.opener.open_voucher(bytes(v))
+            world.open(bytes(v))
+        v[2] = 1  # a v1 voucher: refused as such
+        with pytest.raises(E.UnsupportedVersion):
+            world.open(bytes(v))
 
     def test_wrong_epoch_names_both_epochs(self, world):
         other = make_world(epoch=world.db.epoch() + 1, n=20)
-        v = other.maker.create_voucher(listed(0), b"id", b"ad")
+        v = other.maker.create_voucher(listed(0), b"id", b"ad", NOW)
         with pytest.raises(E.WrongEpoch) as e:
-            world.opener.open_voucher(v)
+            world.open(v)
         assert e.value.voucher_epoch == world.db.epoch() + 1 == bm.peek_voucher(v).epoch
         assert e.value.database_epoch == world.db.epoch() == world.opener.epoch()
         assert f"epoch {world.db.epoch() + 1}" in e.value.reason
 
     def test_tampered_inner_layer(self, world):
-        v = bytearray(world.maker.create_voucher(listed(1), b"id", b"ad"))
+        v = bytearray(world.maker.create_voucher(listed(1), b"id", b"ad", NOW))
         v[-1] ^= 0x80
         with pytest.raises(E.CorruptVoucher):
-            world.opener.open_voucher(bytes(v))
+            world.open(bytes(v))
 
     def test_random_mutations_are_typed_or_no_match(self, world):
         rng = random.Random(7)
-        base = world.maker.create_voucher(listed(2), b"id", b"ad")
+        base = world.maker.create_voucher(listed(2), b"id", b"ad", NOW)
         for _ in range(300):
             b = bytearray(base)
             for _ in range(rng.randint(1, 3)):
                 b[rng.randrange(len(b))] = rng.randrange(256)
             try:
-                world.opener.open_voucher(bytes(b))
+                world.open(bytes(b))
             except bm.BlindMatchError as e:
                 assert not isinstance(e, E.Internal)
 
     def test_bad_records(self, world):
-        account = world.opener.new_account()
+        account = world.opener.new_account(2)
         with pytest.raises(E.BadInput):
-            account.add_record(b"BMOR\x01garbage")
+            account.add_record(b"BMOR\x02garbage")
+        with pytest.raises(E.UnsupportedVersion):
+            account.add_record(b"BMOR\x01garbage")  # a v1 record
         with pytest.raises(E.BadInput):
-            account.add(bm.OpenResult(opened=True, id=b"x", record=b"\x00" * 40))
-        assert not account.add(bm.OpenResult(opened=False, id=b"x", record=None))
+            account.add(bm.OpenResult(opened=True, id=b"x", window=2, record=b"\x00" * 40))
+        assert not account.add(bm.OpenResult(opened=False, id=b"x", window=2, record=None))
         # A record from a database with other parameters is refused.
         other = make_world(threshold=3, s_max=2, n=10)
-        r = other.opener.open_voucher(other.maker.create_voucher(listed(0), b"x", b""))
+        r = other.open(other.maker.create_voucher(listed(0), b"x", b"", NOW))
         with pytest.raises(E.BadInput):
             account.add(r)
+        with pytest.raises(E.BadInput):
+            bm.Account.with_records(world.opener.params(), 2, [b"garbage"])
 
 
 class TestMalformedKeys:
@@ -161,20 +171,31 @@ class TestMalformedKeys:
 class TestBadArguments:
     def test_voucher_arguments(self, world):
         with pytest.raises(E.BadInput):
-            world.maker.create_voucher(listed(0), b"x" * 65, b"")
+            world.maker.create_voucher(listed(0), b"x" * 65, b"", NOW)
         with pytest.raises(E.BadInput):
-            world.maker.create_voucher(listed(0), b"x", b"a" * 65533)
+            world.maker.create_voucher(listed(0), b"x", b"a" * 65533, NOW)
         with pytest.raises(E.BadInput):
-            world.maker.create_voucher(bm.TypedHash(kind=bm.HashKind.SHA256, bytes=b"\x01" * 31), b"x", b"")
+            world.maker.create_voucher(
+                bm.TypedHash(kind=bm.HashKind.SHA256, bytes=b"\x01" * 31), b"x", b"", NOW
+            )
         with pytest.raises(E.KindNotListed):
-            world.maker.create_voucher(bm.md5(b"x"), b"x", b"")
+            world.maker.create_voucher(bm.md5(b"x"), b"x", b"", NOW)
+        with pytest.raises(E.BadInput):
+            bm.VoucherMaker.new_with_insecure_test_policy(world.db, world.key, b"a" * 256)
+        with pytest.raises(E.BadInput):
+            world.opener.open_voucher(world.maker.create_voucher(listed(0), b"x", b"", NOW), b"a" * 256)
 
     def test_parameters_are_checked_on_construction(self):
-        for t, s, rate in ((1, 8, 0), (257, 8, 0), (5, 1025, 0), (5, 0, 1), (5, 8, 1_000_000)):
+        for t, s, lo, hi in ((1, 8, 0, 0), (257, 8, 0, 0), (5, 1025, 0, 0), (5, 0, 0, 1),
+                             (5, 8, 0, 1_000_000), (5, 8, 200, 100)):
             with pytest.raises(E.BadInput):
-                bm.BuildOptions(threshold=t, s_max=s, synthetic_rate_ppm=rate)
+                bm.BuildOptions(threshold=t, s_max=s, rate_lo_ppm=lo, rate_hi_ppm=hi)
             with pytest.raises(E.BadInput):
-                bm.DatabaseParams(threshold=t, s_max=s, synthetic_rate_ppm=rate)
+                bm.DatabaseParams(threshold=t, s_max=s, rate_lo_ppm=lo, rate_hi_ppm=hi)
+        defaults = bm.BuildOptions.defaults()
+        for origin, length, count in ((0, 59, 10), (0, 60, 0), (0, 60, (1 << 20) + 1), (2**63, 60, 1)):
+            with pytest.raises(E.BadInput):
+                defaults.with_schedule(origin, length, count)
 
     def test_build_arguments(self):
         server = bm.ServerKey.generate()
@@ -197,5 +218,5 @@ class TestBadArguments:
     def test_messages_carry_no_hash_bytes(self, world):
         h = bm.TypedHash(kind=bm.HashKind.SHA256, bytes=bytes(range(31)))
         with pytest.raises(E.BadInput) as e:
-            world.maker.create_voucher(h, b"x", b"")
+            world.maker.create_voucher(h, b"x", b"", NOW)
         assert h.bytes.hex()[:8] not in str(e.value)
