@@ -38,6 +38,7 @@ uniffi::setup_scaffolding!();
 mod device;
 mod error;
 mod hashing;
+mod research;
 mod server;
 
 pub use device::{
@@ -51,6 +52,7 @@ pub use hashing::{
     hash_from_hex, md5, parse_hash_list, parse_typed_hash, pdq_hash, sha1, sha256,
     typed_hash_to_string,
 };
+pub use research::{SimulationRow, simulate};
 pub use server::{
     Account, BuildOptions, HashList, OpenResult, Opener, RevealOutcome, RevealedMatch, ServerKey,
 };
