@@ -1256,3 +1256,57 @@ fn simulate_reports_reveal_probability_and_advantage_by_matches() {
     assert!(table.contains("P(reveal)"), "{table}");
     fails(&["simulate", "--matches", "6..0"], "--matches");
 }
+
+#[test]
+fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
+    // A device that breaks its own voucher's inner layer must not learn from the server's
+    // answer whether the outer layer opened (whether the item is listed).
+    let s = setup();
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    let listed = vouchers(&s, &client, &s.media[..1], "listed");
+    let unlisted = vouchers(&s, &client, &s.media[10..11], "unlisted");
+    let broken = |v: &Path, name: &str| {
+        let mut b = std::fs::read(v).unwrap();
+        *b.last_mut().unwrap() ^= 1;
+        let out = s.path(name);
+        std::fs::write(&out, b).unwrap();
+        out
+    };
+    let a = broken(&listed[0], "a.bmv");
+    let b = broken(&unlisted[0], "b.bmv");
+    let plain_a = ok(&server_open(
+        &s.key,
+        &s.db,
+        &store,
+        NOW,
+        &[],
+        std::slice::from_ref(&a),
+    ));
+    let plain_b = ok(&server_open(
+        &s.key,
+        &s.db,
+        &store,
+        NOW,
+        &[],
+        std::slice::from_ref(&b),
+    ));
+    assert_eq!(plain_a, plain_b);
+    let audit = ok(&server_open(
+        &s.key,
+        &s.db,
+        &store,
+        NOW,
+        &["--json", "--audit"],
+        &[a, b],
+    ));
+    let r: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(
+        (&r["opened"], &r["corrupt"], &r["no_match"]),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+}

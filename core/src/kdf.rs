@@ -67,6 +67,8 @@ pub(crate) mod client {
     pub(crate) const RATE: &[u8] = b"rate";
     /// Prefix of the HMAC input that keys an item's stream (coin and synthetic values).
     pub(crate) const ITEM: &[u8] = b"blindmatch-v2 item";
+    /// Info of the device's hedge key for per-send randomness (informative: not on the wire).
+    pub(crate) const HEDGE: &[u8] = b"blindmatch-v2 hedge";
 }
 
 /// HKDF-SHA256 to 32 bytes.

@@ -22,7 +22,7 @@ use crate::keys::ServerPublicKey;
 use crate::params::Params;
 use crate::primitives::okvs;
 use curve25519_dalek::RistrettoPoint;
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable};
+use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::Signature;
 use rayon::prelude::*;
@@ -190,7 +190,6 @@ pub struct Database {
     manifest: Manifest,
     root: [u8; 32],
     server: ServerPublicKey,
-    l_table: std::sync::OnceLock<RistrettoBasepointTable>,
 }
 
 impl core::fmt::Debug for Database {
@@ -247,14 +246,12 @@ impl Database {
         }
         let manifest = l.manifest;
         let table_offset = l.table_offset;
-        let l_table = std::sync::OnceLock::new();
         Ok(Database {
             storage,
             table_offset,
             manifest,
             root,
             server: pinned.clone(),
-            l_table,
         })
     }
 
@@ -291,12 +288,6 @@ impl Database {
     /// The server key the database was verified against.
     pub fn server_key(&self) -> &ServerPublicKey {
         &self.server
-    }
-
-    /// A precomputed table for L (synthetic vouchers), built on first use.
-    pub(crate) fn l_table(&self) -> &RistrettoBasepointTable {
-        self.l_table
-            .get_or_init(|| RistrettoBasepointTable::create(self.server.blinding_point()))
     }
 
     fn table(&self) -> &[u8] {

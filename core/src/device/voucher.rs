@@ -17,8 +17,13 @@ use crate::wire::voucher::{
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::traits::MultiscalarMul;
 use curve25519_dalek::{RistrettoPoint, Scalar};
+use hmac::{Hmac, KeyInit, Mac};
 use rand::CryptoRng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use sha2::Sha256;
 use std::sync::{Arc, Mutex};
+use subtle::{Choice, ConditionallySelectable};
 use zeroize::{Zeroize, Zeroizing};
 
 /// One simulated send's inner layer (see [`Client::simulated_inner`]).
@@ -44,6 +49,7 @@ pub enum SyntheticChoice {
 pub struct Client {
     db: Arc<Database>,
     key: ClientKey,
+    hedge: Zeroizing<[u8; 32]>,
     account: Vec<u8>,
     ctx: [u8; 32],
     keys: Mutex<Option<(u64, Arc<DeviceKeys>)>>,
@@ -79,6 +85,7 @@ impl Client {
         }
         Ok(Client {
             ctx: db.context(),
+            hedge: kdf::hkdf32(kdf::client::SALT, key.seed(), &[kdf::client::HEDGE]),
             db,
             key: key.clone(),
             account: account.to_vec(),
@@ -203,7 +210,12 @@ impl Client {
         };
         let mut header_bytes = Vec::new();
         crate::encoding::Codec::encode(&header, &mut header_bytes);
-        let (q, s) = self.q_and_s(x, matches!(plan, Plan::Synthetic(_)), rng)?;
+        // Hedged per-send randomness: the OS RNG's output keyed with the device's hedge key and
+        // bound to this send, so a repeated RNG state (a forked process, a restored VM
+        // snapshot) still gives fresh β, γ, rkey for any other item, id or associated data.
+        let mut rng = self.hedged_rng(x, id, ad, w, rng);
+        let synthetic = matches!(plan, Plan::Synthetic(_));
+        let (q, s) = self.q_and_s(x, synthetic, &mut rng)?;
         let s_max = self.db.params().s_max();
         let mut out = Vec::with_capacity(voucher_len(s_max, bucket));
         // Outer layer: a one-time key wrap of rkey under (τ, pad) from S, bound to the header.
@@ -215,9 +227,12 @@ impl Client {
             *w = k ^ p;
         }
         Voucher::write_outer(&header, &Outer { q, tau, wrapped }, &mut out);
+        // Constant work: the real inner layer is computed for every item (and discarded for a
+        // synthetic one), so making a voucher takes the same steps whatever the item.
+        let real = real_inner(&keys, x, &q, id, &pad_ad(ad, bucket));
         let inner = match &plan {
-            Plan::Synthetic(v) => synthetic_inner(v, bucket, rng),
-            Plan::Real => real_inner(&keys, x, &q, id, &pad_ad(ad, bucket)),
+            Plan::Synthetic(v) => synthetic_inner(v, bucket, &mut rng),
+            Plan::Real => real,
         };
         let mut pt = Zeroizing::new(Vec::with_capacity(
             32 + 8 * (s_max as usize + 1) + bucket + aead::OVERHEAD,
@@ -267,35 +282,62 @@ impl Client {
         self.keys(w).rate_ppm()
     }
 
-    /// (enc(Q), enc(S)): β·H(x) + γ·G and β·P(x) + γ·L for a real voucher, β·G and β·L for a
-    /// synthetic one. Halved points, so one batched double-and-compress yields both.
+    /// The per-send RNG: ChaCha20 keyed by HMAC(hedge key, 32 bytes of `rng` ‖ encode(x) ‖
+    /// LE64(w) ‖ u8(|id|) ‖ id ‖ LE32(|ad|) ‖ ad).
+    fn hedged_rng<R: CryptoRng + ?Sized>(
+        &self,
+        x: &MediaHash,
+        id: &[u8],
+        ad: &[u8],
+        w: u64,
+        rng: &mut R,
+    ) -> ChaCha20Rng {
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(fresh.as_mut());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.hedge.as_ref())
+            .expect("HMAC accepts keys of any length");
+        let id_len = u8::try_from(id.len()).expect("ids are checked to be at most 64 bytes");
+        let ad_len = u32::try_from(ad.len()).expect("associated data is checked");
+        for part in [
+            fresh.as_slice(),
+            &x.encode(),
+            &w.to_le_bytes(),
+            &[id_len],
+            id,
+            &ad_len.to_le_bytes(),
+            ad,
+        ] {
+            mac.update(part);
+        }
+        let seed: [u8; 32] = mac.finalize().into_bytes().into();
+        ChaCha20Rng::from_seed(seed)
+    }
+
+    /// (enc(Q), enc(S)) = (β·H(x) + γ·G, β·P(x) + γ·L), with β = 0 for a synthetic voucher
+    /// (then γ plays the synthetic β: Q = γ·G, S = γ·L). The same steps for every item —
+    /// hash to group, table lookup, two two-term multiplications — so the work does not depend
+    /// on the choice. Halved points, so one batched double-and-compress yields both.
     fn q_and_s<R: CryptoRng + ?Sized>(
         &self,
         x: &MediaHash,
         synthetic: bool,
         rng: &mut R,
     ) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
-        let mut half_beta = Scalar::random(rng) * self.inv2;
-        let (q_half, s_half) = if synthetic {
-            (
-                RistrettoPoint::mul_base(&half_beta),
-                self.db.l_table() * &half_beta,
-            )
-        } else {
-            let h = hash_media(x, &self.db.manifest().dst)?;
-            let p = self.db.lookup(x)?;
-            let mut half_gamma = Scalar::random(rng) * self.inv2;
-            let l = self.db.server_key().blinding_point();
-            let qs = (
-                RistrettoPoint::multiscalar_mul(
-                    [half_beta, half_gamma],
-                    [h, RISTRETTO_BASEPOINT_POINT],
-                ),
-                RistrettoPoint::multiscalar_mul([half_beta, half_gamma], [p, *l]),
-            );
-            half_gamma.zeroize();
-            qs
-        };
+        let h = hash_media(x, &self.db.manifest().dst)?;
+        let p = self.db.lookup(x)?;
+        let drawn = Scalar::random(rng) * self.inv2;
+        let mut half_beta =
+            Scalar::conditional_select(&drawn, &Scalar::ZERO, Choice::from(u8::from(synthetic)));
+        let mut half_gamma = Scalar::random(rng) * self.inv2;
+        let l = self.db.server_key().blinding_point();
+        let (q_half, s_half) = (
+            RistrettoPoint::multiscalar_mul(
+                [half_beta, half_gamma],
+                [h, RISTRETTO_BASEPOINT_POINT],
+            ),
+            RistrettoPoint::multiscalar_mul([half_beta, half_gamma], [p, *l]),
+        );
+        half_gamma.zeroize();
         half_beta.zeroize();
         let qs = RistrettoPoint::double_and_compress_batch(&[q_half, s_half]);
         let [q, s] = qs.as_slice() else {
