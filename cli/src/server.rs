@@ -162,30 +162,40 @@ fn windows_of(store: &SqliteStore, path: &Path, account: &str, w: Option<u64>) -
     })
 }
 
-/// `blindmatch server status` arguments.
+/// The account (and optionally one window) a query is about, and how to print it.
 #[derive(clap::Args)]
-pub struct StatusArgs {
+pub struct AccountQuery {
+    /// The account store (SQLite file).
     #[arg(long)]
     store: PathBuf,
+    /// The account.
     #[arg(long)]
     account: String,
     /// One window [default: every window the account has records in].
     #[arg(long)]
     window: Option<u64>,
-    /// Also show below-threshold state (opened counts). Off by default: what a server
-    /// stores below the threshold is shown only behind this switch.
-    #[arg(long)]
-    audit: bool,
+    /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
+/// `blindmatch server status` arguments.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    q: AccountQuery,
+    /// Also show below-threshold state (opened counts). Off by default: what a server
+    /// stores below the threshold is shown only behind this switch.
+    #[arg(long)]
+    audit: bool,
+}
+
 pub fn server_status(a: &StatusArgs) -> Result<()> {
-    let store = SqliteStore::open(&a.store).at(&a.store)?;
+    let store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
     let mut out = Vec::new();
-    for w in windows_of(&store, &a.store, &a.account, a.window)? {
-        let outcome = evaluate(&store, &a.store, &a.account, w)?;
-        if a.json {
+    for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
+        let outcome = evaluate(&store, &a.q.store, &a.q.account, w)?;
+        if a.q.json {
             out.push(status_json(w, &outcome, a.audit));
             continue;
         }
@@ -208,10 +218,10 @@ pub fn server_status(a: &StatusArgs) -> Result<()> {
             }
         }
     }
-    if a.json {
+    if a.q.json {
         println!(
             "{}",
-            serde_json::json!({"account": a.account, "windows": out})
+            serde_json::json!({"account": a.q.account, "windows": out})
         );
     }
     Ok(())
@@ -255,15 +265,8 @@ pub struct RecordsArgs {
     /// Required: this shows everything stored below the threshold.
     #[arg(long)]
     audit: bool,
-    #[arg(long)]
-    store: PathBuf,
-    #[arg(long)]
-    account: String,
-    /// One window [default: every window the account has records in].
-    #[arg(long)]
-    window: Option<u64>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    q: AccountQuery,
 }
 
 pub fn server_records(a: &RecordsArgs) -> Result<()> {
@@ -272,15 +275,18 @@ pub fn server_records(a: &RecordsArgs) -> Result<()> {
             "server records shows below-threshold state; it needs the explicit --audit switch",
         ));
     }
-    let store = SqliteStore::open(&a.store).at(&a.store)?;
+    let store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
     let mut rows = Vec::new();
-    for w in windows_of(&store, &a.store, &a.account, a.window)? {
-        let (_, recs) = store.load(&a.account, w).at(&a.store)?.unwrap_or_default();
+    for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
+        let (_, recs) = store
+            .load(&a.q.account, w)
+            .at(&a.q.store)?
+            .unwrap_or_default();
         rows.extend(recs);
     }
-    if a.json {
+    if a.q.json {
         let list: Vec<_> = rows.iter().map(record_json).collect();
-        let v = serde_json::json!({"account": a.account, "records": list});
+        let v = serde_json::json!({"account": a.q.account, "records": list});
         println!("{}", serde_json::to_string_pretty(&v).what("json")?);
     } else {
         for s in &rows {
