@@ -341,6 +341,17 @@ pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// A device client for `key` on the fixture database, under the fixture account.
+fn fixture_client(key: &ClientKey) -> Client {
+    Client::new(
+        fixture().db.clone(),
+        key,
+        FIXTURE_ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .expect("the fixture database")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys.
 
@@ -350,13 +361,7 @@ pub fn client_key(data: &[u8]) -> Verdict {
     assert_eq!(key.export().as_slice(), data);
     // The key derives keys for the fixture database and makes a real voucher that opens.
     let f = fixture();
-    let client = Client::new(
-        f.db.clone(),
-        &key,
-        FIXTURE_ACCOUNT,
-        &DevicePolicy::permissive_for_tests(),
-    )
-    .expect("the fixture database");
+    let client = fixture_client(&key);
     let v = voucher_with_choice(
         &client,
         &listed()[0],
@@ -476,14 +481,8 @@ pub fn device_state(data: &[u8]) -> Verdict {
     let mut state = DeviceState::from_bytes(data).map_err(Rejection::Core)?;
     assert_eq!(state.to_bytes(), data);
     let f = fixture();
-    let key = ClientKey::import(&client_key_bytes()).expect("the fixture client key");
-    let client = Client::new(
-        f.db.clone(),
-        &key,
-        FIXTURE_ACCOUNT,
-        &DevicePolicy::permissive_for_tests(),
-    )
-    .expect("the fixture database");
+    let client =
+        fixture_client(&ClientKey::import(&client_key_bytes()).expect("the fixture client key"));
     let now = f.db.schedule().start(FIXTURE_WINDOW) + 60;
     if client.check_state(&mut state, now).is_ok() {
         assert_eq!(state.newest_window(), Some(FIXTURE_WINDOW));
