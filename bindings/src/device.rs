@@ -131,18 +131,19 @@ pub struct DatabaseInfo {
 }
 
 /// A loaded, verified blinded database: its signature checked against a pinned server key,
-/// its table digest and (optionally) its root hash checked. Immutable; share it freely
-/// between threads.
+/// its table digest and (optionally) its root hash checked. Held in memory owned by this
+/// object (never a map of a file), so it cannot change after verification. Immutable; share
+/// it freely between threads.
 #[derive(Debug, uniffi::Object)]
 pub struct Database {
     pub(crate) inner: Arc<core::Database>,
 }
 
 impl Database {
-    /// Fast-load `storage` against the pinned key and optional root (shared by both
+    /// Fast-load `bytes` against the pinned key and optional root (shared by both
     /// constructors; core does the checks).
     fn verified(
-        storage: impl AsRef<[u8]> + Send + Sync + 'static,
+        bytes: Vec<u8>,
         pinned_server_key: &[u8],
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
@@ -153,22 +154,11 @@ impl Database {
                     .map_err(|_| bad_input("expected root hash must be 32 bytes"))
             })
             .transpose()?;
-        let db = core::Database::open(storage, &key, root.as_ref())?;
+        let db = core::Database::open(bytes, &key, root.as_ref())?;
         Ok(Arc::new(Database {
             inner: Arc::new(db),
         }))
     }
-}
-
-/// Map a database file read-only (core does no I/O: the map is handed to it as bytes).
-#[allow(unsafe_code)]
-fn map_file(path: &str) -> Result<memmap2::Mmap> {
-    let file = std::fs::File::open(path)?;
-    // SAFETY: the map is read-only and owned by the `Database` that verifies it. Like every
-    // mmap-based reader it assumes the file is not truncated or rewritten while mapped; the
-    // SDK documents that database files are replaced by atomic rename, which leaves existing
-    // maps intact.
-    Ok(unsafe { memmap2::Mmap::map(&file)? })
 }
 
 #[uniffi::export]
@@ -185,16 +175,22 @@ impl Database {
         guard(|| Database::verified(bytes, &pinned_server_key, expected_root_hash))
     }
 
-    /// Memory-map a database file and verify it as `from_bytes` does (`Io` if it cannot be
-    /// opened). Replace the file by atomic rename, never in place, while it is open. Call off
-    /// the main thread.
+    /// Read a database file into memory and verify it as `from_bytes` does (`Io` if it cannot
+    /// be read). The file is read once, before verification: the loaded database is the
+    /// verified bytes, and later changes to the file (rewritten, truncated, replaced) do not
+    /// affect it; load the file again to pick them up. Call off the main thread.
     #[uniffi::constructor(default(expected_root_hash = None))]
     pub fn open_file(
         path: String,
         pinned_server_key: Vec<u8>,
         expected_root_hash: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
-        guard(|| Database::verified(map_file(&path)?, &pinned_server_key, expected_root_hash))
+        guard(|| {
+            // Owned memory, not a map of the file: what core verifies is what every voucher
+            // then reads, whatever later happens to the file.
+            let bytes = std::fs::read(&path)?;
+            Database::verified(bytes, &pinned_server_key, expected_root_hash)
+        })
     }
 
     /// The database epoch.
@@ -365,23 +361,48 @@ impl VoucherMaker {
 impl VoucherMaker {
     /// A voucher maker for `account` (the id the server files this account's vouchers under,
     /// at most 255 bytes; vouchers are bound to it and open only under it) on `database`,
-    /// after checking the database's parameters against the device policy (core's
-    /// `DevicePolicy::default`). `PolicyRefused` for a database the policy refuses (a
-    /// weakened database: a low T, a tiny s_max, an extreme synthetic rate, too short or too
-    /// long windows); `BadInput` for an account id over 255 bytes.
+    /// after checking the database against the device policy: core's `DevicePolicy::default`
+    /// bounds, pinned to `pinned_root_hash`, the 32-byte root hash the app obtained
+    /// independently of the server (shipped with the app, or checked against a transparency
+    /// log). `PolicyRefused` for a database the policy refuses: another root (`parameter` =
+    /// `Root`: possibly a database made for this user alone), or a weakened database (a low T,
+    /// a tiny s_max, an extreme synthetic rate, too short or too long windows); `BadInput` for
+    /// a root that is not 32 bytes or an account id over 255 bytes.
     #[uniffi::constructor]
     pub fn new(
         database: Arc<Database>,
         key: Arc<ClientKey>,
         account: Vec<u8>,
+        pinned_root_hash: Vec<u8>,
     ) -> Result<Arc<Self>> {
-        guard(|| VoucherMaker::with_policy(database, &key, &account, &DevicePolicy::default()))
+        guard(|| {
+            let root = <[u8; 32]>::try_from(pinned_root_hash.as_slice())
+                .map_err(|_| bad_input("pinned root hash must be 32 bytes"))?;
+            let policy = DevicePolicy::default().pin_root(root);
+            VoucherMaker::with_policy(database, &key, &account, &policy)
+        })
+    }
+
+    /// As the constructor with core's default bounds but no pinned root: any database the
+    /// pinned server key signed is accepted if its parameters pass. **Tests and demos only,
+    /// never an app**: without a pinned root a server can give one user a database of its
+    /// own.
+    #[uniffi::constructor]
+    pub fn new_allow_unpinned_database(
+        database: Arc<Database>,
+        key: Arc<ClientKey>,
+        account: Vec<u8>,
+    ) -> Result<Arc<Self>> {
+        guard(|| {
+            let policy = DevicePolicy::default().allow_unpinned_database();
+            VoucherMaker::with_policy(database, &key, &account, &policy)
+        })
     }
 
     /// As the constructor, with core's permissive test policy
-    /// (`DevicePolicy::permissive_for_tests`), which accepts every valid database. **Tests,
-    /// simulations and demos only, never an app**: it lets a server weaken the database for a
-    /// targeted user.
+    /// (`DevicePolicy::permissive_for_tests`), which accepts every valid database, whatever
+    /// its root and parameters. **Tests, simulations and demos only, never an app**: it lets a
+    /// server weaken the database for a targeted user, or give one user a database of its own.
     #[uniffi::constructor]
     pub fn new_with_insecure_test_policy(
         database: Arc<Database>,

@@ -9,7 +9,7 @@
 //! in Kotlin, where it clashes with `Throwable.message` (uniffi-rs #1434). Kotlin's
 //! `e.message` and Python's `str(e)` list the fields (`reason=…, line=…`).
 
-use blindmatch_core::Error as CoreError;
+use blindmatch_core::{Error as CoreError, Param};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Everything an SDK call can fail with.
@@ -80,12 +80,16 @@ pub enum BlindMatchError {
         /// The window in which another database was already used.
         window: u64,
     },
-    /// The device policy refuses the database's parameters (a weakened database: a low T, a
-    /// tiny s_max, an extreme synthetic rate, too short or too long windows). Do not use it.
+    /// The device policy refuses the database: its root hash is not the pinned one
+    /// (`parameter` = `Root`: another database than the one the app expects, possibly one
+    /// made for this user alone), or its parameters are weakened (a low T, a tiny s_max, an
+    /// extreme synthetic rate, too short or too long windows). Do not use it.
     #[error("refused by the device policy: {reason}")]
     PolicyRefused {
-        /// Which parameter the policy refuses.
+        /// Which rule the database breaks, in words.
         reason: String,
+        /// Which rule the database breaks, to branch on.
+        parameter: PolicyParameter,
     },
     /// A record of one counting window given to the account of another (records of two
     /// windows never combine): file it under the account of its own window.
@@ -110,14 +114,18 @@ pub enum BlindMatchError {
         /// Which kind.
         reason: String,
     },
-    /// A voucher whose outer layer opened but whose inner layer did not: tampered or crafted.
+    /// Not returned by this version: opening reports a voucher whose outer layer opened but
+    /// whose inner layer did not (tampered or crafted) as no match, so that a sender learns
+    /// nothing from it (`Opener::malformed_count` counts them). Kept so that the variants
+    /// keep their places.
     #[error("corrupt voucher: {reason}")]
     CorruptVoucher {
         /// What failed.
         reason: String,
     },
-    /// The account crossed the threshold but its real shares do not reconstruct a key
-    /// (more synthetic vouchers than s_max, or a misbehaving device).
+    /// Not returned by this version: evaluating an account cannot fail (records that do not
+    /// fit a reveal are skipped and listed as `rejected_ids`). Kept so that the variants keep
+    /// their places.
     #[error("reveal failed: {reason}")]
     RevealFailed {
         /// What failed.
@@ -179,7 +187,10 @@ impl From<CoreError> for BlindMatchError {
                 newest_window: newest,
             },
             CoreError::ManifestChanged { window } => B::ManifestChanged { reason, window },
-            CoreError::PolicyRefused { .. } => B::PolicyRefused { reason },
+            CoreError::PolicyRefused { param } => B::PolicyRefused {
+                reason,
+                parameter: PolicyParameter::from(param),
+            },
             CoreError::WrongWindow { record, account } => B::WrongWindow {
                 reason,
                 record_window: record,
@@ -193,6 +204,39 @@ impl From<CoreError> for BlindMatchError {
             CoreError::Io { .. } => B::Io { reason },
             // `Error` is non-exhaustive: a variant added to core later is reported, not lost.
             _ => B::Internal { reason },
+        }
+    }
+}
+
+/// The rule of the device policy a database breaks (the `parameter` of `PolicyRefused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum PolicyParameter {
+    /// The root hash is not the pinned one. Keep using the database you have, and check the
+    /// root you pinned (shipped with the app, or from a transparency log) against the one
+    /// published: a server could be giving this user a database of its own.
+    Root,
+    /// T is below the policy's minimum.
+    Threshold,
+    /// s_max is below the policy's minimum.
+    SMax,
+    /// The synthetic-rate range is too low, too high or too narrow.
+    SyntheticRate,
+    /// The window length is too short or too long.
+    WindowLength,
+    /// A rule this version of the bindings does not name (see `reason`).
+    Other,
+}
+
+impl From<Param> for PolicyParameter {
+    fn from(p: Param) -> Self {
+        match p {
+            Param::PolicyRoot => PolicyParameter::Root,
+            Param::PolicyThreshold => PolicyParameter::Threshold,
+            Param::PolicySMax => PolicyParameter::SMax,
+            Param::PolicyRate => PolicyParameter::SyntheticRate,
+            Param::PolicyWindow => PolicyParameter::WindowLength,
+            // `Param` is non-exhaustive: a rule added to core later is reported, not lost.
+            _ => PolicyParameter::Other,
         }
     }
 }
@@ -351,8 +395,25 @@ mod tests {
         match BlindMatchError::from(CoreError::PolicyRefused {
             param: Param::PolicyThreshold,
         }) {
-            BlindMatchError::PolicyRefused { reason } => assert!(reason.contains("threshold")),
+            BlindMatchError::PolicyRefused {
+                reason,
+                parameter: PolicyParameter::Threshold,
+            } => assert!(reason.contains("threshold")),
             other => panic!("{other:?}"),
+        }
+        for (param, want) in [
+            (Param::PolicyRoot, PolicyParameter::Root),
+            (Param::PolicySMax, PolicyParameter::SMax),
+            (Param::PolicyRate, PolicyParameter::SyntheticRate),
+            (Param::PolicyWindow, PolicyParameter::WindowLength),
+        ] {
+            match BlindMatchError::from(CoreError::PolicyRefused { param }) {
+                BlindMatchError::PolicyRefused { parameter, reason } => {
+                    assert_eq!(parameter, want);
+                    assert_eq!(reason, format!("the device policy refuses this database: {param}"));
+                }
+                other => panic!("{other:?}"),
+            }
         }
         let e = BlindMatchError::from(CoreError::HashList {
             line: 12,

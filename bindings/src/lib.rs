@@ -46,7 +46,7 @@ pub use device::{
     VoucherMaker, VoucherRequest, VoucherWithState, VouchersWithState, WindowSchedule,
     peek_voucher,
 };
-pub use error::BlindMatchError;
+pub use error::{BlindMatchError, PolicyParameter};
 pub use hashing::{
     HashKind, PdqResult, PixelFormat, TypedHash, default_min_pdq_quality, hash_bytes, hash_file,
     hash_from_hex, md5, parse_hash_list, parse_typed_hash, pdq_hash, sha1, sha256,
@@ -54,7 +54,8 @@ pub use hashing::{
 };
 pub use research::{SimulationRow, simulate};
 pub use server::{
-    Account, BuildOptions, HashList, OpenResult, Opener, RevealOutcome, RevealedMatch, ServerKey,
+    Account, BuildOptions, HashList, InsertResult, OpenResult, Opener, RevealOutcome, RevealedMatch,
+    ServerKey,
 };
 
 /// The version of this library (the workspace version).

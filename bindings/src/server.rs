@@ -2,7 +2,7 @@
 //! opening vouchers, and accumulating an account up to the threshold reveal.
 
 use crate::device::{Database, DatabaseParams, WindowSchedule};
-use crate::error::{Result, guard};
+use crate::error::{Result, bad_input, guard};
 use crate::hashing::{HashKind, TypedHash};
 use blindmatch_core::server::{self as core, OpenOutcome, OpenedVoucher, Outcome, SourceList};
 use blindmatch_core::{Params, Schedule, VoucherHeader};
@@ -271,10 +271,13 @@ impl Opener {
     }
 
     /// Open one voucher filed under `account` (the account id its device was made for, at
-    /// most 255 bytes). Not opening is a normal result (`opened = false`: no match, or a
-    /// voucher made for another account); a malformed voucher or a window outside the
-    /// schedule is `BadInput`, one for another epoch `WrongEpoch` (with both epochs), a
-    /// tampered one `CorruptVoucher`.
+    /// most 255 bytes). Not opening is a normal result (`opened = false`): no match, a
+    /// voucher made for another account, or a voucher whose outer layer opened and whose
+    /// inner layer did not (tampered or crafted: one result on purpose, so that a sender
+    /// learns nothing about whether a tampered voucher's item is listed; counted in
+    /// `malformed_count`). A structurally malformed voucher or a window outside the schedule
+    /// is `BadInput`, one for another epoch `WrongEpoch` (with both epochs): these depend on
+    /// the voucher's structure only, never on the list.
     pub fn open_voucher(&self, voucher: Vec<u8>, account: Vec<u8>) -> Result<OpenResult> {
         guard(|| OpenResult::of(&voucher, self.inner.open(&voucher, &account)?))
     }
@@ -295,6 +298,13 @@ impl Opener {
                 .map(|(r, v)| OpenResult::of(v, r?))
                 .collect()
         })
+    }
+
+    /// Vouchers this opener has reported as no match although their outer layer opened,
+    /// because their inner layer did not open or parse (tampered or crafted vouchers): an
+    /// operator metric, never to be shown to senders.
+    pub fn malformed_count(&self) -> u64 {
+        self.inner.malformed()
     }
 
     /// The database epoch.
@@ -338,19 +348,82 @@ pub enum RevealOutcome {
         /// Opened vouchers held.
         opened: u64,
     },
-    /// At least T distinct real matches: every real match's id and associated data, and the
-    /// ids of the other (synthetic) opened vouchers.
-    Revealed {
-        /// The real matches.
-        real: Vec<RevealedMatch>,
-        /// Ids of the synthetic vouchers.
-        synthetic_ids: Vec<Vec<u8>>,
+    /// The account reached its capacity before any reveal: further opened vouchers were
+    /// counted and dropped. An honest device does not get here (core's `DEFAULT_CAPACITY`,
+    /// 4096 opened vouchers per window, takes tens of thousands of distinct items); a device
+    /// that sends vouchers which always open does. Records that open under a reveal key
+    /// added later are still kept.
+    OverCapacity {
+        /// Opened vouchers held.
+        opened: u64,
+        /// Opened vouchers dropped since the account reached its capacity.
+        dropped: u64,
     },
+    /// At least T distinct real matches of one client key: every real match's id and
+    /// associated data, and the ids of the other opened vouchers, in arrival order.
+    Revealed {
+        /// The real matches (re-sends included).
+        real: Vec<RevealedMatch>,
+        /// Ids of the other opened vouchers: synthetic, or of a client key with fewer than T
+        /// real matches.
+        synthetic_ids: Vec<Vec<u8>>,
+        /// Ids of records that claim a revealed item but whose associated data does not open
+        /// under its key (crafted or corrupted records): skipped, they never block the reveal.
+        rejected_ids: Vec<Vec<u8>>,
+    },
+}
+
+impl From<Outcome> for RevealOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::BelowThreshold { opened } => RevealOutcome::BelowThreshold {
+                opened: opened as u64,
+            },
+            Outcome::OverCapacity { opened, dropped } => RevealOutcome::OverCapacity {
+                opened: opened as u64,
+                dropped,
+            },
+            Outcome::Revealed {
+                real,
+                synthetic,
+                rejected,
+            } => RevealOutcome::Revealed {
+                real,
+                synthetic_ids: synthetic,
+                rejected_ids: rejected,
+            },
+        }
+    }
+}
+
+/// What adding a record to an account did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum InsertResult {
+    /// Held: a voucher the account did not hold yet.
+    New,
+    /// The same voucher (same record) was already held: nothing changed.
+    Duplicate,
+    /// The account is at its capacity: the record was counted (`dropped`) and not held.
+    Dropped,
+    /// `add` was given a result that did not open: there is nothing to hold.
+    NotOpened,
+}
+
+impl From<core::Inserted> for InsertResult {
+    fn from(i: core::Inserted) -> Self {
+        match i {
+            core::Inserted::New => InsertResult::New,
+            core::Inserted::Duplicate => InsertResult::Duplicate,
+            core::Inserted::Dropped => InsertResult::Dropped,
+        }
+    }
 }
 
 /// The opened vouchers of one account in one counting window, accumulated until the threshold.
 /// A server keeps one per (account id, window): records of two windows never combine.
-/// Thread-safe: calls from several threads are serialised by an internal lock.
+/// Thread-safe: calls from several threads are serialised by an internal lock, which is held
+/// only for short steps (adding a record, copying the state); `evaluate` runs on a snapshot
+/// outside it, so adding records never waits for an evaluation.
 #[derive(Debug, uniffi::Object)]
 pub struct Account {
     inner: Mutex<core::Account>,
@@ -358,16 +431,25 @@ pub struct Account {
 
 impl Account {
     fn lock(&self) -> MutexGuard<'_, core::Account> {
-        // A panic while holding the lock cannot leave the account half-updated (insert checks,
-        // then does a set insert and a push), so a poisoned lock is still usable.
+        // Only short steps run under the lock (adding a record, reading or copying the state,
+        // merging what an evaluation learned); core writes them not to panic on any input, and
+        // evaluation, the expensive step, runs on a snapshot outside the lock, so it cannot
+        // poison it. Should a panic (a bug) poison the lock anyway, the account stays usable
+        // rather than failing every later call.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Decode a record and add it; core refuses one opened under other parameters or in
     /// another window.
-    fn insert(&self, record: &[u8]) -> Result<bool> {
+    fn insert(&self, record: &[u8]) -> Result<InsertResult> {
         let rec = OpenedVoucher::from_bytes(record)?;
-        Ok(self.lock().insert(rec)?)
+        Ok(self.lock().insert(rec)?.into())
+    }
+
+    fn wrap(inner: core::Account) -> Arc<Self> {
+        Arc::new(Account {
+            inner: Mutex::new(inner),
+        })
     }
 }
 
@@ -376,12 +458,11 @@ impl Account {
     /// An empty account for a database's parameters and one counting window.
     #[uniffi::constructor]
     pub fn new(params: Arc<DatabaseParams>, window: u64) -> Arc<Self> {
-        Arc::new(Account {
-            inner: Mutex::new(core::Account::new(params.inner, window)),
-        })
+        Account::wrap(core::Account::new(params.inner, window))
     }
 
     /// An account holding stored `records` (from `records`), in order; errors as `add_record`.
+    /// Restore the account's reveal keys (`reveal_keys`) with `add_reveal_key` after it.
     #[uniffi::constructor]
     pub fn with_records(
         params: Arc<DatabaseParams>,
@@ -394,24 +475,24 @@ impl Account {
                 .map(|r| OpenedVoucher::from_bytes(r))
                 .collect::<blindmatch_core::Result<Vec<_>>>()?;
             let inner = core::Account::with_records(params.inner, window, records)?;
-            Ok(Arc::new(Account {
-                inner: Mutex::new(inner),
-            }))
+            Ok(Account::wrap(inner))
         })
     }
 
-    /// Add an opened voucher. Returns false if it was not opened or is already held (the
-    /// same voucher twice); `WrongWindow` (with both windows) for a record of another window,
-    /// `BadInput` for a record opened under other parameters.
-    pub fn add(&self, result: OpenResult) -> Result<bool> {
+    /// Add an opened voucher: `New` if held, `Duplicate` if the same voucher is already held,
+    /// `Dropped` if the account is at its capacity (counted in `dropped`), `NotOpened` for a
+    /// result that did not open. `WrongWindow` (with both windows) for a record of another
+    /// window, `BadInput` for a record opened under other parameters.
+    pub fn add(&self, result: OpenResult) -> Result<InsertResult> {
         guard(|| match &result.record {
             Some(r) if result.opened => self.insert(r),
-            _ => Ok(false),
+            _ => Ok(InsertResult::NotOpened),
         })
     }
 
-    /// Add a stored record (from `records`). Returns false if already held; errors as `add`.
-    pub fn add_record(&self, record: Vec<u8>) -> Result<bool> {
+    /// Add a stored record (from `records`): `New`, `Duplicate` or `Dropped` as `add`; errors
+    /// as `add`.
+    pub fn add_record(&self, record: Vec<u8>) -> Result<InsertResult> {
         guard(|| self.insert(&record))
     }
 
@@ -426,29 +507,75 @@ impl Account {
         self.lock().opened() as u64
     }
 
-    /// The records held, to persist the account.
+    /// The records held, in arrival order, to persist the account.
     pub fn records(&self) -> Vec<Vec<u8>> {
+        self.lock().records().map(OpenedVoucher::to_bytes).collect()
+    }
+
+    /// How many opened vouchers the account holds at most (core's `DEFAULT_CAPACITY`, 4096,
+    /// unless set).
+    pub fn capacity(&self) -> u64 {
+        self.lock().capacity() as u64
+    }
+
+    /// Set how many opened vouchers the account holds at most; set it before adding records.
+    pub fn set_capacity(&self, capacity: u64) {
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        self.lock().set_capacity(capacity);
+    }
+
+    /// Whether the account reached its capacity and dropped vouchers.
+    pub fn over_capacity(&self) -> bool {
+        self.lock().over_capacity()
+    }
+
+    /// Opened vouchers dropped at capacity (not persisted by `records`).
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped()
+    }
+
+    /// The keys this account's reveals found (32 bytes each; empty below the threshold). Store
+    /// them with the account's records and restore them with `add_reveal_key`: once an
+    /// account revealed, it stays revealed, whatever arrives later. **As secret as the
+    /// revealed associated data**: the returned bytes are the caller's to protect and wipe.
+    pub fn reveal_keys(&self) -> Vec<Vec<u8>> {
         self.lock()
-            .records()
+            .reveal_keys()
             .iter()
-            .map(OpenedVoucher::to_bytes)
+            .map(|k| k.to_bytes().to_vec())
             .collect()
     }
 
-    /// Evaluate the account: reveal if it holds at least T distinct real matches (more
-    /// synthetic records than s_max can delay a reveal, never make one below T). Call off the
-    /// main thread (a linear-algebra step over the opened vouchers).
+    /// Restore a key an earlier reveal of this account (same account id and window) found,
+    /// as kept from `reveal_keys`: records whose associated data opens under it are revealed
+    /// whatever detection says (and kept even at capacity). Adding a key twice is a no-op.
+    /// `BadInput` for a key that is not 32 bytes.
+    pub fn add_reveal_key(&self, key: Vec<u8>) -> Result<()> {
+        guard(|| {
+            let bytes = <[u8; 32]>::try_from(key.as_slice())
+                .map_err(|_| bad_input("a reveal key must be 32 bytes"))?;
+            self.lock().add_reveal_key(core::RevealKey::from_bytes(&bytes));
+            Ok(())
+        })
+    }
+
+    /// Evaluate the account: reveal if it holds at least T distinct real matches of one
+    /// client key (more synthetic records than s_max can delay a reveal, never make one below
+    /// T); once revealed, it stays revealed. Call off the main thread (a linear-algebra step
+    /// over the opened vouchers).
+    ///
+    /// The evaluation runs on a snapshot of the account taken under the lock and evaluated
+    /// outside it: records added meanwhile are not in this outcome (they are in the next
+    /// one), and never wait for it. What the evaluation learned (reveal keys, where to resume)
+    /// is merged back under the lock.
     pub fn evaluate(&self) -> Result<RevealOutcome> {
         guard(|| {
-            Ok(match self.lock().evaluate()? {
-                Outcome::BelowThreshold { opened } => RevealOutcome::BelowThreshold {
-                    opened: opened as u64,
-                },
-                Outcome::Revealed { real, synthetic } => RevealOutcome::Revealed {
-                    real,
-                    synthetic_ids: synthetic,
-                },
-            })
+            // Clone under the lock (cheap: core shares the records by `Arc`), then release it
+            // before evaluating.
+            let mut snapshot = self.lock().clone();
+            let outcome = snapshot.evaluate();
+            self.lock().merge_evaluation(&snapshot);
+            Ok(outcome.into())
         })
     }
 }

@@ -298,6 +298,9 @@ described! {
         PolicyRate => "synthetic-rate range outside the device policy's bounds",
         /// Device policy: window length within the policy's bounds.
         PolicyWindow => "window length outside the device policy's bounds",
+        /// Device policy: the database's root hash must be the pinned one (and a root must be
+        /// pinned, unless the policy waives it by name).
+        PolicyRoot => "database root hash is not the one the device policy pins",
         /// The app id must be at most 64 bytes.
         Id => "id must be at most 64 bytes",
         /// The associated data must be at most 65532 bytes.

@@ -26,7 +26,7 @@ use blindmatch_core::device::{Client, DevicePolicy};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::research::{account_rate_ppm, hash_to_group, is_synthetic, simulated_record};
 use blindmatch_core::server::{
-    Account, OpenOutcome, OpenedVoucher, Opener, Outcome, RevealedMatch, ServerSecretKey, assemble,
+    Account, Inserted, OpenOutcome, OpenedVoucher, Opener, Outcome, RevealedMatch, ServerSecretKey, assemble,
 };
 use blindmatch_core::{ClientKey, Database, Inspected, Manifest, MediaHash, Params, Schedule};
 use chacha20poly1305::aead::{AeadInOut, KeyInit as _};
@@ -958,10 +958,10 @@ fn compute() -> Value {
     }
     let mut account = Account::new(*db.params(), WINDOW);
     for r in &records {
-        assert!(account.insert(r.clone()).unwrap());
+        assert_eq!(account.insert(r.clone()).unwrap(), Inserted::New);
     }
     // Opening the same voucher twice is a no-op.
-    assert!(!account.insert(records[1].clone()).unwrap());
+    assert_eq!(account.insert(records[1].clone()).unwrap(), Inserted::Duplicate);
     let reveal_points: Vec<(Scalar, Scalar)> = [0usize, 1, 3]
         .iter()
         .map(|&i| {
@@ -971,7 +971,12 @@ fn compute() -> Value {
         })
         .collect();
     assert_eq!(lagrange_at_zero(&reveal_points), keys.shamir[0]);
-    let Outcome::Revealed { real, synthetic } = account.evaluate().unwrap() else {
+    let Outcome::Revealed {
+        real,
+        synthetic,
+        rejected,
+    } = account.evaluate()
+    else {
         panic!("three distinct real records cross T = 3")
     };
     let m_ = |id: &[u8], ad: &[u8]| RevealedMatch {
@@ -988,6 +993,7 @@ fn compute() -> Value {
         ]
     );
     assert_eq!(synthetic, vec![b"hand-syn".to_vec()]);
+    assert!(rejected.is_empty());
 
     // The "rated" variant: the fixture manifest with another rate range, re-signed.
     let mut rated_manifest = ins.manifest.clone();

@@ -21,7 +21,7 @@ use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
 use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
-use blindmatch_core::server::{
+use blindmatch_core::server::{Inserted, 
     Account, OpenOutcome, OpenedVoucher, Opener, Outcome, ServerSecretKey, assemble,
 };
 use blindmatch_core::{
@@ -38,12 +38,16 @@ const P: u64 = 0xFFFF_FFFF_FFFF_FFC5;
 pub enum Rejection {
     /// A blindmatch-core error.
     Core(Error),
+    /// Opened as "no match" although the outer layer opened: the inner layer was refused
+    /// (counted by the opener's `malformed` metric, invisible to the sender).
+    MalformedInner,
 }
 
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Rejection::Core(e) => write!(f, "{e}"),
+            Rejection::MalformedInner => f.write_str("inner layer refused (reported as no match)"),
         }
     }
 }
@@ -287,7 +291,13 @@ pub fn reseal_database(key: &ServerSecretKey, bytes: &[u8]) -> Option<Vec<u8>> {
 /// `Opener::open` (and `open_batch`, `VoucherHeader::peek`) for the fixture database on
 /// arbitrary bytes.
 pub fn voucher(data: &[u8]) -> Verdict {
-    open_voucher(data).map(|_| ()).map_err(Rejection::Core)
+    let before = fixture().opener.malformed();
+    let out = open_voucher(data).map_err(Rejection::Core)?;
+    // A refused inner layer is reported as no match, and counted (twice: open and open_batch).
+    if matches!(out, OpenOutcome::NoMatch) && fixture().opener.malformed() > before {
+        return Err(Rejection::MalformedInner);
+    }
+    Ok(())
 }
 
 fn open_voucher(data: &[u8]) -> Result<OpenOutcome, Error> {
@@ -327,9 +337,14 @@ pub fn voucher_mutated(data: &[u8]) -> Verdict {
         return voucher(&bytes);
     }
     let bytes = reseal_voucher(f, patches).expect("the fixture voucher opens");
+    let before = f.opener.malformed();
     let out = open_voucher(&bytes);
-    // τ was recomputed from α·Q, so a re-sealed voucher is never a non-match.
-    assert!(!matches!(out, Ok(OpenOutcome::NoMatch)));
+    // τ was recomputed from α·Q, so a re-sealed voucher's outer layer opens: "no match" here
+    // means the inner layer was refused, and the opener counted it.
+    if matches!(out, Ok(OpenOutcome::NoMatch)) {
+        assert!(f.opener.malformed() > before, "a no-match the opener did not count");
+        return Err(Rejection::MalformedInner);
+    }
     out.map(|_| ()).map_err(Rejection::Core)
 }
 
@@ -445,17 +460,17 @@ pub fn opened_record(data: &[u8]) -> Verdict {
         let params = Params::new(t, s, 0, 0).expect("valid params");
         let mut account = Account::new(params, rec.window());
         // One record is always below any threshold; the same record again is a no-op.
-        assert_eq!(account.insert(rec.clone()), Ok(true));
-        assert_eq!(account.insert(rec.clone()), Ok(false));
+        assert_eq!(account.insert(rec.clone()), Ok(Inserted::New));
+        assert_eq!(account.insert(rec.clone()), Ok(Inserted::Duplicate));
         // Re-sent copies (same x0, other Q) count once.
         for i in 1..=u64::from(t) {
-            assert_eq!(account.insert(copy(i, true)), Ok(true));
+            assert_eq!(account.insert(copy(i, true)), Ok(Inserted::New));
         }
         assert_eq!(
             account.evaluate(),
-            Ok(Outcome::BelowThreshold {
+            Outcome::BelowThreshold {
                 opened: t as usize + 1
-            })
+            }
         );
         // Distinct x0: evaluation returns a typed result, never a panic.
         let mut distinct = Account::new(params, rec.window());

@@ -14,7 +14,7 @@ mod manifest;
 pub(crate) use manifest::{MAX_SOURCE_NAME, MAX_SOURCES};
 pub use manifest::{Manifest, Source};
 
-use crate::encoding::{self, Reader};
+use crate::encoding::Reader;
 use crate::error::{AuditProblem, Error, Field, Object, Result};
 use crate::hash::MediaHash;
 use crate::kdf;
@@ -304,7 +304,10 @@ impl Database {
         Some(out)
     }
 
-    /// Decode the OKVS at `x`: the sum of its three cells (decompressing only those).
+    /// Decode the OKVS at `x`: the sum of its three cells (decompressing only those). A cell
+    /// that is not a canonical encoding counts as the identity, so a crafted cell (which only
+    /// the full audit refuses) makes its items plain non-matches instead of failing vouchers
+    /// for chosen items.
     pub(crate) fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
         self.check_kind(x)?;
         let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, x);
@@ -313,7 +316,7 @@ impl Database {
             let b = self.cell_bytes(p).ok_or(Error::Truncated {
                 object: Object::DatabaseTable,
             })?;
-            *c = encoding::point(&b, Field::DatabaseCell)?;
+            *c = CompressedRistretto(b).decompress().unwrap_or_default();
         }
         Ok(okvs::decode(cells))
     }

@@ -186,10 +186,13 @@ impl DeviceKeys {
         Plan::Synthetic(synthetic_values(&stream))
     }
 
-    /// The item's synthetic values whatever its coin says (a simulation forcing a synthetic
-    /// voucher through [`crate::research`]).
-    pub(crate) fn forced_synthetic(&self, x: &MediaHash) -> SyntheticValues {
-        synthetic_values(&self.item_stream(x))
+    /// Whether the item's coin says synthetic, and its synthetic values whatever the coin
+    /// says: the same work for every item (voucher creation selects afterwards).
+    pub(crate) fn item(&self, x: &MediaHash) -> (bool, SyntheticValues) {
+        let stream = self.item_stream(x);
+        let coin = u64::from_le_bytes(stream[..8].try_into().expect("8 bytes"));
+        let synthetic = scale(coin, u64::from(RATE_SCALE)) < u64::from(self.rate_ppm);
+        (synthetic, synthetic_values(&stream))
     }
 
     fn item_stream(&self, x: &MediaHash) -> Zeroizing<Vec<u8>> {

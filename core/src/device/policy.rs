@@ -1,10 +1,14 @@
 //! What a device accepts from a signed database. A server could otherwise weaken the database
-//! for one targeted user (T = 2, no synthetic vouchers, a tiny s_max, very short windows).
-//! Apps use [`DevicePolicy::default`]; tests and demos that need a small T use
-//! [`DevicePolicy::permissive_for_tests`], whose name says what it is for.
+//! for one targeted user (T = 2, no synthetic vouchers, a tiny s_max, very short windows), or
+//! give one user a database of its own (a signing-key pin alone does not prevent that: the
+//! server holds the key). Apps use [`DevicePolicy::default`] with the root hash they obtained
+//! independently of the server ([`DevicePolicy::pin_root`]: shipped in the app, or checked
+//! against a transparency log); tests and demos use [`DevicePolicy::permissive_for_tests`] or
+//! [`DevicePolicy::allow_unpinned_database`], whose names say what they are for.
 
 use crate::database::Manifest;
 use crate::error::{Error, Param, Result};
+use subtle::ConstantTimeEq;
 
 /// Bounds a device checks a database's parameters against before making any voucher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +20,18 @@ pub struct DevicePolicy {
     min_rate_width_ppm: u32,
     min_window_secs: u64,
     max_window_secs: u64,
+    root: RootPin,
+}
+
+/// Which database roots a device accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RootPin {
+    /// None yet: every database is refused until a root is pinned (or the pin is waived).
+    Unset,
+    /// Exactly this root.
+    Pinned([u8; 32]),
+    /// Any root (tests and demos; the name says so).
+    Waived,
 }
 
 impl Default for DevicePolicy {
@@ -31,6 +47,7 @@ impl Default for DevicePolicy {
             min_rate_width_ppm: 5_000,
             min_window_secs: 3600,
             max_window_secs: 31 * 86_400,
+            root: RootPin::Unset,
         }
     }
 }
@@ -46,16 +63,38 @@ impl DevicePolicy {
             min_rate_width_ppm: 0,
             min_window_secs: 0,
             max_window_secs: u64::MAX,
+            root: RootPin::Waived,
         }
     }
 
-    /// Check a manifest.
+    /// Accept only the database with this root hash (obtained independently of the server:
+    /// shipped with the app, or checked against a transparency log).
+    pub fn pin_root(mut self, root: [u8; 32]) -> Self {
+        self.root = RootPin::Pinned(root);
+        self
+    }
+
+    /// Accept a database whatever its root (any database the pinned server key signed):
+    /// for tests and demos, never for an app — a server could then give one user a database
+    /// of its own.
+    pub fn allow_unpinned_database(mut self) -> Self {
+        self.root = RootPin::Waived;
+        self
+    }
+
+    /// Check a database's manifest and root hash.
     ///
     /// # Errors
-    /// [`Error::PolicyRefused`] naming the parameter ([`Param::PolicyThreshold`],
+    /// [`Error::PolicyRefused`] naming the parameter ([`Param::PolicyRoot`] for a root that
+    /// is not the pinned one, or no pin at all; [`Param::PolicyThreshold`],
     /// [`Param::PolicySMax`], [`Param::PolicyRate`], [`Param::PolicyWindow`]).
-    pub fn check(&self, m: &Manifest) -> Result<()> {
+    pub fn check(&self, m: &Manifest, root: &[u8; 32]) -> Result<()> {
         let refuse = |param| Err(Error::PolicyRefused { param });
+        match &self.root {
+            RootPin::Waived => {}
+            RootPin::Pinned(pin) if bool::from(pin.ct_eq(root)) => {}
+            RootPin::Pinned(_) | RootPin::Unset => return refuse(Param::PolicyRoot),
+        }
         let (lo, hi) = m.params.rate_range_ppm();
         if m.params.threshold() < self.min_threshold {
             return refuse(Param::PolicyThreshold);

@@ -77,7 +77,7 @@ impl Client {
         account: &[u8],
         policy: &DevicePolicy,
     ) -> Result<Client> {
-        policy.check(db.manifest())?;
+        policy.check(db.manifest(), db.root_hash())?;
         if account.len() > MAX_ACCOUNT_LEN {
             return Err(Error::InvalidParameter {
                 param: Param::Account,
@@ -139,7 +139,7 @@ impl Client {
         now_unix: u64,
     ) -> Result<Vec<u8>> {
         let w = self.check_state(state, now_unix)?;
-        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut rand::rng())
+        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut os_rng())
     }
 
     /// Make a voucher for media hash `x`, app id `id` (≤ 64 bytes) and associated data `ad`
@@ -154,7 +154,7 @@ impl Client {
     /// database that passed only the fast load).
     pub fn voucher(&self, x: &MediaHash, id: &[u8], ad: &[u8], now_unix: u64) -> Result<Vec<u8>> {
         let w = self.window_at(now_unix)?;
-        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut rand::rng())
+        self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut os_rng())
     }
 
     /// The keys of window `w`, derived once per window.
@@ -197,11 +197,13 @@ impl Client {
             return Err(Error::OutsideSchedule);
         }
         let keys = self.keys(w);
-        let plan = match (choice, keys.plan(x)) {
-            (SyntheticChoice::ByRate, plan) => plan,
-            (SyntheticChoice::Real, _) => Plan::Real,
-            (SyntheticChoice::Synthetic, Plan::Synthetic(v)) => Plan::Synthetic(v),
-            (SyntheticChoice::Synthetic, Plan::Real) => Plan::Synthetic(keys.forced_synthetic(x)),
+        // Constant work: the coin, the synthetic values and (below) both inner layers are
+        // computed for every item; the choice only selects.
+        let (by_rate, values) = keys.item(x);
+        let synthetic = match choice {
+            SyntheticChoice::ByRate => by_rate,
+            SyntheticChoice::Real => false,
+            SyntheticChoice::Synthetic => true,
         };
         let header = VoucherHeader {
             epoch: self.db.epoch(),
@@ -214,7 +216,6 @@ impl Client {
         // bound to this send, so a repeated RNG state (a forked process, a restored VM
         // snapshot) still gives fresh β, γ, rkey for any other item, id or associated data.
         let mut rng = self.hedged_rng(x, id, ad, w, rng);
-        let synthetic = matches!(plan, Plan::Synthetic(_));
         let (q, s) = self.q_and_s(x, synthetic, &mut rng)?;
         let s_max = self.db.params().s_max();
         let mut out = Vec::with_capacity(voucher_len(s_max, bucket));
@@ -227,13 +228,11 @@ impl Client {
             *w = k ^ p;
         }
         Voucher::write_outer(&header, &Outer { q, tau, wrapped }, &mut out);
-        // Constant work: the real inner layer is computed for every item (and discarded for a
-        // synthetic one), so making a voucher takes the same steps whatever the item.
+        // Constant work: both inner layers are computed for every item and one is kept, so
+        // making a voucher takes the same steps whatever the item.
         let real = real_inner(&keys, x, &q, id, &pad_ad(ad, bucket));
-        let inner = match &plan {
-            Plan::Synthetic(v) => synthetic_inner(v, bucket, &mut rng),
-            Plan::Real => real,
-        };
+        let fake = synthetic_inner(&values, bucket, &mut rng);
+        let inner = if synthetic { fake } else { real };
         let mut pt = Zeroizing::new(Vec::with_capacity(
             32 + 8 * (s_max as usize + 1) + bucket + aead::OVERHEAD,
         ));
@@ -345,6 +344,13 @@ impl Client {
         };
         Ok((q.to_bytes(), Zeroizing::new(s.to_bytes())))
     }
+}
+
+/// The operating system's generator, read afresh for every voucher: unlike a user-space
+/// generator it is not duplicated by `fork` (the hedge in `hedged_rng` covers a restored VM
+/// snapshot and a broken generator).
+fn os_rng() -> rand_core::UnwrapErr<rand::rngs::SysRng> {
+    rand_core::UnwrapErr(rand::rngs::SysRng)
 }
 
 fn real_inner(keys: &DeviceKeys, x: &MediaHash, q: &[u8; 32], id: &[u8], padded: &[u8]) -> Inner {

@@ -19,39 +19,63 @@ use super::dhf::{self, Fp};
 /// Rows beyond the unknowns' count taken into each rank computation.
 const MARGIN: usize = 8;
 
+/// What the decoder found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decoded {
+    /// The indices of the real records: at least T, all consistent with one set of
+    /// polynomials.
+    Found(Vec<usize>),
+    /// No decoding within the radius (more real records may still bring one).
+    NotFound,
+    /// More than `max_errors` synthetic records are present: no later call on a superset of
+    /// these records can succeed within the same limit.
+    BeyondLimit,
+}
+
 /// Find the real records among `x0` (distinct) and their DHF rows `r` (s values each) for
-/// polynomials with `coefficients` = T − 1 coefficients. Returns the indices of the real
-/// records (at least T of them, every one consistent with one set of polynomials), or `None`
-/// when no such decoding exists within the radius or within `max_errors` synthetic records.
+/// polynomials with `coefficients` = T − 1 coefficients, for at most `max_errors` synthetic
+/// records.
 pub(crate) fn decode(
     x0: &[Fp],
     r: &[&[Fp]],
     coefficients: usize,
     s: usize,
     max_errors: usize,
-) -> Option<Vec<usize>> {
+) -> Decoded {
     let n = x0.len();
     let t = coefficients + 1;
     if s == 0 || n < t {
-        return None;
+        return Decoded::NotFound;
     }
     let syndromes_len = n - coefficients; // N = n − T + 1
-    // The decoding radius: z ≤ s·N / (s + 1).
-    let radius = (s * syndromes_len / (s + 1)).min(max_errors);
-    let v = weights(x0)?;
+    // The decoding radius: z ≤ s·N / (s + 1), capped by the limit.
+    let radius_by_n = s * syndromes_len / (s + 1);
+    let radius = radius_by_n.min(max_errors);
+    let Some(v) = weights(x0) else {
+        return Decoded::NotFound;
+    };
     let mut e = 8.min(radius);
     loop {
-        let rows = rows_for(e, s, syndromes_len)?;
-        let syn = syndromes(x0, r, &v, s, rows.iter().map(|(_, a)| a + e).max()? + 1);
+        let Some(rows) = rows_for(e, s, syndromes_len) else {
+            return Decoded::NotFound;
+        };
+        let count = rows.iter().map(|(_, a)| a + e).max().unwrap_or(0) + 1;
+        let syn = syndromes(x0, r, &v, s, count);
         let rank = rank(&hankel(&syn, &rows, e));
-        // With z ≤ e the rank is z; with z > e it is min(rows, e + 1).
+        // With z ≤ e the rank is z; with z > e it is min(rows, e + 1) = e + 1.
         if rank <= e
             && let Some(real) = locate(x0, r, &v, coefficients, s, rank)
         {
-            return Some(real);
+            return Decoded::Found(real);
         }
         if e >= radius {
-            return None;
+            // At the limit (below the radius n allows) with a rank beyond it: more than
+            // `max_errors` synthetic records, which only grow.
+            return if rank > e && e == max_errors && radius_by_n > max_errors {
+                Decoded::BeyondLimit
+            } else {
+                Decoded::NotFound
+            };
         }
         e = (2 * e).max(1).min(radius);
     }
@@ -261,7 +285,11 @@ mod tests {
     fn run(seed: u64, t: usize, s: usize, k: usize, z: usize) -> (Option<Vec<usize>>, Vec<bool>) {
         let (x0, rows, real) = columns(seed, t, s, k, z);
         let refs: Vec<&[Fp]> = rows.iter().map(|r| r.as_slice()).collect();
-        (decode(&x0, &refs, t - 1, s, 4096), real)
+        let got = match decode(&x0, &refs, t - 1, s, 4096) {
+            Decoded::Found(v) => Some(v),
+            _ => None,
+        };
+        (got, real)
     }
 
     proptest! {
@@ -280,6 +308,17 @@ mod tests {
             let (below, _) = run(seed, t, s, t - 1, z);
             prop_assert_eq!(below, None);
         }
+    }
+
+    #[test]
+    fn more_synthetic_records_than_the_limit_are_reported_as_beyond_it() {
+        // T = 4, s = 3, 40 real and 30 synthetic records: decodable with a limit of 32, and
+        // beyond a limit of 16 (which stays so as records are added).
+        let (x0, rows, real) = columns(7, 4, 3, 40, 30);
+        let refs: Vec<&[Fp]> = rows.iter().map(|r| r.as_slice()).collect();
+        let want: Vec<usize> = (0..real.len()).filter(|&j| real[j]).collect();
+        assert_eq!(decode(&x0, &refs, 3, 3, 32), Decoded::Found(want));
+        assert_eq!(decode(&x0, &refs, 3, 3, 16), Decoded::BeyondLimit);
     }
 
     #[test]

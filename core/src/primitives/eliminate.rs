@@ -13,6 +13,7 @@
 
 use super::dhf::Fp;
 
+#[derive(Clone)]
 struct BasisVector {
     /// The reduced vector, with a 1 at `pivot`.
     v: Vec<Fp>,
@@ -23,6 +24,7 @@ struct BasisVector {
 }
 
 /// The state of incremental elimination over an account's distinct records.
+#[derive(Clone)]
 pub(crate) struct Eliminator {
     coefficients: usize,
     len: usize,
@@ -57,8 +59,10 @@ impl Eliminator {
         self.basis.len() == self.len
     }
 
-    /// Insert the next column: its x0 and its s DHF values.
-    pub(crate) fn insert(&mut self, x0: Fp, r: &[Fp]) {
+    /// Insert the next column: its x0 and its s DHF values. When it depends on earlier
+    /// columns, returns the support of that dependency (the new column's index and those of
+    /// the earlier columns it combines, in increasing order).
+    pub(crate) fn insert(&mut self, x0: Fp, r: &[Fp]) -> Option<Vec<usize>> {
         let col = self.real.len();
         self.real.push(false);
         let mut c = Vec::with_capacity(self.len);
@@ -99,15 +103,21 @@ impl Eliminator {
                 debug_assert_eq!(combo.len(), k + 1);
                 self.basis.push(BasisVector { v: c, pivot, combo });
                 self.basis_column.push(col);
+                None
             }
             None => {
                 // column = −Σ combo_k · basis column k: a kernel vector.
                 self.real[col] = true;
+                let mut support = Vec::new();
                 for (k, coeff) in combo.iter().enumerate().take(self.basis.len()) {
                     if *coeff != Fp::ZERO {
                         self.real[self.basis_column[k]] = true;
+                        support.push(self.basis_column[k]);
                     }
                 }
+                support.sort_unstable();
+                support.push(col);
+                Some(support)
             }
         }
     }

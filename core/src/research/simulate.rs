@@ -195,7 +195,7 @@ fn one_account(
                 }
             }
         }
-        revealed |= matches!(acc.evaluate(), Ok(Outcome::Revealed { .. }));
+        revealed |= matches!(acc.evaluate(), Outcome::Revealed { .. });
         features[0] += acc.distinct() as f64;
         features[1] += acc.opened() as f64;
         features[2] += (acc.opened() - acc.distinct()) as f64;

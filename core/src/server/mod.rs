@@ -7,7 +7,10 @@ mod key;
 mod opening;
 mod record;
 
-pub use account::{Account, DEFAULT_DECODE_LIMIT, Outcome, RevealedMatch};
+pub use account::{
+    Account, DEFAULT_CAPACITY, DEFAULT_DECODE_LIMIT, Inserted, MAX_CLIENT_KEYS, MAX_SHARE_ERRORS,
+    Outcome, RevealKey, RevealedMatch,
+};
 #[cfg(feature = "hazmat")]
 pub use builder::assemble;
 #[cfg(not(feature = "hazmat"))]

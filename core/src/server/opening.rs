@@ -13,13 +13,18 @@ use crate::window::Schedule;
 use crate::wire::voucher::{Inner, Voucher, inner_aad};
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 /// What the server learns from one voucher.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpenOutcome {
-    /// The outer layer did not open: the item is not on the list (and the voucher is real).
+    /// Nothing to keep: the outer layer did not open (an unlisted item's real voucher, or a
+    /// voucher filed under another account), or it opened and the inner layer did not (a
+    /// crafted voucher). The two are one result on purpose: a sender must not learn from the
+    /// outcome whether a tampered voucher's item is listed. Operators count the second kind
+    /// with [`Opener::malformed`].
     NoMatch,
     /// The outer layer opened: a real match or a synthetic voucher, indistinguishable until
     /// the account crosses the threshold.
@@ -32,6 +37,7 @@ pub struct Opener {
     epoch: u64,
     params: Params,
     schedule: Schedule,
+    malformed: AtomicU64,
 }
 
 impl Drop for Opener {
@@ -64,7 +70,14 @@ impl Opener {
             epoch: manifest.epoch,
             params: manifest.params,
             schedule: manifest.schedule,
+            malformed: AtomicU64::new(0),
         })
+    }
+
+    /// Vouchers whose outer layer opened and whose inner layer did not (reported as
+    /// [`OpenOutcome::NoMatch`]): an operator metric, never for senders.
+    pub fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
     }
 
     /// The database parameters.
@@ -103,8 +116,12 @@ impl Opener {
             *k = w ^ p;
         }
         let aad = inner_aad(v.header_and_q, account)?;
-        let pt = aead::open(&rkey, kdf::RCT, &aad, v.rct).ok_or(Error::CorruptVoucher)?;
-        let mut inner = Inner::read(&pt, self.params.s_max()).map_err(|_| Error::CorruptVoucher)?;
+        let inner = aead::open(&rkey, kdf::RCT, &aad, v.rct)
+            .and_then(|pt| Inner::read(&pt, self.params.s_max()).ok());
+        let Some(mut inner) = inner else {
+            self.malformed.fetch_add(1, Ordering::Relaxed);
+            return Ok(OpenOutcome::NoMatch);
+        };
         Ok(OpenOutcome::Opened(OpenedVoucher::new(
             v.header.id,
             v.header.window,
@@ -121,11 +138,11 @@ impl Opener {
     /// # Errors
     /// A typed structural error for a malformed voucher ([`Error::BadMagic`],
     /// [`Error::UnsupportedVersion`], [`Error::Truncated`], [`Error::OutOfRange`],
-    /// [`Error::InvalidPoint`]); [`Error::WrongEpoch`] for another epoch; and
-    /// [`Error::CorruptVoucher`] when the outer layer opens but the inner one does not
-    /// (also for a voucher made for another account); [`Error::OutOfRange`]
-    /// ([`Field::Window`]) for a window outside the schedule. `Ok(NoMatch)` when the outer
-    /// layer stays closed.
+    /// [`Error::InvalidPoint`]); [`Error::WrongEpoch`] for another epoch;
+    /// [`Error::OutOfRange`] ([`Field::Window`]) for a window outside the schedule. These
+    /// depend on the voucher's structure only, never on the list. `Ok(NoMatch)` when the
+    /// outer layer stays closed and when the inner layer does not open or parse (counted in
+    /// [`Opener::malformed`]).
     pub fn open(&self, voucher: &[u8], account: &[u8]) -> Result<OpenOutcome> {
         check_account(account)?;
         let (p, s_half) = self.prepare(voucher)?;
