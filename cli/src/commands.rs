@@ -32,11 +32,25 @@ fn parse_root(root: Option<&str>) -> Result<Option<[u8; 32]>> {
     .transpose()
 }
 
-pub fn server_keygen(out: &Path) -> Result<()> {
+/// Refuse to replace an existing key file unless `force`: a replaced key silently splits an
+/// account (a new client key's records never combine with the old one's) or orphans a
+/// database (a new server key cannot open its vouchers).
+fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
+    if !force && path.exists() {
+        return Err(Fail::at(
+            path,
+            "a key file is already there; keep it, or pass --force to replace it",
+        ));
+    }
+    Ok(())
+}
+
+pub fn server_keygen(out: &Path, force: bool) -> Result<()> {
     files::ensure_dir(out)?;
     let key = ServerSecretKey::generate();
     let sk = out.join("server.key");
     let pk = out.join("server.pub");
+    refuse_overwrite(&sk, force)?;
     files::write_atomic(&sk, &key.to_bytes(), true)?;
     files::write_atomic(&pk, &key.public().to_bytes(), false)?;
     println!(
@@ -51,7 +65,8 @@ pub fn server_keygen(out: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn client_keygen(out: &Path) -> Result<()> {
+pub fn client_keygen(out: &Path, force: bool) -> Result<()> {
+    refuse_overwrite(out, force)?;
     files::write_atomic(out, &ClientKey::generate().export(), true)?;
     println!("client key: {} (mode 0600)", out.display());
     Ok(())
@@ -294,9 +309,14 @@ pub struct VoucherArgs {
     /// The account's client key file (mode 0600).
     #[arg(long)]
     client_key: PathBuf,
-    /// Expected root hash (hex), checked on load.
-    #[arg(long)]
+    /// The database's root hash (hex), obtained independently of the server (shipped with
+    /// the app, or from a transparency log). Required unless --allow-unpinned-database.
+    #[arg(long, required_unless_present_any = ["allow_unpinned_database", "insecure_test_policy"])]
     root: Option<String>,
+    /// Accept any database the pinned server key signed, whatever its root: for tests and
+    /// demos only (a server could give one user a database of its own).
+    #[arg(long)]
+    allow_unpinned_database: bool,
     /// Folder for the voucher files (one per item).
     #[arg(long)]
     out: PathBuf,
@@ -401,10 +421,10 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let key = load_client_key(&a.client_key)?;
     let root = parse_root(a.root.as_deref())?;
     let db = Arc::new(Database::open(crate::files::read(&a.db)?, &pk, root.as_ref()).at(&a.db)?);
-    let policy = if a.insecure_test_policy {
-        DevicePolicy::permissive_for_tests()
-    } else {
-        DevicePolicy::default()
+    let policy = match (a.insecure_test_policy, root, a.allow_unpinned_database) {
+        (true, _, _) => DevicePolicy::permissive_for_tests(),
+        (false, Some(r), _) => DevicePolicy::default().pin_root(r),
+        (false, None, _) => DevicePolicy::default().allow_unpinned_database(),
     };
     let client = Client::new(db, &key, a.account.as_bytes(), &policy).at(&a.db)?;
     let now = a.now.unwrap_or_else(now_unix);

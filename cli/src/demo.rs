@@ -229,12 +229,13 @@ fn load_device(
     let client_key = ClientKey::generate();
     files::write_atomic(&dir.join("account.key"), &client_key.export(), true)?;
     // The app's default device policy accepts this database (T ≥ 10, s_max ≥ 16, rates in
-    // [0.1 %, 10 %], weekly windows).
+    // [0.2 %, 10 %], weekly windows) with the root hash pinned (an app ships it or checks it
+    // against a transparency log; here the demo built the database itself).
     let client = Client::new(
         db.clone(),
         &client_key,
         ACCOUNT.as_bytes(),
-        &DevicePolicy::default(),
+        &DevicePolicy::default().pin_root(built.root),
     )
     .what("device policy")?;
     Ok((db, client))
@@ -327,15 +328,19 @@ fn serve_round(
         opened.len(),
         closed
     );
-    let (p, records) = server
+    let loaded = server
         .store
         .load(ACCOUNT, window)
         .at(store_path)?
         .ok_or_else(|| Fail::msg("account missing"))?;
     let t = Instant::now();
-    let outcome = Account::with_records(p, window, records.into_iter().map(|s| s.record))
-        .and_then(|a| a.evaluate())
-        .what("evaluate")?;
+    let outcome = Account::with_records(
+        loaded.params,
+        window,
+        loaded.records.into_iter().map(|s| s.record),
+    )
+    .what("evaluate")?
+    .evaluate();
     print_outcome(&outcome, t.elapsed());
     Ok(outcome)
 }
@@ -348,14 +353,21 @@ fn print_outcome(outcome: &Outcome, eval: Duration) {
                 "account {ACCOUNT}: below the threshold with {opened} opened vouchers — nothing is revealed"
             )
         }
-        Outcome::Revealed { real, synthetic } => {
+        Outcome::OverCapacity { dropped, .. } => {
+            println!("account {ACCOUNT}: over capacity, {dropped} vouchers dropped")
+        }
+        Outcome::Revealed {
+            real,
+            synthetic,
+            rejected,
+        } => {
             println!(
                 "account {ACCOUNT}: threshold reached ({:.2} ms) — {} real matches revealed, {} vouchers identified as synthetic",
                 eval.as_secs_f64() * 1e3,
                 real.len(),
                 synthetic.len()
             );
-            crate::server::print_matches(real, synthetic);
+            crate::server::print_matches(real, synthetic, rejected);
         }
     }
 }
@@ -384,7 +396,10 @@ fn summary(tally: &Tally, store_path: &Path) {
 }
 
 fn check(outcome: &Outcome, want_real: &[String], want_synth: &[String]) -> Result<()> {
-    let Outcome::Revealed { real, synthetic } = outcome else {
+    let Outcome::Revealed {
+        real, synthetic, ..
+    } = outcome
+    else {
         if want_real.len() < THRESHOLD as usize {
             println!(
                 "(fewer than T listed items were sent as real vouchers this run; nothing revealed, as designed)"

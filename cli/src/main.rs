@@ -85,10 +85,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ServerCmd {
-    /// Generate a server key: DIR/server.key (mode 0600) and DIR/server.pub.
+    /// Generate a server key: DIR/server.key (mode 0600) and DIR/server.pub. Refuses to
+    /// replace an existing key (--force).
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing key (its databases can then no longer be opened).
+        #[arg(long)]
+        force: bool,
     },
     /// Open vouchers for an account and record the opened ones in the store, per window;
     /// delete the below-threshold records of closed windows.
@@ -124,10 +128,14 @@ enum DbCmd {
 
 #[derive(Subcommand)]
 enum ClientCmd {
-    /// Generate a client (account) key file, mode 0600.
+    /// Generate a client (account) key file, mode 0600. Refuses to replace an existing key
+    /// (--force): a new key's records never combine with the old one's.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
     },
     /// Make one voucher file per item.
     Voucher(Box<commands::VoucherArgs>),
@@ -136,7 +144,7 @@ enum ClientCmd {
 fn run(cli: Cli) -> fail::Result<()> {
     use commands::*;
     match cli.command {
-        Command::Server(ServerCmd::Keygen { out }) => server_keygen(&out),
+        Command::Server(ServerCmd::Keygen { out, force }) => server_keygen(&out, force),
         Command::Server(ServerCmd::Open(args)) => server::server_open(&args),
         Command::Server(ServerCmd::Status(args)) => server::server_status(&args),
         Command::Server(ServerCmd::Records(args)) => server::server_records(&args),
@@ -147,7 +155,7 @@ fn run(cli: Cli) -> fail::Result<()> {
             server_pub,
             root,
         }) => db_verify(&db, &server_pub, root.as_deref()),
-        Command::Client(ClientCmd::Keygen { out }) => client_keygen(&out),
+        Command::Client(ClientCmd::Keygen { out, force }) => client_keygen(&out, force),
         Command::Client(ClientCmd::Voucher(args)) => client_voucher(&args),
         Command::Hash {
             kind,

@@ -78,7 +78,9 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
     let opener = Opener::new(&key, db.manifest()).at(&a.server_key)?;
     let now = a.now.unwrap_or_else(now_unix);
     let accepting = Accepting::at(db.schedule(), now, a.grace)?;
-    // Read and open everything before touching the store: any bad voucher aborts the batch.
+    // Every voucher gets its own answer; none aborts the batch. An unreadable file is the
+    // operator's problem (it names the path); a voucher is the sender's, and what happens to
+    // it never depends on the list beyond "opened or not", which only --audit shows.
     let bytes: Vec<Vec<u8>> = a
         .vouchers
         .iter()
@@ -86,29 +88,24 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let results = opener.open_batch(&bytes, a.account.as_bytes());
     let mut opened = Vec::new();
-    let mut no_match = 0;
-    let mut corrupt = 0;
-    for ((path, r), v) in a.vouchers.iter().zip(results).zip(&bytes) {
-        let header = VoucherHeader::peek(v).at(path)?;
-        if !accepting.accepts(header.window) {
-            return Err(Fail::at(
-                path,
-                format!(
-                    "window {} is not accepted now (current window {})",
-                    header.window, accepting.current
-                ),
-            ));
+    let (mut no_match, mut refused, mut late) = (0, 0, 0);
+    for (r, v) in results.into_iter().zip(&bytes) {
+        match VoucherHeader::peek(v) {
+            Ok(h) if !accepting.accepts(h.window) => {
+                late += 1;
+                continue;
+            }
+            _ => {}
         }
-        // A voucher whose outer layer opened but whose inner layer did not is filed like a
-        // closed one: aborting the batch would tell its sender that the outer layer opened
-        // (a list-membership oracle for a device that breaks its own vouchers).
         match r {
             Ok(OpenOutcome::Opened(rec)) => opened.push(rec),
             Ok(OpenOutcome::NoMatch) => no_match += 1,
-            Err(Error::CorruptVoucher) => corrupt += 1,
-            Err(e) => return Err(e).at(path),
+            // Structural: a malformed voucher, another epoch, a window outside the schedule.
+            // These depend on the voucher's bytes only.
+            Err(_) => refused += 1,
         }
     }
+    let malformed = opener.malformed();
     let mut store = SqliteStore::open(&a.store).at(&a.store)?;
     let added = store
         .add(&a.account, db.params(), &db.context(), &opened, now)
@@ -117,37 +114,58 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
     windows.sort_unstable();
     windows.dedup();
     for w in windows {
-        if let Outcome::Revealed { .. } = evaluate(&store, &a.store, &a.account, w)? {
-            store.mark_revealed(&a.account, w).at(&a.store)?;
-        }
+        evaluate(&mut store, &a.store, &a.account, w)?;
     }
     let pruned = store.prune(accepting.keep_from).at(&a.store)?;
     let n = a.vouchers.len();
     match (a.json, a.audit) {
         (true, true) => println!(
             "{}",
-            serde_json::json!({"vouchers": n, "opened": opened.len(), "new": added, "no_match": no_match, "corrupt": corrupt, "pruned": pruned})
+            serde_json::json!({"vouchers": n, "opened": opened.len(), "new": added, "no_match": no_match, "malformed_inner": malformed, "refused": refused, "late": late, "pruned": pruned})
         ),
-        (true, false) => println!("{}", serde_json::json!({"vouchers": n, "pruned": pruned})),
+        (true, false) => println!(
+            "{}",
+            serde_json::json!({"vouchers": n, "refused": refused, "late": late, "pruned": pruned})
+        ),
         (false, true) => println!(
-            "{n} vouchers: {} opened ({added} new), {no_match} closed (no match), {corrupt} corrupt (filed as closed); {pruned} records of closed windows deleted",
+            "{n} vouchers: {} opened ({added} new), {no_match} not opened (of which {malformed} with a broken inner layer), {refused} refused as malformed, {late} outside the accepted windows; {pruned} records of closed windows deleted",
             opened.len()
         ),
-        (false, false) => {
-            println!("{n} vouchers filed; {pruned} records of closed windows deleted")
-        }
+        (false, false) => println!(
+            "{n} vouchers filed ({refused} refused as malformed, {late} outside the accepted windows); {pruned} records of closed windows deleted"
+        ),
     }
     Ok(())
 }
 
-fn evaluate(store: &SqliteStore, path: &Path, account: &str, window: u64) -> Result<Outcome> {
-    let (params, records) = store
+/// An account's window as the server sees it: evaluated with the reveal keys kept from
+/// earlier reveals; a new reveal's keys are stored, so it stays revealed.
+pub struct Evaluated {
+    pub outcome: Outcome,
+    /// Records not stored because the window was at capacity.
+    pub dropped: u64,
+}
+
+fn evaluate(store: &mut SqliteStore, path: &Path, account: &str, window: u64) -> Result<Evaluated> {
+    let loaded = store
         .load(account, window)
         .at(path)?
         .ok_or_else(|| Fail::at(path, "no such account and window in this store"))?;
-    Account::with_records(params, window, records.into_iter().map(|s| s.record))
-        .and_then(|a| a.evaluate())
-        .at(path)
+    let mut acc =
+        Account::with_records(loaded.params, window, loaded.records.into_iter().map(|s| s.record))
+            .at(path)?;
+    for k in &loaded.reveal_keys {
+        acc.add_reveal_key(RevealKey::from_bytes(k));
+    }
+    let outcome = acc.evaluate();
+    if acc.reveal_keys().len() > loaded.reveal_keys.len() {
+        let keys: Vec<[u8; 32]> = acc.reveal_keys().iter().map(|k| *k.to_bytes()).collect();
+        store.mark_revealed(account, window, &keys).at(path)?;
+    }
+    Ok(Evaluated {
+        outcome,
+        dropped: loaded.dropped,
+    })
 }
 
 /// The windows to show: the one asked for, or every window the account has.
@@ -191,10 +209,17 @@ pub struct StatusArgs {
 }
 
 pub fn server_status(a: &StatusArgs) -> Result<()> {
-    let store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
+    let mut store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
     let mut out = Vec::new();
     for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
-        let outcome = evaluate(&store, &a.q.store, &a.q.account, w)?;
+        let e = evaluate(&mut store, &a.q.store, &a.q.account, w)?;
+        let outcome = match e.outcome {
+            Outcome::BelowThreshold { opened } if e.dropped > 0 => Outcome::OverCapacity {
+                opened,
+                dropped: e.dropped,
+            },
+            o => o,
+        };
         if a.q.json {
             out.push(status_json(w, &outcome, a.audit));
             continue;
@@ -208,13 +233,23 @@ pub fn server_status(a: &StatusArgs) -> Result<()> {
             Outcome::BelowThreshold { .. } => {
                 println!("window {w}: below threshold; nothing is revealed")
             }
-            Outcome::Revealed { real, synthetic } => {
+            // Over capacity is not a per-account count: it says the device misbehaves (an
+            // honest device does not get there), so it is shown without --audit.
+            Outcome::OverCapacity { dropped, .. } => println!(
+                "window {w}: over capacity: {dropped} opened vouchers beyond the account's capacity were dropped (a misbehaving device); nothing is revealed"
+            ),
+            Outcome::Revealed {
+                real,
+                synthetic,
+                rejected,
+            } => {
                 println!(
-                    "window {w}: threshold reached: {} real matches, {} synthetic vouchers",
+                    "window {w}: threshold reached: {} real matches, {} synthetic vouchers, {} rejected records",
                     real.len(),
-                    synthetic.len()
+                    synthetic.len(),
+                    rejected.len()
                 );
-                print_matches(real, synthetic);
+                print_matches(real, synthetic, rejected);
             }
         }
     }
@@ -240,22 +275,34 @@ pub fn status_json(window: u64, outcome: &Outcome, audit: bool) -> serde_json::V
         Outcome::BelowThreshold { .. } => {
             serde_json::json!({"window": window, "state": "below_threshold"})
         }
-        Outcome::Revealed { real, synthetic } => serde_json::json!({
+        Outcome::OverCapacity { dropped, .. } => {
+            serde_json::json!({"window": window, "state": "over_capacity", "dropped": dropped})
+        }
+        Outcome::Revealed {
+            real,
+            synthetic,
+            rejected,
+        } => serde_json::json!({
             "window": window,
             "state": "revealed",
             "real": real.iter().map(|m| serde_json::json!({"id": shown(&m.id), "ad": shown(&m.ad), "id_hex": hex::encode(&m.id), "ad_hex": hex::encode(&m.ad)})).collect::<Vec<_>>(),
             "synthetic": synthetic.iter().map(|i| shown(i)).collect::<Vec<_>>(),
+            "synthetic_hex": synthetic.iter().map(hex::encode).collect::<Vec<_>>(),
+            "rejected_hex": rejected.iter().map(hex::encode).collect::<Vec<_>>(),
         }),
     }
 }
 
-/// The revealed matches and synthetic ids, one per line (device bytes escaped).
-pub fn print_matches(real: &[RevealedMatch], synthetic: &[Vec<u8>]) {
+/// The revealed matches, synthetic and rejected ids, one per line (device bytes escaped).
+pub fn print_matches(real: &[RevealedMatch], synthetic: &[Vec<u8>], rejected: &[Vec<u8>]) {
     for m in real {
         println!("  match      {:<14} {}", shown(&m.id), shown(&m.ad));
     }
     for s in synthetic {
         println!("  synthetic  {}", shown(s));
+    }
+    for s in rejected {
+        println!("  rejected   {}", shown(s));
     }
 }
 
@@ -278,11 +325,9 @@ pub fn server_records(a: &RecordsArgs) -> Result<()> {
     let store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
     let mut rows = Vec::new();
     for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
-        let (_, recs) = store
-            .load(&a.q.account, w)
-            .at(&a.q.store)?
-            .unwrap_or_default();
-        rows.extend(recs);
+        if let Some(loaded) = store.load(&a.q.account, w).at(&a.q.store)? {
+            rows.extend(loaded.records);
+        }
     }
     if a.q.json {
         let list: Vec<_> = rows.iter().map(record_json).collect();

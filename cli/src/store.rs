@@ -7,15 +7,20 @@
 //! two windows never combine: an account is evaluated per window, and the below-threshold
 //! records of closed windows are deleted ([`AccountStore::prune`]).
 //!
-//! Schema version 2 (`PRAGMA user_version`); a version-1 store (protocol v1 records) is
-//! refused with a message, since v1 records cannot be evaluated under protocol v2.
+//! Bounded: an (account, window) holds at most [`DEFAULT_CAPACITY`] records; further ones are
+//! counted (`dropped`) and not stored. Once an account's window revealed, the reveal keys are
+//! kept with it, so later records cannot undo the reveal.
+//!
+//! Schema version 3 (`PRAGMA user_version`); a version-2 store is migrated on open (two
+//! columns added); a version-1 store (protocol v1 records) is refused with a message, since v1
+//! records cannot be evaluated under protocol v2.
 
 use blindmatch_core::Params;
-use blindmatch_core::server::OpenedVoucher;
+use blindmatch_core::server::{DEFAULT_CAPACITY, OpenedVoucher};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Store errors (never containing record contents).
 #[derive(Debug)]
@@ -61,10 +66,23 @@ pub struct Stored {
     pub arrival: u64,
 }
 
+/// An account's window as stored.
+pub struct Loaded {
+    /// The database parameters it is evaluated under.
+    pub params: Params,
+    /// The records, in arrival order.
+    pub records: Vec<Stored>,
+    /// Keys earlier reveals found (32 bytes each).
+    pub reveal_keys: Vec<[u8; 32]>,
+    /// Records not stored because the window was at capacity.
+    pub dropped: u64,
+}
+
 /// Where accounts' opened vouchers live, per (account, window).
 pub trait AccountStore {
-    /// Add opened vouchers (of any windows) to an account in one transaction at time `now`;
-    /// returns how many were new.
+    /// Add opened vouchers (of any windows) to an account in one transaction at time `now`,
+    /// up to the capacity per window (the rest are counted as dropped); returns how many
+    /// were new.
     fn add(
         &mut self,
         account: &str,
@@ -73,13 +91,18 @@ pub trait AccountStore {
         records: &[OpenedVoucher],
         now: u64,
     ) -> Result<usize, StoreError>;
-    /// The parameters and records (arrival order) of an account in a window, if any.
-    fn load(&self, account: &str, window: u64)
-    -> Result<Option<(Params, Vec<Stored>)>, StoreError>;
+    /// An account's window, if it has one.
+    fn load(&self, account: &str, window: u64) -> Result<Option<Loaded>, StoreError>;
     /// The windows an account has records in, ascending.
     fn windows(&self, account: &str) -> Result<Vec<u64>, StoreError>;
-    /// Remember that an account's window revealed (its records are kept).
-    fn mark_revealed(&mut self, account: &str, window: u64) -> Result<(), StoreError>;
+    /// Remember that an account's window revealed, with the keys its reveal found (its
+    /// records are kept, and the keys keep it revealed).
+    fn mark_revealed(
+        &mut self,
+        account: &str,
+        window: u64,
+        keys: &[[u8; 32]],
+    ) -> Result<(), StoreError>;
     /// Delete every account's records of windows before `keep_from` that did not reveal;
     /// returns how many records were deleted.
     fn prune(&mut self, keep_from: u64) -> Result<usize, StoreError>;
@@ -116,7 +139,12 @@ impl SqliteStore {
             [],
             |r| r.get(0),
         )?;
-        if tables > 0 && version != SCHEMA_VERSION {
+        if tables > 0 && version == 2 {
+            tx.execute_batch(
+                "ALTER TABLE accounts ADD COLUMN reveal_keys BLOB NOT NULL DEFAULT x'';
+                 ALTER TABLE accounts ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;",
+            )?;
+        } else if tables > 0 && version != SCHEMA_VERSION {
             return Err(StoreError::Version(version));
         }
         tx.execute_batch(
@@ -129,6 +157,8 @@ impl SqliteStore {
                  rate_hi_ppm INTEGER NOT NULL,
                  context BLOB NOT NULL,
                  revealed INTEGER NOT NULL DEFAULT 0,
+                 reveal_keys BLOB NOT NULL DEFAULT x'',
+                 dropped INTEGER NOT NULL DEFAULT 0,
                  PRIMARY KEY (account, window)
              );
              CREATE TABLE IF NOT EXISTS opened (
@@ -176,19 +206,32 @@ impl AccountStore for SqliteStore {
         }
         let mut added = 0;
         {
-            let mut next = tx.prepare(
-                "SELECT COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1 AND window = ?2",
+            let mut held = tx.prepare(
+                "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM opened WHERE account = ?1 AND window = ?2",
             )?;
+            let mut exists =
+                tx.prepare("SELECT 1 FROM opened WHERE account = ?1 AND window = ?2 AND q = ?3")?;
             let mut stmt = tx.prepare(
-                "INSERT OR IGNORE INTO opened (account, window, q, record, arrival, seq)
+                "INSERT INTO opened (account, window, q, record, arrival, seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
+            let mut dropped = tx.prepare(
+                "UPDATE accounts SET dropped = dropped + 1 WHERE account = ?1 AND window = ?2",
+            )?;
             for r in records {
-                let seq: i64 =
-                    next.query_row(params![account, sql_u64(r.window())?], |r| r.get(0))?;
+                let w = sql_u64(r.window())?;
+                if exists.exists(params![account, w, &r.q()[..]])? {
+                    continue;
+                }
+                let (count, seq): (i64, i64) =
+                    held.query_row(params![account, w], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if count >= sql_u64(DEFAULT_CAPACITY as u64)? {
+                    dropped.execute(params![account, w])?;
+                    continue;
+                }
                 added += stmt.execute(params![
                     account,
-                    sql_u64(r.window())?,
+                    w,
                     &r.q()[..],
                     r.to_bytes(),
                     sql_u64(now)?,
@@ -200,24 +243,28 @@ impl AccountStore for SqliteStore {
         Ok(added)
     }
 
-    fn load(
-        &self,
-        account: &str,
-        window: u64,
-    ) -> Result<Option<(Params, Vec<Stored>)>, StoreError> {
+    fn load(&self, account: &str, window: u64) -> Result<Option<Loaded>, StoreError> {
         let w = sql_u64(window)?;
-        let p: Option<(u32, u32, u32, u32)> = self
+        type Row = (u32, u32, u32, u32, Vec<u8>, i64);
+        let p: Option<Row> = self
             .conn
             .query_row(
-                "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm FROM accounts
-                 WHERE account = ?1 AND window = ?2",
+                "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped
+                 FROM accounts WHERE account = ?1 AND window = ?2",
                 params![account, w],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        let Some((t, s, lo, hi)) = p else {
+        let Some((t, s, lo, hi, keys, dropped)) = p else {
             return Ok(None);
         };
+        if keys.len() % 32 != 0 {
+            return Err(StoreError::Corrupt("reveal keys".into()));
+        }
+        let reveal_keys = keys
+            .chunks_exact(32)
+            .map(|k| <[u8; 32]>::try_from(k).expect("32-byte chunks"))
+            .collect();
         let p = Params::new(t, s, lo, hi).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut stmt = self.conn.prepare(
             "SELECT record, arrival FROM opened WHERE account = ?1 AND window = ?2 ORDER BY seq",
@@ -240,7 +287,12 @@ impl AccountStore for SqliteStore {
                 arrival: u64::try_from(arrival).unwrap_or(0),
             });
         }
-        Ok(Some((p, out)))
+        Ok(Some(Loaded {
+            params: p,
+            records: out,
+            reveal_keys,
+            dropped: u64::try_from(dropped).unwrap_or(0),
+        }))
     }
 
     fn windows(&self, account: &str) -> Result<Vec<u64>, StoreError> {
@@ -251,10 +303,16 @@ impl AccountStore for SqliteStore {
         rows.map(|w| Ok(u64::try_from(w?).unwrap_or(0))).collect()
     }
 
-    fn mark_revealed(&mut self, account: &str, window: u64) -> Result<(), StoreError> {
+    fn mark_revealed(
+        &mut self,
+        account: &str,
+        window: u64,
+        keys: &[[u8; 32]],
+    ) -> Result<(), StoreError> {
+        let keys = zeroize::Zeroizing::new(keys.concat());
         self.conn.execute(
-            "UPDATE accounts SET revealed = 1 WHERE account = ?1 AND window = ?2",
-            params![account, sql_u64(window)?],
+            "UPDATE accounts SET revealed = 1, reveal_keys = ?3 WHERE account = ?1 AND window = ?2",
+            params![account, sql_u64(window)?, &keys[..]],
         )?;
         Ok(())
     }

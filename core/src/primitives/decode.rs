@@ -59,8 +59,8 @@ pub(crate) fn decode(
         let Some(rows) = rows_for(e, s, syndromes_len) else {
             return Decoded::NotFound;
         };
-        let count = rows.iter().map(|(_, a)| a + e).max().unwrap_or(0) + 1;
-        let syn = syndromes(x0, r, &v, s, count);
+        let (sequences, count) = extent(&rows, e);
+        let syn = syndromes(x0, r, &v, sequences, count);
         let rank = rank(&hankel(&syn, &rows, e));
         // With z ≤ e the rank is z; with z > e it is min(rows, e + 1) = e + 1.
         if rank <= e
@@ -96,7 +96,8 @@ fn locate(
         vec![Fp::ONE]
     } else {
         let rows = rows_for(errors, s, n - coefficients)?;
-        let syn = syndromes(x0, r, v, s, rows.iter().map(|(_, a)| a + errors).max()? + 1);
+        let (sequences, count) = extent(&rows, errors);
+        let syn = syndromes(x0, r, v, sequences, count);
         monic_kernel_vector(hankel(&syn, &rows, errors))?
     };
     let real: Vec<usize> = (0..n)
@@ -141,27 +142,25 @@ fn batch_invert(v: &mut [Fp]) {
     }
 }
 
-/// The rows (sequence i, shift a) of the trial system for `e` errors: round-robin over the
-/// sequences, a = 0, 1, …, at most N − 1 − e per sequence; `e + 1 + MARGIN` of them, or all
-/// there are. `None` if there are fewer than e (beyond the radius).
+/// The rows (sequence i, shift a) of the trial system for `e` errors: sequence by sequence,
+/// every shift a = 0 … N − 1 − e of sequence 0, then of sequence 1, …; `e + 1 + MARGIN` of them,
+/// or all there are. Taking all shifts of few sequences (rather than a few shifts of all of
+/// them) keeps the syndromes to compute at O(n · (e + N)) instead of O(n · s · e). `None` if
+/// there are fewer than e (beyond the radius).
 fn rows_for(e: usize, s: usize, syndromes_len: usize) -> Option<Vec<(usize, usize)>> {
     let per_sequence = syndromes_len.checked_sub(e)?;
     let want = e + 1 + MARGIN;
-    let mut rows = Vec::with_capacity(want);
-    'fill: for a in 0..per_sequence {
-        for i in 0..s {
-            if rows.len() == want {
-                break 'fill;
-            }
-            rows.push((i, a));
-        }
-    }
+    let rows: Vec<(usize, usize)> = (0..s)
+        .flat_map(|i| (0..per_sequence).map(move |a| (i, a)))
+        .take(want)
+        .collect();
     (rows.len() >= e.max(1)).then_some(rows)
 }
 
-/// `S[i][m] = Σ_j v_j x_j^m r_{j,i}` for m < `count`.
-fn syndromes(x0: &[Fp], r: &[&[Fp]], v: &[Fp], s: usize, count: usize) -> Vec<Vec<Fp>> {
-    let mut syn = vec![vec![Fp::ZERO; count]; s];
+/// `S[i][m] = Σ_j v_j x_j^m r_{j,i}` for m < `count`, for the sequences i < `sequences` (the
+/// others are left empty: the trial rows never use them).
+fn syndromes(x0: &[Fp], r: &[&[Fp]], v: &[Fp], sequences: usize, count: usize) -> Vec<Vec<Fp>> {
+    let mut syn = vec![vec![Fp::ZERO; count]; sequences];
     for ((x, rj), vj) in x0.iter().zip(r).zip(v) {
         let mut w = *vj;
         for m in 0..count {
@@ -172,6 +171,13 @@ fn syndromes(x0: &[Fp], r: &[&[Fp]], v: &[Fp], s: usize, count: usize) -> Vec<Ve
         }
     }
     syn
+}
+
+/// The sequences and syndrome length the trial rows need.
+fn extent(rows: &[(usize, usize)], e: usize) -> (usize, usize) {
+    let sequences = rows.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+    let count = rows.iter().map(|(_, a)| a + e + 1).max().unwrap_or(0);
+    (sequences, count)
 }
 
 /// The trial matrix: row (i, a), column b ∈ 0..=e, entry S[i][a + b].

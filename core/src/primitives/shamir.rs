@@ -45,7 +45,8 @@ pub(crate) fn interpolate_at_zero(points: &[(Scalar, Scalar)]) -> Option<Scalar>
 /// t + 2e points (a solution exists, and gives f, once the first t + 2e points hold at most e
 /// wrong ones); every candidate f(0) is passed to `accept`, and the first accepted one is
 /// returned. With E wrong points among n, f is found once n ≥ t + 2E, that is once the right
-/// points number at least t + E. Abscissas must be distinct.
+/// points number at least t + E. Two points may share an abscissa (a crafted share beside
+/// the genuine one): the locator then vanishes there, one error position for both.
 pub(crate) fn decode_secret(
     points: &[(Scalar, Scalar)],
     t: usize,

@@ -511,11 +511,19 @@ impl Account {
         if already(self) {
             return;
         }
-        let points: Vec<_> = group
-            .iter()
-            .filter_map(|&c| self.first_of(c))
-            .map(|r| (kdf::share_abscissa(r.x0_fp()), *r.share()))
-            .collect();
+        // Every distinct share a column's records carry: a crafted copy with a wrong share
+        // beside the genuine one is an erasure (the locator vanishes there), costing one
+        // right share instead of two.
+        let mut points: Vec<(curve25519_dalek::Scalar, curve25519_dalek::Scalar)> = Vec::new();
+        for &c in group {
+            let mut shares: Vec<curve25519_dalek::Scalar> = Vec::new();
+            for r in self.records_of(c) {
+                if !shares.contains(r.share()) {
+                    shares.push(*r.share());
+                    points.push((kdf::share_abscissa(r.x0_fp()), *r.share()));
+                }
+            }
+        }
         let opens_t = |k0: &curve25519_dalek::Scalar| {
             let key = RevealKey(kdf::adkey(k0));
             let opened = group
