@@ -198,8 +198,6 @@ impl From<CoreError> for BlindMatchError {
             },
             CoreError::WrongSecretKey => B::WrongKey { reason },
             CoreError::KindNotListed { .. } => B::KindNotListed { reason },
-            CoreError::CorruptVoucher => B::CorruptVoucher { reason },
-            CoreError::RevealInconsistent => B::RevealFailed { reason },
             CoreError::EncodingFailed { .. } => B::BuildFailed { reason },
             CoreError::Io { .. } => B::Io { reason },
             // `Error` is non-exhaustive: a variant added to core later is reported, not lost.
@@ -303,8 +301,6 @@ mod tests {
             ),
             (CoreError::BadSignature, "VerificationFailed"),
             (CoreError::RootHashMismatch, "VerificationFailed"),
-            (CoreError::CorruptVoucher, "CorruptVoucher"),
-            (CoreError::RevealInconsistent, "RevealFailed"),
             (CoreError::WrongSecretKey, "WrongKey"),
             (
                 CoreError::KindNotListed {
@@ -410,7 +406,10 @@ mod tests {
             match BlindMatchError::from(CoreError::PolicyRefused { param }) {
                 BlindMatchError::PolicyRefused { parameter, reason } => {
                     assert_eq!(parameter, want);
-                    assert_eq!(reason, format!("the device policy refuses this database: {param}"));
+                    assert_eq!(
+                        reason,
+                        format!("the device policy refuses this database: {param}")
+                    );
                 }
                 other => panic!("{other:?}"),
             }

@@ -6,16 +6,17 @@
 //!
 //! | side | API |
 //! |---|---|
-//! | device | [`Database`] (verified against a pinned server key), [`ClientKey`], [`VoucherMaker`] (one account, the device policy, the device state blob), the hashing functions ([`sha256`], [`pdq_hash`], …) |
-//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]), [`Opener`], [`Account`] (one per account id and counting window) |
+//! | device | [`Database`] (read into memory, verified against a pinned server key), [`ClientKey`], [`VoucherMaker`] (one account, the device policy pinned to the database's root hash, the device state blob), the hashing functions ([`sha256`], [`pdq_hash`], …) |
+//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]), [`Opener`], [`Account`] (one per account id and counting window; [`InsertResult`], [`RevealOutcome`], reveal keys) |
 //!
 //! Protocol v2: vouchers are made for a time the app passes (`now_unix`), which places them in
 //! one of the database's counting windows; accounts are counted per window.
 //!
 //! Every object is handed out in an `Arc`, is `Send + Sync` and immutable after construction
-//! (the [`Account`] accumulator locks a `Mutex` inside). Every call is synchronous and
-//! CPU-bound: **call it off the main thread** (Kotlin: `Dispatchers.Default`; Swift: a
-//! background queue or `Task.detached`).
+//! (the [`Account`] accumulator locks a `Mutex` inside, for short steps only: it evaluates a
+//! snapshot outside the lock, so adding records never waits for an evaluation). Every call is
+//! synchronous and CPU-bound: **call it off the main thread** (Kotlin: `Dispatchers.Default`;
+//! Swift: a background queue or `Task.detached`).
 //!
 //! Errors are one enum, [`BlindMatchError`], of a few categories that Kotlin, Swift and Python
 //! code can branch on, each with a reason and the fields an app acts on. Every exported call
@@ -54,8 +55,8 @@ pub use hashing::{
 };
 pub use research::{SimulationRow, simulate};
 pub use server::{
-    Account, BuildOptions, HashList, InsertResult, OpenResult, Opener, RevealOutcome, RevealedMatch,
-    ServerKey,
+    Account, BuildOptions, HashList, InsertResult, OpenResult, Opener, RevealOutcome,
+    RevealedMatch, ServerKey,
 };
 
 /// The version of this library (the workspace version).
@@ -229,7 +230,7 @@ mod tests {
                 )
                 .unwrap();
             let r = opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
-            assert!(account.add(r).unwrap());
+            assert_eq!(account.add(r).unwrap(), InsertResult::New);
         }
         for i in 0..t {
             assert!(matches!(
@@ -246,19 +247,23 @@ mod tests {
                 .unwrap();
             let r = opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
             assert!(r.opened && r.window == w);
-            assert!(account.add_record(r.record.unwrap()).unwrap());
+            let record = r.record.unwrap();
+            assert_eq!(account.add_record(record.clone()), Ok(InsertResult::New));
+            assert_eq!(account.add_record(record), Ok(InsertResult::Duplicate));
         }
         let outcome = account.evaluate().unwrap();
         match &outcome {
             RevealOutcome::Revealed {
                 real,
                 synthetic_ids,
+                rejected_ids,
             } => {
                 let mut real = real.clone();
                 real.sort_by(|a, b| a.id.cmp(&b.id));
                 assert_eq!(real.len(), t as usize);
                 assert_eq!(real[0].ad, b"ad0");
                 assert_eq!(synthetic_ids.len(), 2);
+                assert!(rejected_ids.is_empty());
             }
             other => panic!("expected a reveal, got {other:?}"),
         }
@@ -395,24 +400,104 @@ mod tests {
         let weak =
             Database::from_bytes(build(&server, 5, options(3, 4)), server.public_key(), None)
                 .unwrap();
-        match VoucherMaker::new(weak.clone(), ClientKey::generate(), ACCOUNT.to_vec()) {
-            Err(BlindMatchError::PolicyRefused { reason }) => {
+        // The right root, weak parameters: refused, naming the threshold.
+        match VoucherMaker::new(
+            weak.clone(),
+            ClientKey::generate(),
+            ACCOUNT.to_vec(),
+            weak.root_hash(),
+        ) {
+            Err(BlindMatchError::PolicyRefused { reason, parameter }) => {
                 assert!(reason.contains("threshold"), "{reason}");
+                assert_eq!(parameter, PolicyParameter::Threshold);
             }
             other => panic!("expected PolicyRefused, got {other:?}"),
         }
+        assert!(matches!(
+            VoucherMaker::new_allow_unpinned_database(
+                weak.clone(),
+                ClientKey::generate(),
+                ACCOUNT.to_vec()
+            ),
+            Err(BlindMatchError::PolicyRefused {
+                parameter: PolicyParameter::Threshold,
+                ..
+            })
+        ));
         assert!(
             VoucherMaker::new_with_insecure_test_policy(weak, ClientKey::generate(), vec![])
                 .is_ok()
         );
-        // Core's default parameters and schedule pass core's default policy.
+        // Core's default parameters and schedule pass core's default policy, with its root.
         let bytes = build(&server, 5, BuildOptions::defaults());
         let db = Database::from_bytes(bytes, server.public_key(), None).unwrap();
-        assert!(VoucherMaker::new(db.clone(), ClientKey::generate(), ACCOUNT.to_vec()).is_ok());
+        let root = db.root_hash();
+        assert!(
+            VoucherMaker::new(
+                db.clone(),
+                ClientKey::generate(),
+                ACCOUNT.to_vec(),
+                root.clone()
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            VoucherMaker::new(db, ClientKey::generate(), vec![0; 256]),
+            VoucherMaker::new(db, ClientKey::generate(), vec![0; 256], root),
             Err(BlindMatchError::BadInput { .. })
         ));
+    }
+
+    #[test]
+    fn the_default_policy_accepts_only_the_pinned_root() {
+        let server = ServerKey::generate();
+        let db = |n| {
+            let bytes = build(&server, n, BuildOptions::defaults());
+            Database::from_bytes(bytes, server.public_key(), None).unwrap()
+        };
+        let (mine, other) = (db(5), db(6));
+        let pinned = mine.root_hash();
+        assert_ne!(pinned, other.root_hash());
+        let maker = VoucherMaker::new(
+            mine.clone(),
+            ClientKey::generate(),
+            ACCOUNT.to_vec(),
+            pinned.clone(),
+        )
+        .unwrap();
+        let now = mine.window_start(3);
+        assert_eq!(
+            peek_voucher(
+                maker
+                    .create_voucher(listed(0), vec![], vec![], now)
+                    .unwrap()
+            )
+            .unwrap()
+            .window,
+            3
+        );
+        // Another database the same server key signed, with good parameters: refused.
+        match VoucherMaker::new(
+            other.clone(),
+            ClientKey::generate(),
+            ACCOUNT.to_vec(),
+            pinned,
+        ) {
+            Err(BlindMatchError::PolicyRefused { reason, parameter }) => {
+                assert_eq!(parameter, PolicyParameter::Root);
+                assert!(reason.contains("root hash"), "{reason}");
+            }
+            other => panic!("expected PolicyRefused(Root), got {other:?}"),
+        }
+        for bad in [vec![], vec![0; 31], vec![0; 33]] {
+            assert!(matches!(
+                VoucherMaker::new(other.clone(), ClientKey::generate(), ACCOUNT.to_vec(), bad),
+                Err(BlindMatchError::BadInput { .. })
+            ));
+        }
+        // Waived by name (tests and demos): any root the server key signed.
+        assert!(
+            VoucherMaker::new_allow_unpinned_database(other, ClientKey::generate(), vec![]).is_ok()
+        );
     }
 
     #[test]
@@ -435,7 +520,7 @@ mod tests {
                 account_window: 7,
             })
         );
-        assert!(opener.new_account(8).add(r).unwrap());
+        assert_eq!(opener.new_account(8).add(r), Ok(InsertResult::New));
         // Filed under another account, the voucher does not open.
         let elsewhere = opener
             .open_voucher(v.clone(), b"account-2".to_vec())
@@ -480,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn open_file_maps_and_verifies() {
+    fn open_file_reads_once_and_later_changes_to_the_file_do_not_matter() {
         let server = ServerKey::generate();
         let bytes = build(&server, 10, options(2, 2));
         let dir = std::env::temp_dir().join(format!("blindmatch-bindings-{}", std::process::id()));
@@ -490,7 +575,29 @@ mod tests {
         let p = path.to_str().unwrap().to_owned();
         let db = Database::open_file(p.clone(), server.public_key(), None).unwrap();
         assert_eq!(db.epoch(), 7);
-        std::fs::write(&path, b"").unwrap();
+        let maker = test_maker(&db);
+        let opener = Opener::new(server.clone(), db.clone()).unwrap();
+        let opens = |i: u32| {
+            let v = maker
+                .create_voucher(listed(i), vec![], vec![], at(1, 0))
+                .unwrap();
+            opener.open_voucher(v, ACCOUNT.to_vec()).unwrap().opened
+        };
+        assert!(opens(3));
+        // The file rewritten in place (every byte), then truncated: the loaded database is
+        // the bytes that were verified, so vouchers are made as before (a map would now read
+        // other cells, or fault on the truncated pages).
+        std::fs::write(&path, vec![0xa5; bytes.len()]).unwrap();
+        assert!(opens(4) && !opens(100));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert!(opens(5));
+        assert!(db.verify().is_ok());
+        // Loading the file again picks the change up: a typed error.
         assert!(matches!(
             Database::open_file(p, server.public_key(), None),
             Err(BlindMatchError::BadInput { .. })
@@ -631,5 +738,355 @@ mod tests {
             }) => {}
             other => panic!("expected WrongEpoch(4, 5), got {other:?}"),
         }
+    }
+
+    /// A server, its database (T, s_max, rate 0), a device with the test policy and an opener.
+    struct World {
+        maker: Arc<VoucherMaker>,
+        opener: Arc<Opener>,
+    }
+
+    fn world(t: u32, s: u32) -> World {
+        let server = ServerKey::generate();
+        let db = Database::from_bytes(
+            build(&server, 100, options(t, s)),
+            server.public_key(),
+            None,
+        )
+        .unwrap();
+        World {
+            maker: test_maker(&db),
+            opener: Opener::new(server, db).unwrap(),
+        }
+    }
+
+    impl World {
+        /// The record of a real voucher for listed item `i`, sent at `offset` into window 2.
+        fn real(&self, i: u32, id: &str, ad: &str, offset: u64) -> Vec<u8> {
+            let v = self
+                .maker
+                .create_voucher(listed(i), id.into(), ad.into(), at(2, offset))
+                .unwrap();
+            let r = self.opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
+            r.record.expect("a listed item's real voucher opens")
+        }
+
+        /// The record of a synthetic voucher for item `i` in window 2.
+        fn synthetic(&self, i: u32, id: &str) -> Vec<u8> {
+            let v = self
+                .maker
+                .create_voucher_for_simulation(
+                    listed(i),
+                    id.into(),
+                    b"never".to_vec(),
+                    2,
+                    SyntheticChoice::Synthetic,
+                )
+                .unwrap();
+            let r = self.opener.open_voucher(v, ACCOUNT.to_vec()).unwrap();
+            r.record.expect("a synthetic voucher opens")
+        }
+    }
+
+    fn sorted(mut ids: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_broken_inner_layer_is_no_match_and_counted() {
+        let w = world(2, 2);
+        assert_eq!(w.opener.malformed_count(), 0);
+        let v = w
+            .maker
+            .create_voucher(listed(1), b"id".to_vec(), b"ad".to_vec(), at(2, 0))
+            .unwrap();
+        let mut broken = v.clone();
+        *broken.last_mut().unwrap() ^= 0x80;
+        // The same result as an unlisted item's voucher: no membership oracle for a sender.
+        let r = w
+            .opener
+            .open_voucher(broken.clone(), ACCOUNT.to_vec())
+            .unwrap();
+        assert_eq!(
+            r,
+            OpenResult {
+                opened: false,
+                id: b"id".to_vec(),
+                window: 2,
+                record: None
+            }
+        );
+        assert_eq!(w.opener.malformed_count(), 1);
+        let batch = w
+            .opener
+            .open_vouchers(vec![v.clone(), broken], ACCOUNT.to_vec())
+            .unwrap();
+        assert_eq!(
+            batch.iter().map(|r| r.opened).collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert_eq!(w.opener.malformed_count(), 2);
+        // An unlisted item's voucher and one filed under another account are not counted.
+        let miss = w
+            .maker
+            .create_voucher(
+                sha256(b"unlisted".to_vec()).unwrap(),
+                vec![],
+                vec![],
+                at(2, 0),
+            )
+            .unwrap();
+        assert!(
+            !w.opener
+                .open_voucher(miss, ACCOUNT.to_vec())
+                .unwrap()
+                .opened
+        );
+        assert!(!w.opener.open_voucher(v, b"other".to_vec()).unwrap().opened);
+        assert_eq!(w.opener.malformed_count(), 2);
+    }
+
+    #[test]
+    fn an_account_at_capacity_drops_and_says_so() {
+        let w = world(3, 4);
+        let account = w.opener.new_account(2);
+        assert_eq!(
+            account.capacity(),
+            blindmatch_core::server::DEFAULT_CAPACITY as u64
+        );
+        account.set_capacity(3);
+        assert_eq!(account.capacity(), 3);
+        let records: Vec<_> = (0..5)
+            .map(|i| w.synthetic(50 + i, &format!("s{i}")))
+            .collect();
+        let results: Vec<_> = records
+            .iter()
+            .map(|r| account.add_record(r.clone()).unwrap())
+            .collect();
+        use InsertResult::{Dropped, Duplicate, New};
+        assert_eq!(results, [New, New, New, Dropped, Dropped]);
+        assert_eq!(account.add_record(records[0].clone()), Ok(Duplicate));
+        assert!(account.over_capacity());
+        assert_eq!((account.opened_count(), account.dropped()), (3, 2));
+        assert_eq!(
+            account.evaluate(),
+            Ok(RevealOutcome::OverCapacity {
+                opened: 3,
+                dropped: 2
+            })
+        );
+        assert_eq!(account.records(), records[..3]);
+        let fresh = w.opener.new_account(2);
+        assert!(!fresh.over_capacity() && fresh.dropped() == 0);
+        assert_eq!(
+            fresh.evaluate(),
+            Ok(RevealOutcome::BelowThreshold { opened: 0 })
+        );
+        let not_opened = OpenResult {
+            opened: false,
+            id: vec![],
+            window: 2,
+            record: None,
+        };
+        assert_eq!(fresh.add(not_opened), Ok(InsertResult::NotOpened));
+    }
+
+    #[test]
+    fn reveal_keys_keep_an_account_revealed() {
+        let w = world(3, 4);
+        let account = w.opener.new_account(2);
+        assert!(account.reveal_keys().is_empty());
+        for i in 0..3 {
+            account
+                .add_record(w.real(i, &format!("r{i}"), &format!("ad{i}"), u64::from(i)))
+                .unwrap();
+        }
+        account.add_record(w.synthetic(60, "s")).unwrap();
+        let outcome = account.evaluate().unwrap();
+        assert!(matches!(outcome, RevealOutcome::Revealed { .. }));
+        let keys = account.reveal_keys();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].len(), 32);
+
+        // Restored from the store (records and keys): the same outcome.
+        let restored = Account::with_records(w.opener.params(), 2, account.records()).unwrap();
+        restored.add_reveal_key(keys[0].clone()).unwrap();
+        restored.add_reveal_key(keys[0].clone()).unwrap();
+        assert_eq!(
+            restored.reveal_keys(),
+            keys,
+            "adding a key twice is a no-op"
+        );
+        assert_eq!(restored.evaluate(), Ok(outcome));
+
+        // A later real voucher of the same window, in an account that holds only it: with the
+        // key it is revealed at once, below T; without, nothing is.
+        let later = w.real(9, "later", "later ad", 5000);
+        let alone = w.opener.new_account(2);
+        alone.add_record(later.clone()).unwrap();
+        assert_eq!(
+            alone.evaluate(),
+            Ok(RevealOutcome::BelowThreshold { opened: 1 })
+        );
+        alone.add_reveal_key(keys[0].clone()).unwrap();
+        match alone.evaluate().unwrap() {
+            RevealOutcome::Revealed {
+                real,
+                synthetic_ids,
+                rejected_ids,
+            } => {
+                assert_eq!(
+                    real,
+                    [RevealedMatch {
+                        id: b"later".to_vec(),
+                        ad: b"later ad".to_vec()
+                    }]
+                );
+                assert!(synthetic_ids.is_empty() && rejected_ids.is_empty());
+            }
+            other => panic!("expected a reveal, got {other:?}"),
+        }
+        for bad in [vec![], vec![0; 31], vec![0; 33]] {
+            assert!(matches!(
+                alone.add_reveal_key(bad),
+                Err(BlindMatchError::BadInput { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_record_whose_associated_data_does_not_open_is_rejected_not_blocking() {
+        let w = world(3, 4);
+        let account = w.opener.new_account(2);
+        for i in 0..3 {
+            account
+                .add_record(w.real(i, &format!("r{i}"), "ad", u64::from(i)))
+                .unwrap();
+        }
+        // A re-send of item 0 (same x0 and DHF values, fresh Q) whose associated-data
+        // ciphertext (the record's last field) is corrupted.
+        let mut crafted = w.real(0, "crafted", "ad", 100);
+        *crafted.last_mut().unwrap() ^= 1;
+        assert_eq!(account.add_record(crafted), Ok(InsertResult::New));
+        match account.evaluate().unwrap() {
+            RevealOutcome::Revealed {
+                real,
+                synthetic_ids,
+                rejected_ids,
+            } => {
+                let ids: Vec<_> = real.into_iter().map(|m| m.id).collect();
+                assert_eq!(
+                    sorted(ids),
+                    [b"r0".to_vec(), b"r1".to_vec(), b"r2".to_vec()]
+                );
+                assert!(synthetic_ids.is_empty());
+                assert_eq!(rejected_ids, [b"crafted".to_vec()]);
+            }
+            other => panic!("expected a reveal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrent_inserts_and_evaluations_end_in_one_consistent_reveal() {
+        let w = world(4, 6);
+        // 24 real vouchers (12 items, each sent twice) and 5 synthetic ones, shuffled into
+        // four threads' shares.
+        let mut records: Vec<(bool, Vec<u8>)> = Vec::new();
+        for i in 0..12u32 {
+            for send in 0..2u64 {
+                let id = format!("r{i}.{send}");
+                records.push((true, w.real(i, &id, &id, 10 * u64::from(i) + send)));
+            }
+        }
+        for i in 0..5u32 {
+            records.push((false, w.synthetic(40 + i, &format!("s{i}"))));
+        }
+        let id_of = |r: &[u8]| {
+            blindmatch_core::server::OpenedVoucher::from_bytes(r)
+                .unwrap()
+                .id()
+                .to_vec()
+        };
+        let real_ids = sorted(
+            records
+                .iter()
+                .filter(|r| r.0)
+                .map(|r| id_of(&r.1))
+                .collect(),
+        );
+        let synthetic_ids = sorted(
+            records
+                .iter()
+                .filter(|r| !r.0)
+                .map(|r| id_of(&r.1))
+                .collect(),
+        );
+        let account = w.opener.new_account(2);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let seen = std::thread::scope(|scope| {
+            let evaluator = scope.spawn(|| {
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    seen.push(account.evaluate().unwrap());
+                }
+                seen
+            });
+            let inserters: Vec<_> = (0..4)
+                .map(|k| {
+                    let (account, records) = (&account, &records);
+                    scope.spawn(move || {
+                        for (_, r) in records.iter().skip(k).step_by(4) {
+                            assert_eq!(account.add_record(r.clone()), Ok(InsertResult::New));
+                            std::thread::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for t in inserters {
+                t.join().unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            evaluator.join().unwrap()
+        });
+        assert_eq!(account.opened_count(), records.len() as u64);
+        // Every outcome seen meanwhile is consistent: nothing synthetic revealed as real, and
+        // once revealed, revealed in every later outcome.
+        let mut revealed = false;
+        for o in &seen {
+            match o {
+                RevealOutcome::BelowThreshold { .. } => assert!(!revealed),
+                RevealOutcome::Revealed { real, .. } => {
+                    revealed = true;
+                    assert!(
+                        real.iter()
+                            .all(|m| real_ids.contains(&m.id) && m.ad == m.id)
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // The final outcome: every real record revealed, every synthetic one identified — the
+        // same as an account that received the records one by one, in order.
+        let check = |o: RevealOutcome| match o {
+            RevealOutcome::Revealed {
+                real,
+                synthetic_ids: s,
+                rejected_ids,
+            } => {
+                assert_eq!(sorted(real.into_iter().map(|m| m.id).collect()), real_ids);
+                assert_eq!(sorted(s), synthetic_ids);
+                assert!(rejected_ids.is_empty());
+            }
+            other => panic!("expected a reveal, got {other:?}"),
+        };
+        check(account.evaluate().unwrap());
+        let sequential = Account::with_records(
+            w.opener.params(),
+            2,
+            records.iter().map(|r| r.1.clone()).collect(),
+        )
+        .unwrap();
+        check(sequential.evaluate().unwrap());
     }
 }

@@ -554,7 +554,8 @@ impl Account {
         guard(|| {
             let bytes = <[u8; 32]>::try_from(key.as_slice())
                 .map_err(|_| bad_input("a reveal key must be 32 bytes"))?;
-            self.lock().add_reveal_key(core::RevealKey::from_bytes(&bytes));
+            self.lock()
+                .add_reveal_key(core::RevealKey::from_bytes(&bytes));
             Ok(())
         })
     }

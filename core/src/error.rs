@@ -117,15 +117,6 @@ pub enum Error {
         /// The database's epoch.
         database: u64,
     },
-    /// A voucher's outer layer opened but its inner layer did not: it was tampered with or
-    /// crafted.
-    #[error("voucher inner layer failed to open: tampered or crafted voucher")]
-    CorruptVoucher,
-    /// The shares detected as real do not reconstruct a consistent key.
-    #[error(
-        "reveal failed: the shares detected as real do not reconstruct the account key (more synthetic vouchers than s_max, or vouchers from a misbehaving device)"
-    )]
-    RevealInconsistent,
     /// A time outside the database's window schedule (beyond the clock slack).
     #[error("the time is outside the database's window schedule")]
     OutsideSchedule,

@@ -31,21 +31,29 @@ import java.security.MessageDigest
  * Owns the verified database and the voucher maker of one account for the app's lifetime, and
  * the account's device state blob.
  *
- * [pinnedServerKey] ships inside the APK; [expectedRootHash] comes from the app's config
- * channel (the published root hash auditors compare). [accountId] is the id the server files
- * this account's vouchers under (vouchers open only under it). The client key is the account's
- * secret: keep its exported bytes encrypted with an Android Keystore key.
+ * [pinnedServerKey] ships inside the APK, and so does [shippedRootHash], the root hash of the
+ * database shipped with the app: the device policy accepts only the database whose root the
+ * app obtained independently of the server (later roots come to [installDatabase], from the
+ * app's update channel, checked against the published transparency log auditors compare).
+ * [accountId] is the id the server files this account's vouchers under (vouchers open only
+ * under it). The client key is the account's secret: keep its exported bytes encrypted with an
+ * Android Keystore key.
  */
 class VoucherRepository(
     private val context: Context,
     private val pinnedServerKey: ByteArray,
-    private val expectedRootHash: ByteArray?,
+    private val shippedRootHash: ByteArray,
     private val accountId: ByteArray,
     private val loadClientKey: suspend () -> ByteArray,
 ) : AutoCloseable {
     private val dir = File(context.filesDir, "blindmatch")
-    private val databaseFile = File(dir, "database.bmdb") // replaced by atomic rename only
+    // Database files are read into memory once and verified: later changes to a file do not
+    // affect a loaded database. They are still replaced by atomic rename, so that a load never
+    // reads a half-written file.
+    private val databaseFile = File(dir, "database.bmdb")
+    private val rootFile = File(dir, "database.root") // its pinned root (absent: the shipped one)
     private val pendingFile = File(dir, "database.pending.bmdb") // see installDatabase
+    private val pendingRootFile = File(dir, "database.pending.root")
     private val stateFile = File(dir, "device-state.bin") // this account's device state blob
 
     // One lock for the maker and the state: the state is read, advanced and written once per
@@ -53,17 +61,22 @@ class VoucherRepository(
     private val lock = Mutex()
     private var maker: VoucherMaker? = null
 
-    /** Verify a database file, check it against the device policy and derive the keys. */
-    private suspend fun makerFor(file: File): VoucherMaker = withContext(Dispatchers.IO) {
+    /**
+     * Load and verify a database file, check it against the device policy pinned to [root] and
+     * derive the keys.
+     */
+    private suspend fun makerFor(file: File, root: ByteArray): VoucherMaker = withContext(Dispatchers.IO) {
         // The Database and ClientKey are only needed to build the maker, which keeps what it
         // needs (Rust-side Arcs): close them right away with `use`. The constructor applies the
-        // default device policy (PolicyRefused for a weakened database).
-        Database.openFile(file.path, pinnedServerKey, expectedRootHash).use { db ->
-            ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId) }
+        // default device policy pinned to the root (PolicyRefused for another database or a
+        // weakened one).
+        Database.openFile(file.path, pinnedServerKey, root).use { db ->
+            ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId, root) }
         }
     }
 
-    private suspend fun currentMaker(): VoucherMaker = maker ?: makerFor(databaseFile).also { maker = it }
+    private suspend fun currentMaker(): VoucherMaker = maker
+        ?: makerFor(databaseFile, rootFile.takeIf { it.exists() }?.readBytes() ?: shippedRootHash).also { maker = it }
 
     private fun readState(): ByteArray? = stateFile.takeIf { it.exists() }?.readBytes()
 
@@ -106,9 +119,10 @@ class VoucherRepository(
         lock.withLock {
             val now = System.currentTimeMillis().toULong() / 1000uL // always the current time
             if (pendingFile.exists()) {
-                val candidate = makerFor(pendingFile)
+                val candidate = makerFor(pendingFile, pendingRootFile.readBytes())
                 try {
                     candidate.checkState(readState(), now) // ManifestChanged: not yet
+                    pendingRootFile.renameTo(rootFile)
                     pendingFile.renameTo(databaseFile)
                     maker?.close()
                     maker = candidate
@@ -148,15 +162,18 @@ class VoucherRepository(
 
     /**
      * Database updates: download to a temp file, verify it (signature, root hash, device
-     * policy) before keeping it, and store it as the pending database; the repository switches
+     * policy pinned to [root], which the app obtained independently of the server) before
+     * keeping it, and store it and its root as the pending database; the repository switches
      * to it when the device state allows (a new database is taken up from the next window).
      */
     suspend fun installDatabase(downloaded: File, root: ByteArray): Boolean = withContext(Dispatchers.IO) {
         try {
             Database.openFile(downloaded.path, pinnedServerKey, root).use { db ->
-                ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId).close() }
+                ClientKey.fromExported(loadClientKey()).use { key -> VoucherMaker(db, key, accountId, root).close() }
             }
-            downloaded.renameTo(pendingFile)
+            val tmp = File(dir, "database.pending.root.tmp")
+            tmp.writeBytes(root)
+            tmp.renameTo(pendingRootFile) && downloaded.renameTo(pendingFile)
         } catch (e: BlindMatchException.VerificationFailed) {
             downloaded.delete() // wrong signature, wrong key or root hash: never use it
             false

@@ -18,19 +18,23 @@ final class VoucherService {
     /// This account's device state blob (opaque; nil until its first voucher).
     private let stateURL: URL
 
-    /// Verifies the database file against the pinned server key (shipped in the app) and the
-    /// published root hash, checks it against the device policy (`PolicyRefused` for a
-    /// weakened database) and derives the keys of `accountId` (the id the server files this
-    /// account's vouchers under). Call it on `queue` too: it hashes the whole table.
-    init(databaseURL: URL, stateURL: URL, pinnedServerKey: Data, expectedRootHash: Data?,
+    /// Reads the database file into memory and verifies it against the pinned server key
+    /// (shipped in the app) and the pinned root hash (obtained independently of the server:
+    /// shipped in the app, or checked against the published transparency log), checks it
+    /// against the device policy pinned to that root (`PolicyRefused` for another database or
+    /// a weakened one) and derives the keys of `accountId` (the id the server files this
+    /// account's vouchers under). Later changes to the file do not affect the loaded database.
+    /// Call it on `queue` too: it hashes the whole table.
+    init(databaseURL: URL, stateURL: URL, pinnedServerKey: Data, pinnedRootHash: Data,
          exportedClientKey: Data, accountId: Data) throws {
         let database = try Database.openFile(
             path: databaseURL.path,
             pinnedServerKey: pinnedServerKey,
-            expectedRootHash: expectedRootHash
+            expectedRootHash: pinnedRootHash
         )
         let key = try ClientKey.fromExported(bytes: exportedClientKey) // keep it in the Keychain
-        maker = try VoucherMaker(database: database, key: key, account: accountId)
+        maker = try VoucherMaker(database: database, key: key, account: accountId,
+                                 pinnedRootHash: pinnedRootHash)
         self.stateURL = stateURL
     }
 

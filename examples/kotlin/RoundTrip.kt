@@ -37,8 +37,9 @@ fun main() {
     Database.fromBytes(dbBytes, pinnedKey, expectedRootHash = root).use { deviceDb ->
         val backup = ClientKey.generate().use { it.export() } // to the keystore / other devices
         ClientKey.fromExported(backup).use { key ->
-            // T = 3 is far below the device policy's floor (an app refuses such a database with
-            // PolicyRefused): this demo uses the insecure test policy, never an app.
+            // T = 3 is far below the device policy's floor: an app's maker,
+            // VoucherMaker(deviceDb, key, account, pinnedRootHash), refuses such a database with
+            // PolicyRefused. This demo uses the insecure test policy, never an app.
             VoucherMaker.newWithInsecureTestPolicy(deviceDb, key, account).use { maker ->
                 val requests = (0 until 5).map { // ordinary photos: not on the list
                     VoucherRequest(sha256("holiday photo $it".utf8()), "photo-$it".utf8(), "msg ref".utf8())
@@ -74,6 +75,7 @@ fun main() {
                 acc.add(result)
                 val state = when (val o = acc.evaluate()) {
                     is RevealOutcome.BelowThreshold -> "below threshold (${o.opened} opened)"
+                    is RevealOutcome.OverCapacity -> "over capacity (${o.dropped} dropped)"
                     is RevealOutcome.Revealed -> "revealed"
                 }
                 println("server: voucher ${n + 1} ${if (result.opened) "opened" else "did not open"}; window ${result.window} $state")
@@ -85,8 +87,12 @@ fun main() {
                         println("server: revealed ${String(it.id)} -> ${String(it.associatedData)}")
                     }
                     println("server: synthetic vouchers identified in window $window: ${outcome.syntheticIds.size}")
+                    check(outcome.rejectedIds.isEmpty()) { "an honest device's records all open" }
+                    // Kept with the records, the reveal key keeps the account revealed.
+                    println("server: ${acc.revealKeys().size} reveal key to store with the account's records")
                 }
-                is RevealOutcome.BelowThreshold -> error("T real matches were sent, so the account must reveal")
+                is RevealOutcome.BelowThreshold, is RevealOutcome.OverCapacity ->
+                    error("T real matches were sent, so the account must reveal")
             }
             accounts.values.forEach { it.close() }
         }

@@ -39,8 +39,16 @@ print(
 device_db = bm.Database.from_bytes(db_bytes, pinned_key, expected_root_hash=root)
 client_key = bm.ClientKey.generate()
 backup = client_key.export()  # to the platform keystore / the account's other devices
-# T = 3 is far below the device policy's floor (a real app refuses such a database with
-# PolicyRefused): this demo uses the insecure test policy, never an app.
+# An app's maker is pinned to the root hash it obtained independently of the server (shipped
+# with the app, or checked against a transparency log); T = 3 is far below the device policy's
+# floor, so it refuses this database:
+try:
+    bm.VoucherMaker(device_db, client_key, ACCOUNT, root)
+    raise AssertionError("the default policy accepted T = 3")
+except bm.BlindMatchError.PolicyRefused as e:
+    assert e.parameter == bm.PolicyParameter.THRESHOLD
+    print(f"device: the default policy refuses this demo database: {e.reason}")
+# This demo uses the insecure test policy instead, never an app.
 maker = bm.VoucherMaker.new_with_insecure_test_policy(device_db, bm.ClientKey.from_exported(backup), ACCOUNT)
 
 requests = [  # ordinary photos: not on the list
@@ -78,6 +86,13 @@ assert outcome.is_revealed(), "T real matches were sent, so the account must rev
 for m in sorted(outcome.real, key=lambda m: m.id):
     print(f"server: revealed {m.id.decode()} -> {m.associated_data.decode()}")
 print(f"server: synthetic vouchers identified in window {window}: {len(outcome.synthetic_ids)}")
+assert outcome.rejected_ids == []  # an honest device's records all open
+# Stored with the account's records, the reveal key keeps the account revealed after a restart.
+restored = bm.Account.with_records(opener.params(), window, account.records())
+for key in account.reveal_keys():
+    restored.add_reveal_key(key)
+assert restored.evaluate() == outcome
+print(f"server: {len(account.reveal_keys())} reveal key stored with the account's records")
 
 try:
     bm.Database.from_bytes(db_bytes[:-1], pinned_key)

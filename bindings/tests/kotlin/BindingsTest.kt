@@ -179,9 +179,9 @@ fun main() {
         val f = File.createTempFile("blindmatch", ".bmdb")
         try {
             f.writeBytes(world.dbBytes)
-            Database.openFile(f.path, world.server.publicKey(), info.rootHash).use { mapped ->
-                expect(mapped.epoch() == 3uL)
-                mapped.verify()
+            Database.openFile(f.path, world.server.publicKey(), info.rootHash).use { loaded ->
+                expect(loaded.epoch() == 3uL)
+                loaded.verify()
             }
         } finally {
             f.delete()
@@ -261,21 +261,22 @@ fun main() {
             val synthetic = 6
             for (i in 0 until synthetic) {
                 val v = w.maker.createVoucherForSimulation(listed(100 + i), "syn$i".utf8(), "never".utf8(), WINDOW, VoucherChoice.SYNTHETIC)
-                expect(account.add(w.open(v)))
+                expect(account.add(w.open(v)) == InsertResult.NEW)
             }
             for (i in 0 until 20) {
-                expect(!account.add(w.open(w.maker.createVoucher(unlisted(i), "n".utf8(), ByteArray(0), NOW))))
+                val r = account.add(w.open(w.maker.createVoucher(unlisted(i), "n".utf8(), ByteArray(0), NOW)))
+                expect(r == InsertResult.NOT_OPENED)
             }
             for (i in 0 until THRESHOLD.toInt()) {
                 val before = account.evaluate()
                 expect(before is RevealOutcome.BelowThreshold) { "revealed after only $i real matches" }
                 expect((before as RevealOutcome.BelowThreshold).opened == account.openedCount())
                 val v = w.maker.createVoucher(listed(i), "real$i".utf8(), "payload $i".utf8(), NOW + i.toULong())
-                expect(account.add(w.open(v)))
+                expect(account.add(w.open(v)) == InsertResult.NEW)
                 if (i == 0) {
                     repeat(3) { k -> // re-sent later in the same window
                         val again = w.maker.createVoucher(listed(0), "again".utf8(), "payload 0".utf8(), NOW + 1000uL * (k + 1).toULong())
-                        expect(account.add(w.open(again)))
+                        expect(account.add(w.open(again)) == InsertResult.NEW)
                     }
                     expect(account.evaluate() is RevealOutcome.BelowThreshold)
                 }
@@ -287,11 +288,12 @@ fun main() {
             val want = (0 until THRESHOLD.toInt()).associate { "real$it" to "payload $it" } + ("again" to "payload 0")
             expect(real == want) { "revealed $real" }
             expect(outcome.syntheticIds.map { String(it) }.sorted() == (0 until synthetic).map { "syn$it" })
+            expect(outcome.rejectedIds.isEmpty())
 
             Account(w.opener.params(), WINDOW).use { restored ->
                 for (rec in account.records()) {
-                    expect(restored.addRecord(rec))
-                    expect(!restored.addRecord(rec))
+                    expect(restored.addRecord(rec) == InsertResult.NEW)
+                    expect(restored.addRecord(rec) == InsertResult.DUPLICATE)
                 }
                 val again = restored.evaluate() as RevealOutcome.Revealed
                 expect(again.real.size == outcome.real.size && again.syntheticIds.size == synthetic)
@@ -313,7 +315,7 @@ fun main() {
             expect(results.all { it.opened })
             val account = world.opener.newAccount(WINDOW)
             val added = results.map { r -> pool.submit(Callable { account.add(r) }) }.map { it.get() }
-            expect(added.count { it } == 64 && account.openedCount() == 64uL)
+            expect(added.all { it == InsertResult.NEW } && added.size == 64 && account.openedCount() == 64uL)
         } finally {
             pool.shutdown()
         }
@@ -369,9 +371,14 @@ fun main() {
         }
         expect(wrongEpoch.voucherEpoch == 4uL && wrongEpoch.databaseEpoch == 3uL) { "$wrongEpoch" }
         expect(wrongEpoch.reason.contains("epoch 4") && wrongEpoch.message.contains("epoch 4"))
+        // A broken inner layer: the same result as an unlisted item (no membership oracle for a
+        // sender), counted for the operator.
         val inner = world.maker.createVoucher(listed(1), "id".utf8(), "ad".utf8(), NOW)
         inner[inner.size - 1] = (inner[inner.size - 1].toInt() xor 0x80).toByte()
-        assertThrows<BlindMatchException.CorruptVoucher> { world.open(inner) }
+        val malformed = world.opener.malformedCount()
+        val broken = world.open(inner)
+        expect(!broken.opened && broken.record == null && broken.id.contentEquals("id".utf8()))
+        expect(world.opener.malformedCount() == malformed + 1uL)
         val rng = Random(7)
         repeat(300) {
             val m = v.copyOf()
@@ -443,7 +450,7 @@ fun main() {
         val next = w.open(w.maker.createVoucher(listed(7), "next".utf8(), ByteArray(0), at(WINDOW + 1uL)))
         expect(next.window == WINDOW + 1uL && recordX0(next.record!!) != recordX0(a))
         w.opener.newAccount(WINDOW).use { account ->
-            expect(account.add(first) && account.add(second))
+            expect(account.add(first) == InsertResult.NEW && account.add(second) == InsertResult.NEW)
             for (i in 0 until THRESHOLD.toInt() - 2) {
                 account.add(w.open(w.maker.createVoucher(listed(20 + i), "r$i".utf8(), ByteArray(0), NOW)))
             }
@@ -461,7 +468,7 @@ fun main() {
         val e = assertThrows<BlindMatchException.WrongWindow> { w.opener.newAccount(5uL).add(r) }
         expect(e.recordWindow == 6uL && e.accountWindow == 5uL && e.reason.contains("window 6")) { "$e" }
         assertThrows<BlindMatchException.WrongWindow> { Account.withRecords(w.opener.params(), 7uL, listOf(r.record!!)) }
-        expect(w.opener.newAccount(6uL).add(r))
+        expect(w.opener.newAccount(6uL).add(r) == InsertResult.NEW)
         val v = w.maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), NOW)
         val elsewhere = w.opener.openVoucher(v, "another account".utf8())
         expect(!elsewhere.opened && elsewhere.record == null)
@@ -498,16 +505,150 @@ fun main() {
         val server = ServerKey.generate()
         val bytes = server.buildDatabase(listOf(HashList("l", listOf(listed(0)))), options(threshold = 3u, sMax = 4u))
         val db = Database.fromBytes(bytes, server.publicKey())
-        val e = assertThrows<BlindMatchException.PolicyRefused> { VoucherMaker(db, ClientKey.generate(), ACCOUNT) }
-        expect(e.reason.contains("threshold")) { e.reason }
+        val e = assertThrows<BlindMatchException.PolicyRefused> { VoucherMaker(db, ClientKey.generate(), ACCOUNT, db.rootHash()) }
+        expect(e.reason.contains("threshold") && e.parameter == PolicyParameter.THRESHOLD) { e.reason }
         val maker = VoucherMaker.newWithInsecureTestPolicy(db, ClientKey.generate(), ACCOUNT)
         expect(Opener(server, db).openVoucher(maker.createVoucher(listed(0), "x".utf8(), ByteArray(0), NOW), ACCOUNT).opened)
-        // Core's defaults pass the default policy.
+        // Core's defaults pass the default policy, pinned to their root.
         val defaultDb = Database.fromBytes(
             server.buildDatabase(listOf(HashList("l", listOf(listed(0)))), BuildOptions.defaults()), server.publicKey(),
         )
-        val appMaker = VoucherMaker(defaultDb, ClientKey.generate(), ACCOUNT)
+        val appMaker = VoucherMaker(defaultDb, ClientKey.generate(), ACCOUNT, defaultDb.rootHash())
         expect(peekVoucher(appMaker.createVoucher(listed(0), "x".utf8(), ByteArray(0), defaultDb.windowStart(3uL))).window == 3uL)
+    }
+
+    test("the default policy accepts only the pinned root, and cannot be had without one") {
+        val server = ServerKey.generate()
+        fun defaultDb(n: Int) = Database.fromBytes(
+            server.buildDatabase(listOf(HashList("l", (0 until n).map(::listed))), BuildOptions.defaults()), server.publicKey(),
+        )
+        val mine = defaultDb(5)
+        val other = defaultDb(6)
+        expect(!mine.rootHash().contentEquals(other.rootHash()))
+        VoucherMaker(mine, ClientKey.generate(), ACCOUNT, mine.rootHash()).close()
+        val e = assertThrows<BlindMatchException.PolicyRefused> { VoucherMaker(other, ClientKey.generate(), ACCOUNT, mine.rootHash()) }
+        expect(e.parameter == PolicyParameter.ROOT && e.reason.contains("root hash")) { "$e" }
+        for (bad in listOf(ByteArray(0), ByteArray(31), ByteArray(33))) {
+            assertThrows<BlindMatchException.BadInput> { VoucherMaker(mine, ClientKey.generate(), ACCOUNT, bad) }
+        }
+        VoucherMaker.newAllowUnpinnedDatabase(other, ClientKey.generate(), ACCOUNT).close()
+        // No public constructor takes (database, key, account) alone: the app constructor
+        // requires the root (a call without it does not compile).
+        val threeArgs = listOf(Database::class.java, ClientKey::class.java, ByteArray::class.java)
+        expect(VoucherMaker::class.java.constructors.none { it.parameterTypes.toList() == threeArgs })
+        expect(VoucherMaker::class.java.constructors.any { it.parameterTypes.toList() == threeArgs + ByteArray::class.java })
+    }
+
+    test("a loaded database does not change with its file") {
+        val w = makeWorld(n = 50)
+        val f = File.createTempFile("blindmatch", ".bmdb")
+        try {
+            f.writeBytes(w.dbBytes)
+            Database.openFile(f.path, w.server.publicKey(), w.db.rootHash()).use { loaded ->
+                VoucherMaker.newWithInsecureTestPolicy(loaded, w.key, ACCOUNT).use { maker ->
+                    val check = {
+                        for (i in 0 until 5) {
+                            expect(w.open(maker.createVoucher(listed(i), "m".utf8(), ByteArray(0), NOW)).opened)
+                            expect(!w.open(maker.createVoucher(unlisted(i), "n".utf8(), ByteArray(0), NOW)).opened)
+                        }
+                    }
+                    check()
+                    java.io.RandomAccessFile(f, "rw").use { raf -> raf.write(ByteArray(w.dbBytes.size) { 0x5a }) } // in place
+                    check()
+                    java.io.RandomAccessFile(f, "rw").use { raf -> raf.setLength(0) } // truncated
+                    check()
+                    expect(loaded.rootHash().contentEquals(w.db.rootHash()))
+                }
+            }
+            assertThrows<BlindMatchException.BadInput> { Database.openFile(f.path, w.server.publicKey()) }
+        } finally {
+            f.delete()
+        }
+    }
+
+    test("accounts: capacity, reveal keys, rejected records") {
+        val w = makeWorld()
+        fun real(i: Int, id: String, ad: String, offset: ULong = 0uL) =
+            w.open(w.maker.createVoucher(listed(i), id.utf8(), ad.utf8(), NOW + offset)).record!!
+        fun synthetic(i: Int) =
+            w.open(w.maker.createVoucherForSimulation(listed(100 + i), "s$i".utf8(), ByteArray(0), WINDOW, VoucherChoice.SYNTHETIC)).record!!
+
+        w.opener.newAccount(WINDOW).use { account ->
+            expect(account.capacity() == 4096uL && !account.overCapacity())
+            account.setCapacity(3uL)
+            val records = (0 until 5).map(::synthetic)
+            val added = records.map { account.addRecord(it) }
+            expect(added == listOf(InsertResult.NEW, InsertResult.NEW, InsertResult.NEW, InsertResult.DROPPED, InsertResult.DROPPED)) { "$added" }
+            expect(account.overCapacity() && account.dropped() == 2uL && account.openedCount() == 3uL)
+            val o = account.evaluate()
+            expect(o == RevealOutcome.OverCapacity(3uL, 2uL)) { "$o" }
+        }
+
+        w.opener.newAccount(WINDOW).use { account ->
+            expect(account.revealKeys().isEmpty())
+            for (i in 0 until THRESHOLD.toInt()) account.addRecord(real(i, "r$i", "ad $i", i.toULong()))
+            // A re-send of item 0 whose associated-data ciphertext (the record's last field) is
+            // corrupted: rejected, never blocking the reveal.
+            val crafted = real(0, "crafted", "ad", 100uL).also { it[it.size - 1] = (it[it.size - 1].toInt() xor 1).toByte() }
+            expect(account.addRecord(crafted) == InsertResult.NEW)
+            val outcome = account.evaluate() as RevealOutcome.Revealed
+            expect(outcome.real.map { String(it.id) }.sorted() == (0 until THRESHOLD.toInt()).map { "r$it" })
+            expect(outcome.rejectedIds.map { String(it) } == listOf("crafted") && outcome.syntheticIds.isEmpty())
+            val keys = account.revealKeys()
+            expect(keys.size == 1 && keys[0].size == 32)
+            // Once revealed, always revealed: a later voucher of the window alone, with the key.
+            Account(w.opener.params(), WINDOW).use { later ->
+                later.addRecord(real(150, "later", "later ad", 5000uL))
+                expect(later.evaluate() is RevealOutcome.BelowThreshold)
+                later.addRevealKey(keys[0])
+                val again = later.evaluate() as RevealOutcome.Revealed
+                expect(again.real.map { String(it.id) to String(it.associatedData) } == listOf("later" to "later ad"))
+                assertThrows<BlindMatchException.BadInput> { later.addRevealKey(ByteArray(31)) }
+            }
+        }
+    }
+
+    test("evaluations beside concurrent inserts end in one consistent reveal") {
+        val w = makeWorld()
+        val real = (0 until 12).flatMap { i ->
+            (0 until 2).map { k ->
+                w.open(w.maker.createVoucher(listed(i), "r$i.$k".utf8(), "r$i.$k".utf8(), NOW + (10 * i + k).toULong())).record!!
+            }
+        }
+        val synthetic = (0 until 6).map { i ->
+            w.open(w.maker.createVoucherForSimulation(listed(100 + i), "s$i".utf8(), ByteArray(0), WINDOW, VoucherChoice.SYNTHETIC)).record!!
+        }
+        val records = real + synthetic
+        val realIds = (0 until 12).flatMap { i -> (0 until 2).map { k -> "r$i.$k" } }.sorted()
+        val pool = Executors.newFixedThreadPool(4)
+        try {
+            w.opener.newAccount(WINDOW).use { account ->
+                val inserts = (0 until 4).map { k ->
+                    pool.submit(Callable { records.filterIndexed { i, _ -> i % 4 == k }.map { account.addRecord(it) } })
+                }
+                val seen = mutableListOf<RevealOutcome>()
+                while (!inserts.all { it.isDone }) seen += account.evaluate()
+                expect(inserts.flatMap { it.get() }.all { it == InsertResult.NEW } && account.openedCount() == records.size.toULong())
+                var revealed = false
+                for (o in seen) {
+                    when (o) {
+                        is RevealOutcome.Revealed -> {
+                            revealed = true
+                            expect(o.real.all { String(it.id) in realIds && it.id.contentEquals(it.associatedData) })
+                        }
+                        is RevealOutcome.BelowThreshold -> expect(!revealed) { "a reveal went back" }
+                        is RevealOutcome.OverCapacity -> expect(false) { "over capacity" }
+                    }
+                }
+                for (o in listOf(account.evaluate(), Account.withRecords(w.opener.params(), WINDOW, records).evaluate())) {
+                    o as RevealOutcome.Revealed
+                    expect(o.real.map { String(it.id) }.sorted() == realIds)
+                    expect(o.syntheticIds.map { String(it) }.sorted() == (0 until 6).map { "s$it" } && o.rejectedIds.isEmpty())
+                }
+            }
+        } finally {
+            pool.shutdown()
+        }
     }
 
     println("$passed passed, $failed failed")

@@ -40,6 +40,13 @@ def unlisted(i: int) -> bm.TypedHash:
     return bm.sha256(f"not on any list {i}".encode())
 
 
+def record_x0(record: bytes) -> int:
+    """x0 from a stored record (docs/PROTOCOL.md §9.1: LE64 at offset 46 + id_len)."""
+    assert record[:5] == b"BMOR\x02"
+    id_len = record[13]
+    return int.from_bytes(record[46 + id_len : 54 + id_len], "little")
+
+
 @dataclasses.dataclass
 class World:
     server: bm.ServerKey

@@ -106,11 +106,16 @@ class TestMalformedVoucher:
         assert e.value.database_epoch == world.db.epoch() == world.opener.epoch()
         assert f"epoch {world.db.epoch() + 1}" in e.value.reason
 
-    def test_tampered_inner_layer(self, world):
+    def test_tampered_inner_layer_is_no_match_and_counted(self, world):
+        # The outer layer opens, the inner one does not: reported exactly as an unlisted
+        # item's voucher (no membership oracle for a sender), counted for the operator.
         v = bytearray(world.maker.create_voucher(listed(1), b"id", b"ad", NOW))
         v[-1] ^= 0x80
-        with pytest.raises(E.CorruptVoucher):
-            world.open(bytes(v))
+        before = world.opener.malformed_count()
+        r = world.open(bytes(v))
+        miss = world.open(world.maker.create_voucher(unlisted(1), b"id", b"ad", NOW))
+        assert r == miss == bm.OpenResult(opened=False, id=b"id", window=2, record=None)
+        assert world.opener.malformed_count() == before + 1
 
     def test_random_mutations_are_typed_or_no_match(self, world):
         rng = random.Random(7)
@@ -132,7 +137,8 @@ class TestMalformedVoucher:
             account.add_record(b"BMOR\x01garbage")  # a v1 record
         with pytest.raises(E.BadInput):
             account.add(bm.OpenResult(opened=True, id=b"x", window=2, record=b"\x00" * 40))
-        assert not account.add(bm.OpenResult(opened=False, id=b"x", window=2, record=None))
+        not_opened = bm.OpenResult(opened=False, id=b"x", window=2, record=None)
+        assert account.add(not_opened) == bm.InsertResult.NOT_OPENED
         # A record from a database with other parameters is refused.
         other = make_world(threshold=3, s_max=2, n=10)
         r = other.open(other.maker.create_voucher(listed(0), b"x", b"", NOW))

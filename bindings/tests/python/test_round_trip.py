@@ -29,9 +29,9 @@ def test_database_verifies_against_the_pinned_key_and_root(world, tmp_path):
     assert again.root_hash() == info.root_hash
     path = tmp_path / "db.bmdb"
     path.write_bytes(world.db_bytes)
-    mapped = bm.Database.open_file(str(path), pinned, info.root_hash)
-    assert mapped.info() == info
-    mapped.verify()
+    loaded = bm.Database.open_file(str(path), pinned, info.root_hash)
+    assert loaded.info() == info
+    loaded.verify()
 
 
 def test_build_options_check_parameters_and_keep_core_defaults():
@@ -107,20 +107,21 @@ def test_reveal_happens_exactly_at_the_threshold():
         v = w.maker.create_voucher_for_simulation(
             listed(100 + i), f"syn{i}".encode(), b"never revealed", WINDOW, bm.VoucherChoice.SYNTHETIC
         )
-        assert account.add(w.open(v))
+        assert account.add(w.open(v)) == bm.InsertResult.NEW
     # Non-members add nothing; a re-sent real item counts once.
     for i in range(20):
-        assert not account.add(w.open(w.maker.create_voucher(unlisted(i), b"n", b"", NOW)))
+        result = account.add(w.open(w.maker.create_voucher(unlisted(i), b"n", b"", NOW)))
+        assert result == bm.InsertResult.NOT_OPENED
     for i in range(THRESHOLD):
         outcome = account.evaluate()
         assert outcome.is_below_threshold(), f"revealed after only {i} real matches"
         assert outcome.opened == account.opened_count()
         v = w.maker.create_voucher(listed(i), f"real{i}".encode(), f"payload {i}".encode(), NOW + i)
-        assert account.add(w.open(v))
+        assert account.add(w.open(v)) == bm.InsertResult.NEW
         if i == 0:
             for k in range(3):  # re-sent later in the same window
                 again = w.maker.create_voucher(listed(0), b"again", b"payload 0", NOW + 1000 * (k + 1))
-                assert account.add(w.open(again))
+                assert account.add(w.open(again)) == bm.InsertResult.NEW
             assert account.evaluate().is_below_threshold()
 
     outcome = account.evaluate()
@@ -130,12 +131,13 @@ def test_reveal_happens_exactly_at_the_threshold():
     want[b"again"] = b"payload 0"
     assert real == want
     assert sorted(outcome.synthetic_ids) == sorted(f"syn{i}".encode() for i in range(synthetic))
+    assert outcome.rejected_ids == []
 
     # The same vouchers twice are no-ops; the records persist and restore the same outcome.
     restored = bm.Account(w.opener.params(), WINDOW)
     for rec in account.records():
-        assert restored.add_record(rec)
-        assert not restored.add_record(rec)
+        assert restored.add_record(rec) == bm.InsertResult.NEW
+        assert restored.add_record(rec) == bm.InsertResult.DUPLICATE
     assert restored.evaluate() == outcome
     assert bm.Account.with_records(w.opener.params(), WINDOW, account.records()).evaluate() == outcome
 
@@ -163,7 +165,7 @@ def test_objects_are_shared_across_threads(world):
     account = world.opener.new_account(WINDOW)
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         added = list(pool.map(account.add, results))
-    assert sum(added) == 64 == account.opened_count()
+    assert added == [bm.InsertResult.NEW] * 64 and account.opened_count() == 64
 
 
 def test_by_rate_vouchers_mix_in_synthetics():

@@ -4,16 +4,12 @@ device policy and the account binding."""
 import pytest
 
 import blindmatch as bm
-from conftest import ACCOUNT, NOW, ORIGIN, THRESHOLD, WINDOW, WINDOWS, at, listed, make_world, options
+from conftest import (
+    ACCOUNT, NOW, ORIGIN, THRESHOLD, WINDOW, WINDOWS, at, listed, make_world, options, record_x0,
+)
 
 E = bm.BlindMatchError
-
-
-def record_x0(record: bytes) -> int:
-    """x0 from a stored record (docs/PROTOCOL.md §9.1: LE64 at offset 46 + id_len)."""
-    assert record[:5] == b"BMOR\x02"
-    id_len = record[13]
-    return int.from_bytes(record[46 + id_len : 54 + id_len], "little")
+NEW = bm.InsertResult.NEW
 
 
 def test_two_sends_of_one_item_in_one_window_open_to_one_x0():
@@ -28,7 +24,7 @@ def test_two_sends_of_one_item_in_one_window_open_to_one_x0():
     # So they count once: with T - 2 more items the account stays below T, and the T-th
     # distinct item reveals both sends.
     account = w.opener.new_account(WINDOW)
-    assert account.add(first) and account.add(second)
+    assert account.add(first) == account.add(second) == NEW
     for i in range(THRESHOLD - 2):
         account.add(w.open(w.maker.create_voucher(listed(20 + i), f"r{i}".encode(), b"", NOW)))
     assert account.evaluate().is_below_threshold() and account.opened_count() == THRESHOLD
@@ -56,7 +52,7 @@ def test_accounts_are_per_window():
     assert "window 6" in e.value.reason
     with pytest.raises(E.WrongWindow):
         bm.Account.with_records(w.opener.params(), 7, [r.record])
-    assert w.opener.new_account(6).add(r)
+    assert w.opener.new_account(6).add(r) == NEW
 
 
 def test_windows_never_combine():
@@ -64,9 +60,9 @@ def test_windows_never_combine():
     account = w.opener.new_account(WINDOW)
     later = w.opener.new_account(WINDOW + 1)
     for i in range(THRESHOLD - 1):
-        assert account.add(w.open(w.maker.create_voucher(listed(i), b"a", b"", at(WINDOW, i))))
+        assert account.add(w.open(w.maker.create_voucher(listed(i), b"a", b"", at(WINDOW, i)))) == NEW
     r = w.open(w.maker.create_voucher(listed(THRESHOLD), b"b", b"", at(WINDOW + 1, 0)))
-    assert later.add(r)
+    assert later.add(r) == NEW
     assert account.evaluate().is_below_threshold() and later.evaluate().is_below_threshold()
 
 
@@ -140,9 +136,13 @@ class TestDevicePolicy:
             [bm.HashList(name="l", hashes=[listed(0)])], options(threshold=3, s_max=4)
         )
         db = bm.Database.from_bytes(db_bytes, server.public_key())
+        # The right root: the parameters are what is refused.
         with pytest.raises(E.PolicyRefused) as e:
-            bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT)
+            bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT, db.root_hash())
         assert "threshold" in e.value.reason
+        assert e.value.parameter == bm.PolicyParameter.THRESHOLD
+        with pytest.raises(E.PolicyRefused):
+            bm.VoucherMaker.new_allow_unpinned_database(db, bm.ClientKey.generate(), ACCOUNT)
         maker = bm.VoucherMaker.new_with_insecure_test_policy(db, bm.ClientKey.generate(), ACCOUNT)
         v = maker.create_voucher(listed(0), b"x", b"", NOW)
         assert bm.Opener(server, db).open_voucher(v, ACCOUNT).opened
@@ -153,7 +153,7 @@ class TestDevicePolicy:
             [bm.HashList(name="l", hashes=[listed(0)])], bm.BuildOptions.defaults()
         )
         db = bm.Database.from_bytes(db_bytes, server.public_key())
-        maker = bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT)
+        maker = bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT, db.root_hash())
         now = db.window_start(3) + 5
         assert maker.window_at(now) == 3
         assert bm.peek_voucher(maker.create_voucher(listed(0), b"x", b"", now)).window == 3
@@ -164,12 +164,19 @@ class TestDevicePolicy:
         defaults = bm.BuildOptions.defaults()
         p = defaults.params()
         weak = {
-            "s_max": defaults.with_params(bm.DatabaseParams(p.threshold(), 2, p.rate_lo_ppm(), p.rate_hi_ppm())),
-            "rate": defaults.with_params(bm.DatabaseParams(p.threshold(), p.s_max(), 0, 0)),
-            "window": defaults.with_schedule(ORIGIN, 60, 10),
+            "s_max": (
+                defaults.with_params(bm.DatabaseParams(p.threshold(), 2, p.rate_lo_ppm(), p.rate_hi_ppm())),
+                bm.PolicyParameter.S_MAX,
+            ),
+            "rate": (
+                defaults.with_params(bm.DatabaseParams(p.threshold(), p.s_max(), 0, 0)),
+                bm.PolicyParameter.SYNTHETIC_RATE,
+            ),
+            "window": (defaults.with_schedule(ORIGIN, 60, 10), bm.PolicyParameter.WINDOW_LENGTH),
         }
-        for word, opts in weak.items():
+        for word, (opts, parameter) in weak.items():
             db = bm.Database.from_bytes(server.build_database(lists, opts), server.public_key())
             with pytest.raises(E.PolicyRefused) as e:
-                bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT)
+                bm.VoucherMaker(db, bm.ClientKey.generate(), ACCOUNT, db.root_hash())
             assert word in e.value.reason, e.value.reason
+            assert e.value.parameter == parameter
