@@ -577,8 +577,8 @@ fn account_insert_100k(b: &mut Bench) -> Result<()> {
     let mut spent = std::time::Duration::ZERO;
     let mut dropped = 0u64;
     for (i, x) in items.iter().enumerate() {
-        let Some(r) = simulated_record(&client, x, false, b"flood", b"", 0, &mut rng)
-            .what("record")?
+        let Some(r) =
+            simulated_record(&client, x, false, b"flood", b"", 0, &mut rng).what("record")?
         else {
             continue;
         };

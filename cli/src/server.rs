@@ -151,9 +151,12 @@ fn evaluate(store: &mut SqliteStore, path: &Path, account: &str, window: u64) ->
         .load(account, window)
         .at(path)?
         .ok_or_else(|| Fail::at(path, "no such account and window in this store"))?;
-    let mut acc =
-        Account::with_records(loaded.params, window, loaded.records.into_iter().map(|s| s.record))
-            .at(path)?;
+    let mut acc = Account::with_records(
+        loaded.params,
+        window,
+        loaded.records.into_iter().map(|s| s.record),
+    )
+    .at(path)?;
     for k in &loaded.reveal_keys {
         acc.add_reveal_key(RevealKey::from_bytes(k));
     }

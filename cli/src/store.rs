@@ -252,7 +252,16 @@ impl AccountStore for SqliteStore {
                 "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped
                  FROM accounts WHERE account = ?1 AND window = ?2",
                 params![account, w],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
         let Some((t, s, lo, hi, keys, dropped)) = p else {

@@ -45,6 +45,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("opened_record", checks::opened_record),
     ("hash_list", checks::hash_list),
     ("pdq", checks::pdq),
+    ("account", checks::account),
 ];
 
 /// Inputs that still crash a check because the bug in core is not fixed yet, as

@@ -243,7 +243,9 @@ fn beyond_s_max_a_reveal_waits_for_t_minus_1_plus_z_over_s_matches_and_not_befor
         match fresh.evaluate() {
             Outcome::BelowThreshold { .. } => assert!(k < 7, "no reveal at k = {k}"),
             Outcome::OverCapacity { .. } => panic!("far below capacity"),
-            Outcome::Revealed { real, synthetic, .. } => {
+            Outcome::Revealed {
+                real, synthetic, ..
+            } => {
                 assert!(k >= 7, "revealed at k = {k}");
                 let mut ids: Vec<Vec<u8>> = real.iter().map(|m| m.id.clone()).collect();
                 ids.sort();

@@ -216,7 +216,9 @@ fn at_threshold_exactly_the_real_matches_are_revealed() {
         vs.extend((0..10).map(|i| real(&c, &sha(7_000 + i), "nomatch", b"")));
         let mut acc = account_with(&f, &vs);
         match acc.evaluate() {
-            Outcome::Revealed { real, synthetic, .. } => {
+            Outcome::Revealed {
+                real, synthetic, ..
+            } => {
                 let mut want: Vec<RevealedMatch> = (0..t as usize)
                     .map(|i| RevealedMatch {
                         id: format!("real{i}").into(),
@@ -258,10 +260,7 @@ fn a_resent_item_counts_once() {
         .collect();
     vs.extend((0..10).map(|_| real(&c, &f.listed[0], "again", b"")));
     let mut acc = account_with(&f, &vs);
-    assert!(matches!(
-        acc.evaluate(),
-        Outcome::BelowThreshold { .. }
-    ));
+    assert!(matches!(acc.evaluate(), Outcome::BelowThreshold { .. }));
     // One more distinct item crosses it, and every copy of the re-sent item is revealed.
     let mut acc = acc;
     let o = f.opener();
@@ -272,7 +271,9 @@ fn a_resent_item_counts_once() {
         acc.insert(r).unwrap();
     }
     match acc.evaluate() {
-        Outcome::Revealed { real, synthetic, .. } => {
+        Outcome::Revealed {
+            real, synthetic, ..
+        } => {
             assert_eq!(real.len(), t as usize - 1 + 10 + 1);
             assert!(synthetic.is_empty());
         }
@@ -325,15 +326,14 @@ fn vouchers_under_another_client_key_never_combine() {
         .collect();
     vs.extend((0..t as usize - 1).map(|i| real(&b, &f.listed[20 + i], "b", b"B")));
     let mut acc = account_with(&f, &vs);
-    assert!(matches!(
-        acc.evaluate(),
-        Outcome::BelowThreshold { .. }
-    ));
+    assert!(matches!(acc.evaluate(), Outcome::BelowThreshold { .. }));
     // T from A: only A's are revealed; B's are named as not real.
     vs.push(real(&a, &f.listed[50], "a", b"A"));
     let mut acc = account_with(&f, &vs);
     match acc.evaluate() {
-        Outcome::Revealed { real, synthetic, .. } => {
+        Outcome::Revealed {
+            real, synthetic, ..
+        } => {
             assert_eq!(real.len(), t as usize);
             assert!(real.iter().all(|m| m.id == b"a" && m.ad == b"A"));
             assert_eq!(synthetic.len(), t as usize - 1);

@@ -54,13 +54,21 @@ fn ids(v: &[Vec<u8>]) -> Vec<String> {
 
 fn real_ids(o: &Outcome) -> Vec<String> {
     match o {
-        Outcome::Revealed { real, .. } => ids(&real.iter().map(|m| m.id.clone()).collect::<Vec<_>>()),
+        Outcome::Revealed { real, .. } => {
+            ids(&real.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+        }
         other => panic!("expected a reveal, got {other:?}"),
     }
 }
 
 /// A copy of `r` under a fresh Q, with its share and/or associated-data ciphertext replaced.
-fn crafted(r: &OpenedVoucher, id: &[u8], q_tag: u8, share: Option<[u8; 32]>, adct: Option<&[u8]>) -> OpenedVoucher {
+fn crafted(
+    r: &OpenedVoucher,
+    id: &[u8],
+    q_tag: u8,
+    share: Option<[u8; 32]>,
+    adct: Option<&[u8]>,
+) -> OpenedVoucher {
     let mut q = *r.q();
     q[0] ^= q_tag;
     OpenedVoucher::from_parts(
@@ -100,11 +108,22 @@ fn an_inner_layer_failure_is_a_no_match_whether_the_item_is_listed_or_not() {
     // Only the operator's metric tells them apart.
     assert_eq!(o.malformed(), before + 1);
     // A batch with a broken voucher among good ones: every voucher gets its own answer.
-    let batch = o.open_batch(&[listed.clone(), broken(&listed), unlisted.clone(), vec![0u8; 7]], ACCOUNT);
+    let batch = o.open_batch(
+        &[
+            listed.clone(),
+            broken(&listed),
+            unlisted.clone(),
+            vec![0u8; 7],
+        ],
+        ACCOUNT,
+    );
     assert!(matches!(batch[0], Ok(OpenOutcome::Opened(_))));
     assert_eq!(batch[1], Ok(OpenOutcome::NoMatch));
     assert_eq!(batch[2], Ok(OpenOutcome::NoMatch));
-    assert!(batch[3].is_err(), "structural errors stay typed (they do not depend on the list)");
+    assert!(
+        batch[3].is_err(),
+        "structural errors stay typed (they do not depend on the list)"
+    );
 }
 
 #[test]
@@ -114,19 +133,32 @@ fn a_record_with_a_bad_associated_data_ciphertext_is_skipped_and_reported() {
     let o = f.opener();
     let c = client(&f.db, &seeded_client_key(2));
     let real: Vec<OpenedVoucher> = (0..4)
-        .map(|i| open(&o, &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real)))
+        .map(|i| {
+            open(
+                &o,
+                &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+            )
+        })
         .collect();
     // The crafted copy of item 0 arrives first (the old "first record per x0 wins" rule let it
     // block the reveal for good).
     let junk = vec![0x5Au8; real[0].adct_bytes().len()];
     let mut acc = Account::new(params, WINDOW);
-    acc.insert(crafted(&real[0], b"evil", 1, None, Some(&junk))).unwrap();
+    acc.insert(crafted(&real[0], b"evil", 1, None, Some(&junk)))
+        .unwrap();
     for r in &real {
         acc.insert(r.clone()).unwrap();
     }
     let out = acc.evaluate();
     assert_eq!(real_ids(&out), ["r0", "r1", "r2", "r3"]);
-    let Outcome::Revealed { rejected, synthetic, .. } = out else { unreachable!() };
+    let Outcome::Revealed {
+        rejected,
+        synthetic,
+        ..
+    } = out
+    else {
+        unreachable!()
+    };
     assert_eq!(ids(&rejected), ["evil"]);
     assert!(synthetic.is_empty());
 }
@@ -138,21 +170,36 @@ fn wrong_shares_are_corrected_once_the_right_ones_reach_t_plus_e() {
     let o = f.opener();
     let c = client(&f.db, &seeded_client_key(3));
     let real: Vec<OpenedVoucher> = (0..6)
-        .map(|i| open(&o, &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real)))
+        .map(|i| {
+            open(
+                &o,
+                &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+            )
+        })
         .collect();
     let mut acc = Account::new(params, WINDOW);
     // A copy of item 0 with a wrong share arrives first: one wrong point.
     let mut bad_share = [0u8; 32];
     bad_share[0] = 7;
-    acc.insert(crafted(&real[0], b"evil", 1, Some(bad_share), None)).unwrap();
+    acc.insert(crafted(&real[0], b"evil", 1, Some(bad_share), None))
+        .unwrap();
     for (k, r) in real.iter().enumerate() {
         acc.insert(r.clone()).unwrap();
         let out = acc.evaluate();
         // T = 4 and e = 1: a reveal needs T + e = 5 right shares.
         if k + 1 < 5 {
-            assert!(matches!(out, Outcome::BelowThreshold { .. }), "k = {}: {out:?}", k + 1);
+            assert!(
+                matches!(out, Outcome::BelowThreshold { .. }),
+                "k = {}: {out:?}",
+                k + 1
+            );
         } else {
-            let Outcome::Revealed { real: got, rejected, .. } = &out else {
+            let Outcome::Revealed {
+                real: got,
+                rejected,
+                ..
+            } = &out
+            else {
                 panic!("k = {}: {out:?}", k + 1)
             };
             assert_eq!(got.len(), k + 1);
@@ -170,12 +217,23 @@ fn a_conflicting_record_for_a_real_x0_acts_like_a_synthetic_one() {
     let o = f.opener();
     let c = client(&f.db, &seeded_client_key(4));
     let real: Vec<OpenedVoucher> = (0..4)
-        .map(|i| open(&o, &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real)))
+        .map(|i| {
+            open(
+                &o,
+                &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+            )
+        })
         .collect();
     let r0 = &real[0];
     let other: Vec<u64> = r0.dhf_values().iter().map(|v| v ^ 1).collect();
     let conflicting = OpenedVoucher::from_parts(
-        r0.window(), b"evil", [9u8; 32], r0.x0(), r0.share_bytes(), &other, r0.adct_bytes(),
+        r0.window(),
+        b"evil",
+        [9u8; 32],
+        r0.x0(),
+        r0.share_bytes(),
+        &other,
+        r0.adct_bytes(),
     )
     .unwrap();
     let mut acc = Account::new(params, WINDOW);
@@ -183,7 +241,11 @@ fn a_conflicting_record_for_a_real_x0_acts_like_a_synthetic_one() {
     for r in &real {
         acc.insert(r.clone()).unwrap();
     }
-    assert_eq!(acc.distinct(), 5, "the conflicting values are a column of their own");
+    assert_eq!(
+        acc.distinct(),
+        5,
+        "the conflicting values are a column of their own"
+    );
     assert_eq!(real_ids(&acc.evaluate()), ["r0", "r1", "r2", "r3"]);
 }
 
@@ -194,22 +256,53 @@ fn two_client_keys_in_one_account_reveal_each_on_its_own() {
     let params = Params::with_rate(4, 6, 0.0).unwrap();
     let f = fixture(40, params, 1);
     let o = f.opener();
-    let (a, b) = (client(&f.db, &seeded_client_key(5)), client(&f.db, &seeded_client_key(6)));
+    let (a, b) = (
+        client(&f.db, &seeded_client_key(5)),
+        client(&f.db, &seeded_client_key(6)),
+    );
     let mut acc = Account::new(params, WINDOW);
     for i in 0..3 {
-        acc.insert(open(&o, &make(&b, &f.listed[20 + i], &format!("b{i}"), SyntheticChoice::Real))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(
+                &b,
+                &f.listed[20 + i],
+                &format!("b{i}"),
+                SyntheticChoice::Real,
+            ),
+        ))
+        .unwrap();
     }
     for i in 0..2 {
-        acc.insert(open(&o, &make(&a, &sha(5_000 + i), &format!("s{i}"), SyntheticChoice::Synthetic))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(
+                &a,
+                &sha(5_000 + i),
+                &format!("s{i}"),
+                SyntheticChoice::Synthetic,
+            ),
+        ))
+        .unwrap();
     }
     for i in 0..4 {
-        acc.insert(open(&o, &make(&a, &f.listed[i], &format!("a{i}"), SyntheticChoice::Real))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(&a, &f.listed[i], &format!("a{i}"), SyntheticChoice::Real),
+        ))
+        .unwrap();
     }
     let out = acc.evaluate();
     assert_eq!(real_ids(&out), ["a0", "a1", "a2", "a3"]);
-    let Outcome::Revealed { synthetic, .. } = &out else { unreachable!() };
+    let Outcome::Revealed { synthetic, .. } = &out else {
+        unreachable!()
+    };
     assert_eq!(ids(synthetic), ["b0", "b1", "b2", "s0", "s1"]);
-    acc.insert(open(&o, &make(&b, &f.listed[23], "b3", SyntheticChoice::Real))).unwrap();
+    acc.insert(open(
+        &o,
+        &make(&b, &f.listed[23], "b3", SyntheticChoice::Real),
+    ))
+    .unwrap();
     assert_eq!(
         real_ids(&acc.evaluate()),
         ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
@@ -227,13 +320,30 @@ fn once_revealed_an_account_stays_revealed_whatever_arrives_later() {
     let mut acc = Account::new(params, WINDOW);
     acc.set_decode_limit(16);
     for i in 0..3 {
-        acc.insert(open(&o, &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+        ))
+        .unwrap();
     }
     assert_eq!(real_ids(&acc.evaluate()), ["r0", "r1", "r2"]);
     for i in 0..200 {
-        acc.insert(open(&o, &make(&c, &sha(7_000 + i), &format!("s{i}"), SyntheticChoice::Synthetic))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(
+                &c,
+                &sha(7_000 + i),
+                &format!("s{i}"),
+                SyntheticChoice::Synthetic,
+            ),
+        ))
+        .unwrap();
     }
-    acc.insert(open(&o, &make(&c, &f.listed[3], "r3", SyntheticChoice::Real))).unwrap();
+    acc.insert(open(
+        &o,
+        &make(&c, &f.listed[3], "r3", SyntheticChoice::Real),
+    ))
+    .unwrap();
     assert_eq!(real_ids(&acc.evaluate()), ["r0", "r1", "r2", "r3"]);
     // The key survives a store round trip: a fresh account over the same records, given the
     // kept key, reveals the same without detection.
@@ -257,14 +367,28 @@ fn an_account_at_capacity_drops_further_vouchers_and_says_so() {
     acc.set_capacity(30);
     let mut dropped = 0;
     for i in 0..40 {
-        let r = open(&o, &make(&c, &sha(8_000 + i), &format!("s{i}"), SyntheticChoice::Synthetic));
+        let r = open(
+            &o,
+            &make(
+                &c,
+                &sha(8_000 + i),
+                &format!("s{i}"),
+                SyntheticChoice::Synthetic,
+            ),
+        );
         if acc.insert(r).unwrap() == Inserted::Dropped {
             dropped += 1;
         }
     }
     assert_eq!(dropped, 10);
     assert_eq!(acc.opened(), 30);
-    assert_eq!(acc.evaluate(), Outcome::OverCapacity { opened: 30, dropped: 10 });
+    assert_eq!(
+        acc.evaluate(),
+        Outcome::OverCapacity {
+            opened: 30,
+            dropped: 10
+        }
+    );
 }
 
 #[test]
@@ -278,11 +402,24 @@ fn decoding_runs_at_checkpoints_and_stops_for_good_beyond_the_limit() {
     let mut acc = Account::new(params, WINDOW);
     acc.set_decode_limit(8);
     for i in 0..40 {
-        acc.insert(open(&o, &make(&c, &sha(9_000 + i), &format!("s{i}"), SyntheticChoice::Synthetic))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(
+                &c,
+                &sha(9_000 + i),
+                &format!("s{i}"),
+                SyntheticChoice::Synthetic,
+            ),
+        ))
+        .unwrap();
         assert!(matches!(acc.evaluate(), Outcome::BelowThreshold { .. }));
     }
     for i in 0..30 {
-        acc.insert(open(&o, &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real))).unwrap();
+        acc.insert(open(
+            &o,
+            &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+        ))
+        .unwrap();
         assert!(matches!(acc.evaluate(), Outcome::BelowThreshold { .. }));
     }
     // With a limit that covers them, the same records reveal.
@@ -301,8 +438,14 @@ fn the_default_device_policy_needs_the_pinned_root() {
     });
     assert_eq!(with(DevicePolicy::default()), refused);
     assert_eq!(with(DevicePolicy::default().pin_root([7; 32])), refused);
-    assert_eq!(with(DevicePolicy::default().pin_root(*f.db.root_hash())), Ok(()));
-    assert_eq!(with(DevicePolicy::default().allow_unpinned_database()), Ok(()));
+    assert_eq!(
+        with(DevicePolicy::default().pin_root(*f.db.root_hash())),
+        Ok(())
+    );
+    assert_eq!(
+        with(DevicePolicy::default().allow_unpinned_database()),
+        Ok(())
+    );
     // The pin does not waive the other bounds.
     let weak = fixture(20, Params::with_rate(2, 4, 0.01).unwrap(), 1);
     assert_eq!(
@@ -374,7 +517,13 @@ fn a_forked_process_makes_a_different_voucher_for_the_same_send() {
     let mut theirs = vec![0u8; v.len()];
     let mut got = 0;
     while got < theirs.len() {
-        let n = unsafe { libc::read(fds[0], theirs[got..].as_mut_ptr().cast(), theirs.len() - got) };
+        let n = unsafe {
+            libc::read(
+                fds[0],
+                theirs[got..].as_mut_ptr().cast(),
+                theirs.len() - got,
+            )
+        };
         assert!(n > 0, "child wrote nothing");
         got += n as usize;
     }
@@ -384,6 +533,12 @@ fn a_forked_process_makes_a_different_voucher_for_the_same_send() {
     assert_ne!(v, theirs);
     // Both are valid vouchers of the same item.
     let o = f.opener();
-    assert!(matches!(o.open(&v, ACCOUNT).unwrap(), OpenOutcome::Opened(_)));
-    assert!(matches!(o.open(&theirs, ACCOUNT).unwrap(), OpenOutcome::Opened(_)));
+    assert!(matches!(
+        o.open(&v, ACCOUNT).unwrap(),
+        OpenOutcome::Opened(_)
+    ));
+    assert!(matches!(
+        o.open(&theirs, ACCOUNT).unwrap(),
+        OpenOutcome::Opened(_)
+    ));
 }

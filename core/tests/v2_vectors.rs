@@ -26,7 +26,8 @@ use blindmatch_core::device::{Client, DevicePolicy};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::research::{account_rate_ppm, hash_to_group, is_synthetic, simulated_record};
 use blindmatch_core::server::{
-    Account, Inserted, OpenOutcome, OpenedVoucher, Opener, Outcome, RevealedMatch, ServerSecretKey, assemble,
+    Account, Inserted, OpenOutcome, OpenedVoucher, Opener, Outcome, RevealedMatch, ServerSecretKey,
+    assemble,
 };
 use blindmatch_core::{ClientKey, Database, Inspected, Manifest, MediaHash, Params, Schedule};
 use chacha20poly1305::aead::{AeadInOut, KeyInit as _};
@@ -961,7 +962,10 @@ fn compute() -> Value {
         assert_eq!(account.insert(r.clone()).unwrap(), Inserted::New);
     }
     // Opening the same voucher twice is a no-op.
-    assert_eq!(account.insert(records[1].clone()).unwrap(), Inserted::Duplicate);
+    assert_eq!(
+        account.insert(records[1].clone()).unwrap(),
+        Inserted::Duplicate
+    );
     let reveal_points: Vec<(Scalar, Scalar)> = [0usize, 1, 3]
         .iter()
         .map(|&i| {

@@ -21,8 +21,8 @@ use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
 use blindmatch_core::hazmat::okvs_lookup;
 use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
 use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
-use blindmatch_core::server::{Inserted, 
-    Account, OpenOutcome, OpenedVoucher, Opener, Outcome, ServerSecretKey, assemble,
+use blindmatch_core::server::{
+    Account, Inserted, OpenOutcome, OpenedVoucher, Opener, Outcome, ServerSecretKey, assemble,
 };
 use blindmatch_core::{
     ClientKey, Database, Error, HashKind, Inspected, Manifest, MediaHash, Params, ServerPublicKey,
@@ -342,7 +342,10 @@ pub fn voucher_mutated(data: &[u8]) -> Verdict {
     // τ was recomputed from α·Q, so a re-sealed voucher's outer layer opens: "no match" here
     // means the inner layer was refused, and the opener counted it.
     if matches!(out, Ok(OpenOutcome::NoMatch)) {
-        assert!(f.opener.malformed() > before, "a no-match the opener did not count");
+        assert!(
+            f.opener.malformed() > before,
+            "a no-match the opener did not count"
+        );
         return Err(Rejection::MalformedInner);
     }
     out.map(|_| ()).map_err(Rejection::Core)
@@ -365,6 +368,159 @@ fn fixture_client(key: &ClientKey) -> Client {
         &DevicePolicy::permissive_for_tests(),
     )
     .expect("the fixture database")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts under crafted records.
+
+/// Records for the account target: key A's real records for the six listed SHA-256 items, key
+/// B's real records for the same items, and key A's synthetic records for eight other items.
+struct Pool {
+    a: Vec<OpenedVoucher>,
+    b: Vec<OpenedVoucher>,
+    synthetic: Vec<OpenedVoucher>,
+}
+
+fn pool() -> &'static Pool {
+    static P: OnceLock<Pool> = OnceLock::new();
+    P.get_or_init(|| {
+        use rand::SeedableRng;
+        let f = fixture();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let key_a = ClientKey::import(&client_key_bytes()).expect(STALE);
+        let mut b_bytes = client_key_bytes();
+        if let Some(last) = b_bytes.last_mut() {
+            *last ^= 0x55;
+        }
+        let key_b = ClientKey::import(&b_bytes).expect(STALE);
+        let mut records =
+            |key: &ClientKey, tag: &str, items: &[MediaHash], choice| -> Vec<OpenedVoucher> {
+                let c = fixture_client(key);
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        let id = format!("{tag}{i}");
+                        let v = voucher_with_choice(
+                            &c,
+                            x,
+                            id.as_bytes(),
+                            id.as_bytes(),
+                            FIXTURE_WINDOW,
+                            choice,
+                            &mut rng,
+                        )
+                        .expect(STALE);
+                        match f.opener.open(&v, FIXTURE_ACCOUNT) {
+                            Ok(OpenOutcome::Opened(r)) => r,
+                            _ => panic!("{STALE}"),
+                        }
+                    })
+                    .collect()
+            };
+        let sha: Vec<MediaHash> = listed()
+            .into_iter()
+            .filter(|h| h.kind() == HashKind::Sha256)
+            .collect();
+        let others: Vec<MediaHash> = (0..8u8)
+            .filter_map(|i| MediaHash::new(HashKind::Sha256, &[0xD0 ^ i; 32]).ok())
+            .collect();
+        Pool {
+            a: records(&key_a, "a", &sha, SyntheticChoice::Real),
+            b: records(&key_b, "b", &sha, SyntheticChoice::Real),
+            synthetic: records(&key_a, "s", &others, SyntheticChoice::Synthetic),
+        }
+    })
+}
+
+/// A copy of `r` under a new Q with its share or one adct byte changed.
+fn crafted(r: &OpenedVoucher, n: u32, share: Option<u8>, adct_flip: Option<u8>) -> OpenedVoucher {
+    let mut q = *r.q();
+    q[..4].copy_from_slice(&n.to_le_bytes());
+    q[31] ^= 0x80;
+    let mut y = r.share_bytes();
+    if let Some(b) = share {
+        y = [0u8; 32];
+        y[0] = b;
+    }
+    let mut adct = r.adct_bytes().to_vec();
+    if let (Some(b), Some(first)) = (adct_flip, adct.first_mut()) {
+        *first ^= b | 1;
+    }
+    OpenedVoucher::from_parts(r.window(), b"crafted", q, r.x0(), y, &r.dhf_values(), &adct)
+        .expect("valid parts")
+}
+
+/// An account fed genuine, synthetic, second-key and crafted records in an order the input
+/// chooses, evaluated at points it chooses. Properties: only genuine records are ever revealed,
+/// never with fewer than T distinct genuine real items of one key inserted; a revealed account
+/// stays revealed; nothing panics.
+pub fn account(data: &[u8]) -> Verdict {
+    let p = pool();
+    let params = fixture_params();
+    let t = params.threshold() as usize;
+    let mut acc = Account::new(params, FIXTURE_WINDOW);
+    acc.set_capacity(48);
+    let (mut a_seen, mut b_seen) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    let mut revealed = false;
+    let mut n = 0u32;
+    let mut bytes = data.iter().copied();
+    while let Some(op) = bytes.next() {
+        let i = usize::from(op >> 3);
+        n += 1;
+        let rec = match op & 7 {
+            0..=2 => {
+                a_seen.insert(i % p.a.len());
+                p.a[i % p.a.len()].clone()
+            }
+            3 => p.synthetic[i % p.synthetic.len()].clone(),
+            4 => {
+                b_seen.insert(i % p.b.len());
+                p.b[i % p.b.len()].clone()
+            }
+            5 => crafted(
+                &p.a[i % p.a.len()],
+                n,
+                Some(bytes.next().unwrap_or(1)),
+                None,
+            ),
+            6 => crafted(
+                &p.a[i % p.a.len()],
+                n,
+                None,
+                Some(bytes.next().unwrap_or(1)),
+            ),
+            _ => {
+                let out = acc.evaluate();
+                match &out {
+                    Outcome::Revealed { real, .. } => {
+                        for m in real {
+                            assert!(
+                                m.id.first().is_some_and(|c| *c == b'a' || *c == b'b'),
+                                "revealed a crafted or synthetic record"
+                            );
+                            assert_eq!(
+                                m.id, m.ad,
+                                "revealed associated data that is not the record's"
+                            );
+                        }
+                        assert!(a_seen.len() >= t || b_seen.len() >= t, "revealed below T");
+                        revealed = true;
+                    }
+                    _ => assert!(
+                        !revealed,
+                        "a revealed account went back below the threshold"
+                    ),
+                }
+                continue;
+            }
+        };
+        acc.insert(rec).map_err(Rejection::Core)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

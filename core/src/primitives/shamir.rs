@@ -213,13 +213,20 @@ mod tests {
         let t = 5;
         let coeffs: Vec<Scalar> = (0..t as u16).map(s).collect();
         let mut pts: Vec<(Scalar, Scalar)> = (0..(t + 2) as u16)
-            .map(|i| { let x = s(100 + i); (x, eval(&coeffs, &x)) }).collect();
+            .map(|i| {
+                let x = s(100 + i);
+                (x, eval(&coeffs, &x))
+            })
+            .collect();
         // three wrong among seven: right ones number 4 < t + 3.
         for p in pts.iter_mut().take(3) {
             p.1 += Scalar::ONE;
         }
         let mut seen = Vec::new();
-        let _ = decode_secret(&pts, t, 8, |k| { seen.push(*k); false });
+        let _ = decode_secret(&pts, t, 8, |k| {
+            seen.push(*k);
+            false
+        });
         assert!(!seen.contains(&coeffs[0]));
     }
 

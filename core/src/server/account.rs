@@ -252,18 +252,16 @@ impl Account {
         if self.seen_q.contains(v.q()) {
             return Ok(Inserted::Duplicate);
         }
-        if self.records.len() >= self.capacity && !self.keys.iter().any(|k| k.open(&v).is_some())
-        {
+        if self.records.len() >= self.capacity && !self.keys.iter().any(|k| k.open(&v).is_some()) {
             self.dropped += 1;
             return Ok(Inserted::Dropped);
         }
         self.seen_q.insert(*v.q());
         let at = self.records.len();
         let same = self.by_x0.get(&v.x0()).and_then(|cols| {
-            cols.iter().copied().find(|&c| {
-                self.first_of(c)
-                    .is_some_and(|first| first.dhf() == v.dhf())
-            })
+            cols.iter()
+                .copied()
+                .find(|&c| self.first_of(c).is_some_and(|first| first.dhf() == v.dhf()))
         });
         match same {
             Some(c) => {
@@ -323,7 +321,8 @@ impl Account {
         for k in &evaluated.keys {
             self.add_reveal_key(k.clone());
         }
-        self.revealed_x0.extend(evaluated.revealed_x0.iter().copied());
+        self.revealed_x0
+            .extend(evaluated.revealed_x0.iter().copied());
         self.next_checkpoint = self.next_checkpoint.max(evaluated.next_checkpoint);
         self.beyond_limit |= evaluated.beyond_limit;
     }
@@ -398,10 +397,8 @@ impl Account {
     #[allow(clippy::indexing_slicing)] // `parent` is indexed by positions in `detected`
     fn split(&self, detected: &[usize]) -> Vec<Vec<usize>> {
         let t = self.params.threshold() as usize;
-        let mut eliminator = Eliminator::new(
-            self.params.dhf_coefficients(),
-            self.params.s_max() as usize,
-        );
+        let mut eliminator =
+            Eliminator::new(self.params.dhf_coefficients(), self.params.s_max() as usize);
         let mut parent: Vec<usize> = (0..detected.len()).collect();
         fn root(parent: &mut [usize], mut i: usize) -> usize {
             while parent[i] != i {
@@ -460,8 +457,10 @@ impl Account {
                 self.decode_limit,
             ) {
                 Decoded::Found(idx) => {
-                    let group: Vec<usize> =
-                        idx.iter().filter_map(|&i| remaining.get(i).copied()).collect();
+                    let group: Vec<usize> = idx
+                        .iter()
+                        .filter_map(|&i| remaining.get(i).copied())
+                        .collect();
                     remaining.retain(|c| !group.contains(c));
                     groups.push(group);
                 }
