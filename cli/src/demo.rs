@@ -3,7 +3,7 @@
 
 use crate::fail::{Context, Fail, Result};
 use crate::files;
-use crate::store::{AccountStore, SqliteStore};
+use crate::store::{SqliteStore, Store};
 use blindmatch_core::device::*;
 use blindmatch_core::media;
 use blindmatch_core::research::*;
@@ -66,7 +66,7 @@ struct Built {
 /// The server side: the opener, the SQLite account store and the database's parameters.
 struct ServerSide {
     opener: Opener,
-    store: SqliteStore,
+    store: Box<dyn Store>,
     store_path: PathBuf,
     params: Params,
     context: [u8; 32],
@@ -113,7 +113,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     let store_path = dir.join("accounts.sqlite");
     let mut server_side = ServerSide {
         opener: Opener::new(&server, db.manifest()).what("opener")?,
-        store: SqliteStore::open(&store_path).at(&store_path)?,
+        store: Box::new(SqliteStore::open(&store_path).at(&store_path)?),
         store_path,
         params: built.params,
         context: db.context(),

@@ -7,7 +7,10 @@ mod commands;
 mod demo;
 mod fail;
 mod files;
+mod httpc;
 mod imaging;
+mod loadgen;
+mod serve;
 mod server;
 mod simulate;
 mod store;
@@ -55,6 +58,11 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         listed: u64,
     },
+    /// The server as a service: voucher intake over HTTP, background opening, operator API.
+    Serve(serve::ServeArgs),
+    /// Load generator: pre-generated vouchers for many accounts sent to a running `serve`,
+    /// throughput and latency, then the end state checked against what was sent.
+    Loadgen(loadgen::LoadgenArgs),
     /// Measure every operation and its curve25519-dalek floor in one run.
     Bench {
         /// Print JSON instead of a table.
@@ -170,6 +178,8 @@ fn run(cli: Cli) -> fail::Result<()> {
         } => bench::run(json, entries, &smax_costs),
         Command::Simulate(args) => simulate::run(&args),
         Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),
+        Command::Serve(args) => serve::run(&args),
+        Command::Loadgen(args) => loadgen::run(&args),
     }
 }
 

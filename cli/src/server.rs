@@ -5,7 +5,7 @@
 use crate::commands::{load_server_key, now_unix};
 use crate::fail::{Context, Fail, Result};
 use crate::files;
-use crate::store::{AccountStore, SqliteStore, Stored};
+use crate::store::{self, Store, Stored};
 use blindmatch_core::server::*;
 use blindmatch_core::*;
 use std::path::{Path, PathBuf};
@@ -19,9 +19,10 @@ pub struct OpenArgs {
     /// The database the vouchers were made for.
     #[arg(long)]
     db: PathBuf,
-    /// The account store (SQLite file; created if missing).
+    /// The account store: `sqlite:PATH` (or a bare path; created if missing) or
+    /// `postgres://…`.
     #[arg(long)]
-    store: PathBuf,
+    store: String,
     /// The account the vouchers belong to (set by the messenger's authenticated front end;
     /// vouchers are bound to it).
     #[arg(long)]
@@ -46,13 +47,13 @@ pub struct OpenArgs {
 /// The windows a server accepts at `now`: the current one, the next (a device clock within
 /// the slack), and the previous one during the grace period; and the first window whose
 /// below-threshold records are kept.
-struct Accepting {
-    current: u64,
-    keep_from: u64,
+pub struct Accepting {
+    pub current: u64,
+    pub keep_from: u64,
 }
 
 impl Accepting {
-    fn at(schedule: &Schedule, now: u64, grace: u64) -> Result<Accepting> {
+    pub fn at(schedule: &Schedule, now: u64, grace: u64) -> Result<Accepting> {
         let current = schedule
             .window_at(now)
             .map_err(|_| Fail::msg("the server's time is outside the database's schedule"))?;
@@ -67,7 +68,7 @@ impl Accepting {
         })
     }
 
-    fn accepts(&self, w: u64) -> bool {
+    pub fn accepts(&self, w: u64) -> bool {
         w >= self.keep_from && w <= self.current + 1
     }
 }
@@ -106,17 +107,19 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         }
     }
     let malformed = opener.malformed();
-    let mut store = SqliteStore::open(&a.store).at(&a.store)?;
+    let mut store = open_store(&a.store)?;
     let added = store
         .add(&a.account, db.params(), &db.context(), &opened, now)
-        .at(&a.store)?;
+        .map_err(|e| store_fail(&a.store, e))?;
     let mut windows: Vec<u64> = opened.iter().map(OpenedVoucher::window).collect();
     windows.sort_unstable();
     windows.dedup();
     for w in windows {
-        evaluate(&mut store, &a.store, &a.account, w)?;
+        evaluate(store.as_mut(), &a.account, w).map_err(|e| store_fail(&a.store, e))?;
     }
-    let pruned = store.prune(accepting.keep_from).at(&a.store)?;
+    let pruned = store
+        .prune(accepting.keep_from)
+        .map_err(|e| store_fail(&a.store, e))?;
     let n = a.vouchers.len();
     match (a.json, a.audit) {
         (true, true) => println!(
@@ -141,41 +144,70 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
 /// An account's window as the server sees it: evaluated with the reveal keys kept from
 /// earlier reveals; a new reveal's keys are stored, so it stays revealed.
 pub struct Evaluated {
+    /// The outcome (over capacity when records were dropped and nothing revealed).
     pub outcome: Outcome,
-    /// Records not stored because the window was at capacity.
-    pub dropped: u64,
 }
 
-fn evaluate(store: &mut SqliteStore, path: &Path, account: &str, window: u64) -> Result<Evaluated> {
-    let loaded = store
-        .load(account, window)
-        .at(path)?
-        .ok_or_else(|| Fail::at(path, "no such account and window in this store"))?;
+/// Evaluate an (account, window) from the store and record the evaluation (with any new reveal
+/// keys). `None` if the store has no such window.
+pub fn evaluate(
+    store: &mut dyn Store,
+    account: &str,
+    window: u64,
+) -> std::result::Result<Option<Evaluated>, store::StoreError> {
+    let Some(loaded) = store.load(account, window)? else {
+        return Ok(None);
+    };
     let mut acc = Account::with_records(
         loaded.params,
         window,
         loaded.records.into_iter().map(|s| s.record),
     )
-    .at(path)?;
+    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
     for k in &loaded.reveal_keys {
         acc.add_reveal_key(RevealKey::from_bytes(k));
     }
     let outcome = acc.evaluate();
-    if acc.reveal_keys().len() > loaded.reveal_keys.len() {
-        let keys: Vec<[u8; 32]> = acc.reveal_keys().iter().map(|k| *k.to_bytes()).collect();
-        store.mark_revealed(account, window, &keys).at(path)?;
+    let keys: Vec<[u8; 32]> = acc.reveal_keys().iter().map(|k| *k.to_bytes()).collect();
+    store.evaluated(account, window, loaded.version, &keys)?;
+    let outcome = match outcome {
+        Outcome::BelowThreshold { opened } if loaded.dropped > 0 => Outcome::OverCapacity {
+            opened,
+            dropped: loaded.dropped,
+        },
+        o => o,
+    };
+    Ok(Some(Evaluated { outcome }))
+}
+
+/// Open a store named on the command line.
+pub fn open_store(spec: &str) -> Result<Box<dyn Store>> {
+    store::open(spec).map_err(|e| store_fail(spec, e))
+}
+
+/// A store error, naming the store.
+pub fn store_fail(spec: &str, e: store::StoreError) -> Fail {
+    Fail::at(Path::new(&redact(spec)), e)
+}
+
+/// A store spec with any password removed (`postgres://user:secret@host/db` →
+/// `postgres://user@host/db`).
+pub fn redact(spec: &str) -> String {
+    match (spec.find("://"), spec.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let auth = &spec[scheme + 3..at];
+            let user = auth.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &spec[..scheme + 3], &spec[at..])
+        }
+        _ => spec.to_string(),
     }
-    Ok(Evaluated {
-        outcome,
-        dropped: loaded.dropped,
-    })
 }
 
 /// The windows to show: the one asked for, or every window the account has.
-fn windows_of(store: &SqliteStore, path: &Path, account: &str, w: Option<u64>) -> Result<Vec<u64>> {
-    let all = store.windows(account).at(path)?;
+fn windows_of(store: &mut dyn Store, spec: &str, account: &str, w: Option<u64>) -> Result<Vec<u64>> {
+    let all = store.windows(account).map_err(|e| store_fail(spec, e))?;
     if all.is_empty() {
-        return Err(Fail::at(path, "no such account in this store"));
+        return Err(Fail::at(Path::new(&redact(spec)), "no such account in this store"));
     }
     Ok(match w {
         Some(w) => vec![w],
@@ -186,9 +218,9 @@ fn windows_of(store: &SqliteStore, path: &Path, account: &str, w: Option<u64>) -
 /// The account (and optionally one window) a query is about, and how to print it.
 #[derive(clap::Args)]
 pub struct AccountQuery {
-    /// The account store (SQLite file).
+    /// The account store: `sqlite:PATH` (or a bare path) or `postgres://…`.
     #[arg(long)]
-    store: PathBuf,
+    store: String,
     /// The account.
     #[arg(long)]
     account: String,
@@ -212,17 +244,13 @@ pub struct StatusArgs {
 }
 
 pub fn server_status(a: &StatusArgs) -> Result<()> {
-    let mut store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
+    let mut store = open_store(&a.q.store)?;
     let mut out = Vec::new();
-    for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
-        let e = evaluate(&mut store, &a.q.store, &a.q.account, w)?;
-        let outcome = match e.outcome {
-            Outcome::BelowThreshold { opened } if e.dropped > 0 => Outcome::OverCapacity {
-                opened,
-                dropped: e.dropped,
-            },
-            o => o,
-        };
+    for w in windows_of(store.as_mut(), &a.q.store, &a.q.account, a.q.window)? {
+        let outcome = evaluate(store.as_mut(), &a.q.account, w)
+            .map_err(|e| store_fail(&a.q.store, e))?
+            .ok_or_else(|| Fail::msg("no such account and window in this store"))?
+            .outcome;
         if a.q.json {
             out.push(status_json(w, &outcome, a.audit));
             continue;
@@ -325,10 +353,13 @@ pub fn server_records(a: &RecordsArgs) -> Result<()> {
             "server records shows below-threshold state; it needs the explicit --audit switch",
         ));
     }
-    let store = SqliteStore::open(&a.q.store).at(&a.q.store)?;
+    let mut store = open_store(&a.q.store)?;
     let mut rows = Vec::new();
-    for w in windows_of(&store, &a.q.store, &a.q.account, a.q.window)? {
-        if let Some(loaded) = store.load(&a.q.account, w).at(&a.q.store)? {
+    for w in windows_of(store.as_mut(), &a.q.store, &a.q.account, a.q.window)? {
+        if let Some(loaded) = store
+            .load(&a.q.account, w)
+            .map_err(|e| store_fail(&a.q.store, e))?
+        {
             rows.extend(loaded.records);
         }
     }
