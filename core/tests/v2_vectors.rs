@@ -1046,7 +1046,7 @@ fn compute() -> Value {
             "keys": "the account's key schedule for window 0 of the fixture database (§6.2); shamir = a_1..a_{T-1}; dhf[i][j] = coefficient j of p_i",
             "items": "every listed and unlisted fixture item of a listed kind under the fixture database (rate 0: all real); record = the (x0, y, r) a server stores, null when the voucher would not open (a real voucher of an unlisted item); stream_first_88 = the item stream's first 88 bytes; okvs_positions, H = H(x), P = the OKVS value of x",
             "rated": "the fixture manifest with the rate range replaced and re-signed (the table and everything else unchanged): the same items, now some synthetic",
-            "hand_vouchers": "vouchers built from the spec alone with beta = 1000 + n, gamma = 2000 + n, rkey = 32 bytes of 0x40 + n (n = 1, 2, 3, 4); a synthetic one carries the item's synthetic values and, in place of random bytes, the adct bytes i XOR 0xA5 for i = 0..303; every one opens under the fixture server key for the account",
+            "hand_vouchers": "vouchers built from the spec alone with beta = 1000 + n, gamma = 2000 + n, rkey = 32 bytes of 0x40 + n (n = 1, 2, 3, 4); a synthetic one carries the item's synthetic values and, in place of random bytes, the adct bytes (i mod 256) XOR 0xA5 for i = 0..303 (its single scalar is listed as beta, as in the real-voucher table: Q = beta·G); every one opens under the fixture server key for the account",
             "reveal": "an account of window 0 holding the fixture voucher and the hand vouchers in that arrival order (T = 3): k0 is the Lagrange interpolation at 0 over the first T real records' (x_s, y)",
             "schedule": "window_at(now) for the fixture schedule (null: outside the schedule)",
         },

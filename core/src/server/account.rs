@@ -147,8 +147,6 @@ pub struct Account {
     next_checkpoint: usize,
     beyond_limit: bool,
     keys: Vec<RevealKey>,
-    /// x0 of the records of every revealed group.
-    revealed_x0: HashSet<u64>,
 }
 
 impl core::fmt::Debug for Account {
@@ -177,7 +175,6 @@ impl Account {
             next_checkpoint: 0,
             beyond_limit: false,
             keys: Vec::new(),
-            revealed_x0: HashSet::new(),
         }
     }
 
@@ -321,8 +318,6 @@ impl Account {
         for k in &evaluated.keys {
             self.add_reveal_key(k.clone());
         }
-        self.revealed_x0
-            .extend(evaluated.revealed_x0.iter().copied());
         self.next_checkpoint = self.next_checkpoint.max(evaluated.next_checkpoint);
         self.beyond_limit |= evaluated.beyond_limit;
     }
@@ -503,8 +498,8 @@ impl Account {
         let t = self.params.threshold() as usize;
         let already = |a: &Account| {
             group.iter().any(|&c| {
-                a.first_of(c)
-                    .is_some_and(|r| a.keys.iter().any(|k| k.open(r).is_some()))
+                a.records_of(c)
+                    .any(|r| a.keys.iter().any(|k| k.open(r).is_some()))
             })
         };
         if already(self) {
@@ -533,11 +528,6 @@ impl Account {
         };
         if let Some(k0) = shamir::decode_secret(&points, t, MAX_SHARE_ERRORS, opens_t) {
             self.add_reveal_key(RevealKey(kdf::adkey(&k0)));
-            let x0s: Vec<u64> = group
-                .iter()
-                .filter_map(|&c| self.first_of(c).map(|r| r.x0()))
-                .collect();
-            self.revealed_x0.extend(x0s);
         }
     }
 
@@ -550,10 +540,11 @@ impl Account {
     }
 
     /// Every record, in arrival order: revealed if its associated data opens under a reveal
-    /// key; rejected if it claims a revealed x0 but does not open; synthetic otherwise.
+    /// key; rejected if it shares its x0 with a revealed record but does not open; synthetic
+    /// otherwise.
     fn revealed(&self) -> Outcome {
         let mut real = Vec::new();
-        let mut real_x0 = self.revealed_x0.clone();
+        let mut real_x0 = HashSet::new();
         let mut rest = Vec::new();
         for r in &self.records {
             match self.keys.iter().find_map(|k| k.open(r)) {
