@@ -46,7 +46,7 @@ pub struct ServeArgs {
     /// Serve below-threshold state on the operator API (`/v1/accounts/{account}/state`).
     #[arg(long)]
     audit: bool,
-    /// Opening workers [default: one per core].
+    /// Opening workers [default: one per core]; 0 only stores (intake without opening).
     #[arg(long)]
     workers: Option<usize>,
     /// Vouchers a worker claims at once.
@@ -152,7 +152,7 @@ pub fn run(a: &ServeArgs) -> Result<()> {
     let workers = a
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let handles: Vec<_> = (0..workers.max(1))
+    let handles: Vec<_> = (0..workers)
         .map(|i| {
             let app = app.clone();
             let (batch, lease) = (a.batch.max(1), a.lease_ms);

@@ -11,12 +11,14 @@
 //! its reveal keys are kept with it, so later records cannot undo the reveal. Queued vouchers
 //! are claimed with a lease: a worker that dies leaves its batch to be claimed again.
 
+mod postgres;
 mod sqlite;
 
 use blindmatch_core::Params;
 use blindmatch_core::server::{DEFAULT_CAPACITY, OpenedVoucher};
 use std::path::Path;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Store errors (never containing record contents).
@@ -92,8 +94,6 @@ pub struct Changed {
     pub account: String,
     /// The window.
     pub window: u64,
-    /// Its change counter when listed; pass it back to [`Store::evaluated`].
-    pub version: i64,
 }
 
 /// What one [`Store::file`] did.
@@ -173,9 +173,7 @@ impl dyn Store {
 /// path (SQLite).
 pub fn open(spec: &str) -> Result<Box<dyn Store>, StoreError> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Err(StoreError::Db(
-            "PostgreSQL stores are not available in this build".into(),
-        ));
+        return Ok(Box::new(PostgresStore::connect(spec)?));
     }
     let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
     Ok(Box::new(SqliteStore::open(Path::new(path))?))

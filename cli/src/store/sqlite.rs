@@ -264,17 +264,16 @@ impl Store for SqliteStore {
 
     fn changed(&mut self, max: usize) -> Result<Vec<Changed>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT account, window, version FROM accounts WHERE version > evaluated LIMIT ?1",
+            "SELECT account, window FROM accounts WHERE version > evaluated LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![sql_u64(max as u64)?], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?;
         rows.map(|row| {
-            let (account, window, version) = row?;
+            let (account, window) = row?;
             Ok(Changed {
                 account,
                 window: u64::try_from(window).unwrap_or(0),
-                version,
             })
         })
         .collect()
