@@ -122,7 +122,9 @@ async fn vouchers(State(app): State<Arc<App>>, Path(account): Path<String>, body
     let stored = tokio::task::spawn_blocking(move || {
         let framed = frames(&body).unwrap_or_default();
         let mut store = app2.take()?;
+        let t = Instant::now();
         store.enqueue(&account, &framed, super::now_ms())?;
+        Metrics::time(&app2.metrics.store_us[super::metrics::ENQUEUE], t);
         app2.put(store);
         Ok::<_, crate::store::StoreError>(())
     })

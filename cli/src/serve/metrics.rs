@@ -21,12 +21,28 @@ pub(crate) struct Metrics {
     pub(crate) dropped: AtomicU64,
     pub(crate) reveals: AtomicU64,
     pub(crate) batches: AtomicU64,
+    /// Microseconds spent in store calls, by kind: enqueue (intake), claim, file, evaluate.
+    pub(crate) store_us: [AtomicU64; 4],
+    /// Microseconds spent opening vouchers (the cryptography, all workers).
+    pub(crate) open_us: AtomicU64,
     latency: [AtomicU64; BUCKETS_MS.len() + 1],
     latency_sum_ms: AtomicU64,
     latency_count: AtomicU64,
 }
 
+/// Indices into [`Metrics::store_us`].
+pub(crate) const ENQUEUE: usize = 0;
+pub(crate) const CLAIM: usize = 1;
+pub(crate) const FILE: usize = 2;
+pub(crate) const EVALUATE: usize = 3;
+
 impl Metrics {
+    /// Add the time since `since` to a microsecond counter.
+    pub(crate) fn time(counter: &AtomicU64, since: std::time::Instant) {
+        let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counter.fetch_add(us, Ordering::Relaxed);
+    }
+
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -72,6 +88,22 @@ impl Metrics {
                 "# HELP blindmatch_queue_depth Vouchers stored and not yet opened.\n# TYPE blindmatch_queue_depth gauge\nblindmatch_queue_depth {d}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP blindmatch_store_seconds_total Time spent in store calls (wall), by call.\n# TYPE blindmatch_store_seconds_total counter"
+        );
+        for (kind, c) in ["enqueue", "claim", "file", "evaluate"].iter().zip(&self.store_us) {
+            let _ = writeln!(
+                out,
+                "blindmatch_store_seconds_total{{call=\"{kind}\"}} {:.6}",
+                g(c) as f64 / 1e6
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP blindmatch_open_seconds_total Time spent opening vouchers (wall, summed over workers).\n# TYPE blindmatch_open_seconds_total counter\nblindmatch_open_seconds_total {:.6}",
+            g(&self.open_us) as f64 / 1e6
+        );
         let name = "blindmatch_open_latency_ms";
         let _ = writeln!(
             out,

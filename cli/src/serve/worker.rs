@@ -5,7 +5,7 @@
 //! same records (keyed by (account, window, Q)) once.
 
 use super::App;
-use super::metrics::Metrics;
+use super::metrics::{self, Metrics};
 use crate::server::{Accepting, evaluate};
 use crate::store::{Queued, Store};
 use blindmatch_core::VoucherHeader;
@@ -63,11 +63,14 @@ fn step(
     lease_ms: u64,
     prune: bool,
 ) -> Result<bool, crate::store::StoreError> {
+    let t = Instant::now();
     let claimed = store.claim(batch, super::now_ms(), lease_ms)?;
+    Metrics::time(&app.metrics.store_us[metrics::CLAIM], t);
     let mut worked = !claimed.is_empty();
     if !claimed.is_empty() {
         file(app, store, &claimed)?;
     }
+    let t = Instant::now();
     for c in store.changed(64)? {
         worked = true;
         let before = store
@@ -80,6 +83,7 @@ fn step(
             Metrics::add(&app.metrics.reveals, 1);
         }
     }
+    Metrics::time(&app.metrics.store_us[metrics::EVALUATE], t);
     if prune && let Ok(acc) = Accepting::at(app.db.schedule(), app.now(), app.grace) {
         store.prune(acc.keep_from)?;
     }
@@ -98,7 +102,9 @@ fn file(app: &App, store: &mut dyn Store, claimed: &[Queued]) -> Result<(), crat
     let (mut not_opened, mut refused, mut late) = (0u64, 0u64, 0u64);
     for (account, qs) in by_account {
         let bytes: Vec<&[u8]> = qs.iter().map(|q| q.voucher.as_slice()).collect();
+        let t = Instant::now();
         let results = app.opener.open_batch(&bytes, account.as_bytes());
+        Metrics::time(&m.open_us, t);
         for (r, v) in results.into_iter().zip(&bytes) {
             let accepted = match (&accepting, VoucherHeader::peek(v)) {
                 (Some(acc), Ok(h)) => acc.accepts(h.window),
@@ -114,6 +120,7 @@ fn file(app: &App, store: &mut dyn Store, claimed: &[Queued]) -> Result<(), crat
     }
     let done: Vec<i64> = claimed.iter().map(|q| q.id).collect();
     let now = app.now();
+    let t = Instant::now();
     let filed = store.file(
         app.db.params(),
         &app.db.context(),
@@ -121,6 +128,7 @@ fn file(app: &App, store: &mut dyn Store, claimed: &[Queued]) -> Result<(), crat
         &done,
         now,
     )?;
+    Metrics::time(&m.store_us[metrics::FILE], t);
     let filed_at = super::now_ms();
     for q in claimed {
         m.observe_ms(filed_at.saturating_sub(q.received_ms));
