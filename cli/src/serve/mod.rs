@@ -17,6 +17,7 @@ use crate::server::{open_store, redact, store_fail};
 use crate::store::Store;
 use blindmatch_core::Database;
 use blindmatch_core::server::Opener;
+use axum::serve::ListenerExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -193,8 +194,16 @@ async fn serve(app: Arc<App>, listen: &str, operator_listen: &str) -> Result<()>
         redact(&app.store_spec)
     );
     let stop = shutdown_signal();
-    let intake = axum::serve(intake_l, intake::router(app.clone()));
-    let operator = axum::serve(operator_l, operator::router(app.clone()));
+    // Small responses on keep-alive connections: without TCP_NODELAY, Nagle's algorithm and
+    // delayed ACKs add ≈ 40 ms to every request.
+    let nodelay = |io: &mut tokio::net::TcpStream| {
+        let _ = io.set_nodelay(true);
+    };
+    let intake = axum::serve(
+        intake_l.tap_io(nodelay),
+        intake::router(app.clone()),
+    );
+    let operator = axum::serve(operator_l.tap_io(nodelay), operator::router(app.clone()));
     tokio::select! {
         r = intake => r.map_err(|e| Fail::msg(format!("intake: {e}"))),
         r = operator => r.map_err(|e| Fail::msg(format!("operator: {e}"))),
