@@ -3,7 +3,8 @@
 # test command, scripts/test.sh, runs this first; so does CI through it). Idempotent: each step
 # is skipped when its result is already there.
 #
-#   Debian: libjna-java (Kotlin on the JVM), clang (Swift header check), python3-venv
+#   Debian: libjna-java (Kotlin on the JVM), clang (Swift header check), python3-venv,
+#           postgresql (the PostgreSQL store tests; scripts/postgres.sh starts it)
 #   rustup: rustfmt, clippy
 #   npm:    kotlin-compiler (into target/kotlin)
 #   PyPI:   maturin (into target/python/tools-venv), pytest (a local wheelhouse)
@@ -20,6 +21,8 @@ missing=()
 [ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
 command -v clang >/dev/null || missing+=(clang)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+{ command -v pg_ctlcluster >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; } ||
+  missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

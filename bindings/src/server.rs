@@ -359,6 +359,12 @@ pub enum RevealOutcome {
         /// Opened vouchers dropped since the account reached its capacity.
         dropped: u64,
     },
+    /// More synthetic records than the decode limit and nothing revealed: detection cannot
+    /// proceed in this window (a misbehaving device, or an extreme volume).
+    Undecodable {
+        /// Opened vouchers held.
+        opened: u64,
+    },
     /// At least T distinct real matches of one client key: every real match's id and
     /// associated data, and the ids of the other opened vouchers, in arrival order.
     Revealed {
@@ -382,6 +388,9 @@ impl From<Outcome> for RevealOutcome {
             Outcome::OverCapacity { opened, dropped } => RevealOutcome::OverCapacity {
                 opened: opened as u64,
                 dropped,
+            },
+            Outcome::Undecodable { opened } => RevealOutcome::Undecodable {
+                opened: opened as u64,
             },
             Outcome::Revealed {
                 real,

@@ -356,6 +356,11 @@ fn print_outcome(outcome: &Outcome, eval: Duration) {
         Outcome::OverCapacity { dropped, .. } => {
             println!("account {ACCOUNT}: over capacity, {dropped} vouchers dropped")
         }
+        Outcome::Undecodable { .. } => {
+            println!(
+                "account {ACCOUNT}: undecodable (more synthetic records than the decode limit)"
+            )
+        }
         Outcome::Revealed {
             real,
             synthetic,

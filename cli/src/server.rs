@@ -204,10 +204,18 @@ pub fn redact(spec: &str) -> String {
 }
 
 /// The windows to show: the one asked for, or every window the account has.
-fn windows_of(store: &mut dyn Store, spec: &str, account: &str, w: Option<u64>) -> Result<Vec<u64>> {
+fn windows_of(
+    store: &mut dyn Store,
+    spec: &str,
+    account: &str,
+    w: Option<u64>,
+) -> Result<Vec<u64>> {
     let all = store.windows(account).map_err(|e| store_fail(spec, e))?;
     if all.is_empty() {
-        return Err(Fail::at(Path::new(&redact(spec)), "no such account in this store"));
+        return Err(Fail::at(
+            Path::new(&redact(spec)),
+            "no such account in this store",
+        ));
     }
     Ok(match w {
         Some(w) => vec![w],
@@ -264,10 +272,16 @@ pub fn server_status(a: &StatusArgs) -> Result<()> {
             Outcome::BelowThreshold { .. } => {
                 println!("window {w}: below threshold; nothing is revealed")
             }
-            // Over capacity is not a per-account count: it says the device misbehaves (an
-            // honest device does not get there), so it is shown without --audit.
-            Outcome::OverCapacity { dropped, .. } => println!(
+            // Over capacity and undecodable say a device misbehaves (an honest device does not
+            // get there), so the states are shown without --audit; counts only with it.
+            Outcome::OverCapacity { dropped, .. } if a.audit => println!(
                 "window {w}: over capacity: {dropped} opened vouchers beyond the account's capacity were dropped (a misbehaving device); nothing is revealed"
+            ),
+            Outcome::OverCapacity { .. } => {
+                println!("window {w}: over capacity (a misbehaving device); nothing is revealed")
+            }
+            Outcome::Undecodable { .. } => println!(
+                "window {w}: undecodable: more synthetic records than the decode limit (a misbehaving device, or an extreme volume); nothing is revealed"
             ),
             Outcome::Revealed {
                 real,
@@ -306,8 +320,14 @@ pub fn status_json(window: u64, outcome: &Outcome, audit: bool) -> serde_json::V
         Outcome::BelowThreshold { .. } => {
             serde_json::json!({"window": window, "state": "below_threshold"})
         }
-        Outcome::OverCapacity { dropped, .. } => {
+        Outcome::OverCapacity { dropped, .. } if audit => {
             serde_json::json!({"window": window, "state": "over_capacity", "dropped": dropped})
+        }
+        Outcome::OverCapacity { .. } => {
+            serde_json::json!({"window": window, "state": "over_capacity"})
+        }
+        Outcome::Undecodable { .. } => {
+            serde_json::json!({"window": window, "state": "undecodable"})
         }
         Outcome::Revealed {
             real,

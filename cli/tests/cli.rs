@@ -686,8 +686,36 @@ fn pdq_hash_of_a_reference_image_matches_the_reference() {
     );
 }
 
+/// `server open --json` (no `--audit`): what anyone who sees the server's answer sees.
+fn open_plain(
+    s: &Setup,
+    db: &Path,
+    store: &Path,
+    now: u64,
+    files: &[PathBuf],
+) -> serde_json::Value {
+    serde_json::from_str(&ok(&server_open(
+        &s.key,
+        db,
+        store,
+        now,
+        &["--json"],
+        files,
+    )))
+    .unwrap()
+}
+
+/// A copy of voucher `v` at `name` with `edit` applied to its bytes.
+fn edited(s: &Setup, v: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut b = std::fs::read(v).unwrap();
+    edit(&mut b);
+    let out = s.path(name);
+    std::fs::write(&out, b).unwrap();
+    out
+}
+
 #[test]
-fn bad_vouchers_and_wrong_epochs_change_nothing() {
+fn bad_vouchers_and_wrong_epochs_are_refused_one_by_one() {
     let s = setup();
     let client = s.client_key();
     let store = s.path("store.sqlite");
@@ -695,29 +723,68 @@ fn bad_vouchers_and_wrong_epochs_change_nothing() {
     open(&s, &store, &v);
     let before = records(&store, &[]);
     assert_eq!(before.len(), 1);
-    // Truncated voucher: the whole batch is refused, naming the file; the store is unchanged.
-    let bad = s.path("bad.bmv");
-    let bytes = std::fs::read(&v[0]).unwrap();
-    std::fs::write(&bad, &bytes[..bytes.len() - 1]).unwrap();
+    // A truncated voucher next to a good one: the bad one is counted as refused, the good
+    // one is stored, the exit code is 0.
+    let bad = edited(&s, &v[0], "bad.bmv", |b| {
+        b.pop();
+    });
     let good = vouchers(&s, &client, &s.media[1..2], "g");
-    fails(
-        &server_open(&s.key, &s.db, &store, NOW, &[], &[good[0].clone(), bad]),
-        "bad.bmv",
+    let r = open_plain(&s, &s.db, &store, NOW, &[good[0].clone(), bad.clone()]);
+    assert_eq!(
+        r,
+        serde_json::json!({"vouchers": 2, "refused": 1, "late": 0, "pruned": 0})
     );
-    assert_eq!(records(&store, &[]), before);
+    let after = records(&store, &[]);
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[1]["id"], "item01.bin");
+    assert_eq!(opened_in_window_0(&store), 2);
+    // The bad one alone changes nothing.
+    assert_eq!(open_plain(&s, &s.db, &store, NOW, &[bad])["refused"], 1);
+    assert_eq!(records(&store, &[]), after);
+    // An unreadable voucher file is the operator's problem: an error naming it, and nothing
+    // of the batch is stored.
+    let three = vouchers(&s, &client, &s.media[2..3], "three");
+    fails(
+        &server_open(
+            &s.key,
+            &s.db,
+            &store,
+            NOW,
+            &[],
+            &[three[0].clone(), s.path("missing.bmv")],
+        ),
+        "missing.bmv",
+    );
+    assert_eq!(records(&store, &[]), after);
     // Vouchers are bound to their account: filed under another one, a listed item's voucher
     // stays closed like any non-match (no error an uploader could tell apart), and nothing is
     // stored for either account.
-    let mut args = server_open(&s.key, &s.db, &store, NOW, &["--json", "--audit"], &good);
+    let mut args = server_open(&s.key, &s.db, &store, NOW, &["--json", "--audit"], &three);
     let at = args.iter().position(|a| a == ACCOUNT).unwrap();
     args[at] = "acct-2".into();
     let r: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
     assert_eq!(
-        (&r["opened"], &r["no_match"]),
-        (&serde_json::json!(0), &serde_json::json!(1))
+        (&r["opened"], &r["no_match"], &r["refused"]),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(0)
+        )
     );
-    assert_eq!(records(&store, &[]), before);
-    // A database of another epoch.
+    assert_eq!(records(&store, &[]), after);
+    fails(
+        &[
+            "server",
+            "status",
+            "--store",
+            p(&store),
+            "--account",
+            "acct-2",
+        ],
+        "no such account",
+    );
+    // A database of another epoch: the epoch-1 voucher is refused, the run succeeds.
     let db2 = s.path("db2.bmdb");
     ok(&db_build(
         &s.key,
@@ -726,11 +793,11 @@ fn bad_vouchers_and_wrong_epochs_change_nothing() {
         &["--threshold", "3", "--smax", "6", "--epoch", "2"],
         &db2,
     ));
-    fails(
-        &server_open(&s.key, &db2, &store, NOW, &[], &v[..1]),
-        "epoch 1",
+    assert_eq!(
+        open_plain(&s, &db2, &store, NOW, &v[..1]),
+        serde_json::json!({"vouchers": 1, "refused": 1, "late": 0, "pruned": 0})
     );
-    assert_eq!(records(&store, &[]), before);
+    assert_eq!(records(&store, &[]), after);
     // The wrong server key for the database.
     let other = s.path("other");
     ok(&["server", "keygen", "--out", p(&other)]);
@@ -747,8 +814,113 @@ fn bad_vouchers_and_wrong_epochs_change_nothing() {
         "broken.key",
     );
     assert!(!s.path("zz").exists());
-    assert_eq!(records(&store, &[]), before);
-    assert_eq!(opened_in_window_0(&store), 1);
+    assert_eq!(records(&store, &[]), after);
+    assert_eq!(opened_in_window_0(&store), 2);
+}
+
+#[test]
+fn a_batch_with_malformed_vouchers_among_good_ones_stores_the_good_ones() {
+    let s = setup();
+    let client = s.client_key();
+    // Three listed items (T = 3: they reveal) and two unlisted ones.
+    let mut items = s.media[..3].to_vec();
+    items.extend(s.media[10..12].iter().cloned());
+    let good = vouchers(&s, &client, &items, "good");
+    let v = &good[0];
+    let header = 2 + 1 + 8 + 8 + 1 + 64;
+    let garbage = [
+        edited(&s, v, "cut.bmv", |b| b.truncate(b.len() - 1)),
+        edited(&s, v, "header-only.bmv", |b| b.truncate(header)),
+        edited(&s, v, "empty.bmv", Vec::clear),
+        edited(&s, v, "magic.bmv", |b| b[0] = b'X'),
+        edited(&s, v, "version.bmv", |b| b[2] = 1),
+        edited(&s, v, "epoch.bmv", |b| b[3] ^= 0x02),
+        edited(&s, v, "noise.bmv", |b| {
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = (i * 37 % 251) as u8;
+            }
+        }),
+    ];
+    // The garbage interleaved with the good vouchers.
+    let mut batch = Vec::new();
+    for (i, g) in good.iter().enumerate() {
+        batch.push(g.clone());
+        if let Some(bad) = garbage.get(i) {
+            batch.push(bad.clone());
+        }
+    }
+    batch.extend(garbage[good.len()..].iter().cloned());
+    assert_eq!(batch.len(), good.len() + garbage.len());
+    let mixed = s.path("mixed.sqlite");
+    let out = run(&server_open(
+        &s.key,
+        &s.db,
+        &mixed,
+        NOW,
+        &["--json"],
+        &batch,
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!({"vouchers": 12, "refused": 7, "late": 0, "pruned": 0})
+    );
+    // The same store as from the good vouchers alone.
+    let clean = s.path("clean.sqlite");
+    let r = open(&s, &clean, &good);
+    assert_eq!(
+        (&r["opened"], &r["no_match"]),
+        (&serde_json::json!(3), &serde_json::json!(2))
+    );
+    assert_eq!(records(&mixed, &[]), records(&clean, &[]));
+    assert_eq!(status(&mixed, false), status(&clean, false));
+    let st = status(&mixed, false);
+    assert_eq!(st["windows"][0]["state"], "revealed");
+    assert_eq!(st["windows"][0]["real"].as_array().unwrap().len(), 3);
+    // With --audit: the refused ones are not counted as opened or as non-matches.
+    let r = open(&s, &s.path("audit.sqlite"), &batch);
+    assert_eq!(
+        r,
+        serde_json::json!({"vouchers": 12, "opened": 3, "new": 3, "no_match": 2, "malformed_inner": 0, "refused": 7, "late": 0, "pruned": 0})
+    );
+    // A batch of garbage only: exit 0, everything refused, nothing stored.
+    let none = s.path("none.sqlite");
+    assert_eq!(
+        open_plain(&s, &s.db, &none, NOW, &garbage),
+        serde_json::json!({"vouchers": 7, "refused": 7, "late": 0, "pruned": 0})
+    );
+    fails(&status_args(&none, &[]), "no such account");
+}
+
+/// A refusal by the argument parser: exit code 2, no panic, stderr naming `needle`.
+fn refused_by_the_parser<S: AsRef<OsStr> + Debug>(args: &[S], needle: &str) {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains("required arguments were not provided") && err.contains(needle),
+        "{args:?}: {err:?} does not mention {needle:?}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// `client_voucher` without `--insecure-test-policy` (the device policy applies).
+fn policy_voucher(
+    s: &Setup,
+    db: &Path,
+    client: &Path,
+    out: &Path,
+    extra: &[&str],
+    files: &[PathBuf],
+) -> Vec<String> {
+    let mut args = client_voucher(s, db, client, NOW, out, extra, files);
+    args.retain(|a| a != "--insecure-test-policy");
+    args
 }
 
 #[test]
@@ -756,10 +928,245 @@ fn the_device_policy_refuses_a_weak_database_without_the_test_switch() {
     let s = setup();
     let client = s.client_key();
     let out = s.path("never");
-    let mut args = client_voucher(&s, &s.db, &client, NOW, &out, &[], &s.media[..1]);
-    args.retain(|a| a != "--insecure-test-policy");
-    fails(&args, "device policy refuses this database");
+    // T = 3, s_max = 6, no synthetic vouchers: refused with its own root pinned, and with
+    // the pin waived; only the test switch accepts it.
+    let refusal = "device policy refuses this database: threshold below";
+    fails(
+        &policy_voucher(
+            &s,
+            &s.db,
+            &client,
+            &out,
+            &["--root", &s.root],
+            &s.media[..1],
+        ),
+        refusal,
+    );
+    fails(
+        &policy_voucher(
+            &s,
+            &s.db,
+            &client,
+            &out,
+            &["--allow-unpinned-database"],
+            &s.media[..1],
+        ),
+        refusal,
+    );
     assert!(!out.exists());
+    ok(&client_voucher(
+        &s,
+        &s.db,
+        &client,
+        NOW,
+        &out,
+        &[],
+        &s.media[..1],
+    ));
+    assert_eq!(listing(&out).len(), 1);
+}
+
+#[test]
+fn the_device_policy_bounds_are_checked_one_by_one() {
+    let s = setup();
+    let client = s.client_key();
+    // Exactly at every bound: T = 10, s_max = 16, rates 0.2 % to 0.7 % (0.5 points wide),
+    // one-hour windows; then each bound crossed by one step.
+    let edge = [
+        "--threshold",
+        "10",
+        "--smax",
+        "16",
+        "--rate-range",
+        "0.002..0.007",
+        "--window-length",
+        "3600",
+    ];
+    let with = |flag: &str, value: &str| {
+        let mut v: Vec<String> = strings(&edge);
+        let at = v.iter().position(|a| a == flag).unwrap();
+        v[at + 1] = value.to_string();
+        v
+    };
+    let cases: Vec<(Vec<String>, Option<&str>)> = vec![
+        (strings(&edge), None),
+        (with("--rate-range", "0.095..0.1"), None),
+        (with("--window-length", &(31 * DAY).to_string()), None),
+        (with("--threshold", "9"), Some("threshold below")),
+        (with("--smax", "15"), Some("s_max below")),
+        (
+            with("--rate-range", "0.0019..0.0069"),
+            Some("synthetic-rate range"),
+        ),
+        (
+            with("--rate-range", "0.002..0.0069"),
+            Some("synthetic-rate range"),
+        ),
+        (
+            with("--rate-range", "0.095..0.1001"),
+            Some("synthetic-rate range"),
+        ),
+        (with("--window-length", "3599"), Some("window length")),
+        (
+            with("--window-length", &(31 * DAY + 1).to_string()),
+            Some("window length"),
+        ),
+    ];
+    for (i, (build, refusal)) in cases.iter().enumerate() {
+        let db = s.path(&format!("db{i}.bmdb"));
+        let build: Vec<&str> = build.iter().map(String::as_str).collect();
+        let root = ok(&db_build(
+            &s.key,
+            &[p(&s.path("a.txt"))],
+            "sha256",
+            &build,
+            &db,
+        ));
+        let out = s.path(&format!("out{i}"));
+        let args = policy_voucher(
+            &s,
+            &db,
+            &client,
+            &out,
+            &["--root", root.trim()],
+            &s.media[..1],
+        );
+        match refusal {
+            None => {
+                ok(&args);
+                assert_eq!(listing(&out).len(), 1, "{build:?}");
+            }
+            Some(why) => {
+                let err = fails(&args, "device policy refuses this database");
+                assert!(err.contains(why), "{build:?}: {err}");
+                assert!(!out.exists(), "{build:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn client_vouchers_need_the_database_root_or_an_explicit_opt_out() {
+    let s = setup();
+    let client = s.client_key();
+    // A database with the default parameters, which the default device policy accepts.
+    let db = s.path("default.bmdb");
+    let root = ok(&db_build(
+        &s.key,
+        &[p(&s.path("a.txt"))],
+        "sha256",
+        &[],
+        &db,
+    ));
+    let root = root.trim();
+    let inspected: serde_json::Value =
+        serde_json::from_str(&ok(&["db", "inspect", "--json", p(&db)])).unwrap();
+    assert_eq!(inspected["root"], root);
+    let out = s.path("out");
+    // Neither a root nor an opt-out: refused by the argument parser, nothing written.
+    refused_by_the_parser(
+        &policy_voucher(&s, &db, &client, &out, &[], &s.media[..1]),
+        "--root",
+    );
+    assert!(!out.exists());
+    // A root that is not the database's: refused, nothing written.
+    let mut wrong = root.to_string().into_bytes();
+    wrong[63] = if wrong[63] == b'0' { b'1' } else { b'0' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    fails(
+        &policy_voucher(&s, &db, &client, &out, &["--root", &wrong], &s.media[..1]),
+        "root hash",
+    );
+    // Another database's root (signed by the same key) is refused too.
+    fails(
+        &policy_voucher(&s, &db, &client, &out, &["--root", &s.root], &s.media[..1]),
+        "root hash",
+    );
+    fails(
+        &policy_voucher(&s, &db, &client, &out, &["--root", "abcd"], &s.media[..1]),
+        "--root",
+    );
+    assert!(!out.exists());
+    // The right root: vouchers are made, and the listed item's voucher opens on the server.
+    ok(&policy_voucher(
+        &s,
+        &db,
+        &client,
+        &out,
+        &["--root", root],
+        &s.media[..2],
+    ));
+    let made = listing(&out);
+    assert_eq!(made.len(), 2);
+    let r: serde_json::Value = serde_json::from_str(&ok(&server_open(
+        &s.key,
+        &db,
+        &s.path("store.sqlite"),
+        NOW,
+        &["--json", "--audit"],
+        &made,
+    )))
+    .unwrap();
+    assert_eq!(
+        (&r["opened"], &r["refused"]),
+        (&serde_json::json!(2), &serde_json::json!(0))
+    );
+    // The explicit opt-out works without a root.
+    let unpinned = s.path("unpinned");
+    ok(&policy_voucher(
+        &s,
+        &db,
+        &client,
+        &unpinned,
+        &["--allow-unpinned-database"],
+        &s.media[..1],
+    ));
+    assert_eq!(listing(&unpinned).len(), 1);
+}
+
+#[test]
+fn keygen_refuses_to_replace_a_key_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |f: &Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    // Client key.
+    let ck = dir.path().join("client.key");
+    ok(&["client", "keygen", "--out", p(&ck)]);
+    let first = std::fs::read(&ck).unwrap();
+    fails(&["client", "keygen", "--out", p(&ck)], "--force");
+    assert_eq!(std::fs::read(&ck).unwrap(), first);
+    ok(&["client", "keygen", "--out", p(&ck), "--force"]);
+    let second = std::fs::read(&ck).unwrap();
+    assert_ne!(second, first);
+    assert_eq!(mode(&ck), 0o600);
+    // Server key: both files kept on refusal; replaced together with --force.
+    let keys = dir.path().join("keys");
+    let (sk, pk) = (keys.join("server.key"), keys.join("server.pub"));
+    ok(&["server", "keygen", "--out", p(&keys)]);
+    let (sk1, pk1) = (std::fs::read(&sk).unwrap(), std::fs::read(&pk).unwrap());
+    let err = fails(&["server", "keygen", "--out", p(&keys)], "--force");
+    assert!(err.contains("server.key"), "{err}");
+    assert_eq!(
+        (std::fs::read(&sk).unwrap(), std::fs::read(&pk).unwrap()),
+        (sk1.clone(), pk1.clone())
+    );
+    ok(&["server", "keygen", "--out", p(&keys), "--force"]);
+    let (sk2, pk2) = (std::fs::read(&sk).unwrap(), std::fs::read(&pk).unwrap());
+    assert!(sk2 != sk1 && pk2 != pk1);
+    assert_eq!((mode(&sk), mode(&pk)), (0o600, 0o644));
+}
+
+#[test]
+fn a_forced_server_key_no_longer_opens_the_old_database() {
+    let s = setup();
+    let client = s.client_key();
+    let v = vouchers(&s, &client, &s.media[..1], "v");
+    let keys = s.key.parent().unwrap();
+    fails(&["server", "keygen", "--out", p(keys)], "--force");
+    // The refusal kept the key: the database still opens.
+    let store = s.path("store.sqlite");
+    assert_eq!(open(&s, &store, &v)["opened"], 1);
+    ok(&["server", "keygen", "--out", p(keys), "--force"]);
+    fails(&server_open(&s.key, &s.db, &store, NOW, &[], &v), "db.bmdb");
 }
 
 #[test]
@@ -963,7 +1370,7 @@ fn every_item_sent_twice_opens_twice_to_one_x0_and_one_id_real_and_synthetic_ali
 }
 
 #[test]
-fn windows_never_combine_late_vouchers_are_refused_closed_windows_are_pruned() {
+fn windows_never_combine_late_vouchers_are_counted_closed_windows_are_pruned() {
     let s = setup();
     let client = s.client_key();
     let store = s.path("store.sqlite");
@@ -996,39 +1403,85 @@ fn windows_never_combine_late_vouchers_are_refused_closed_windows_are_pruned() {
     );
     assert_no_count(&store);
 
-    // A window-0 voucher after window 1's grace: refused in one line, the store unchanged.
-    let late = vouchers_at(&s, &client, at(0), &s.media[4..5], "late");
-    let after_grace = ORIGIN + WEEK + 2 * DAY;
-    let err = fails(
-        &server_open(&s.key, &s.db, &store, after_grace, &[], &late),
-        "window 0 is not accepted now (current window 1)",
-    );
-    assert!(err.contains("late"), "{err}");
-    assert_eq!(records(&store, &[]), recs);
-    // So is a voucher for a window beyond the next one.
+    // A voucher for a window beyond the next one: counted as outside the accepted windows,
+    // not stored, the run succeeds.
     let early = vouchers_at(&s, &client, at(3), &s.media[4..5], "early");
-    fails(
-        &server_open(&s.key, &s.db, &store, at(1), &[], &early),
-        "window 3 is not accepted now",
+    assert_eq!(
+        open_plain(&s, &s.db, &store, at(1), &early),
+        serde_json::json!({"vouchers": 1, "refused": 0, "late": 1, "pruned": 0})
+    );
+    assert_eq!(records(&store, &[]), recs);
+    // So is one whose window lies outside the schedule (520 windows).
+    let beyond = edited(&s, &early[0], "beyond.bmv", |b| {
+        b[11..19].copy_from_slice(&10_000u64.to_le_bytes())
+    });
+    let r = open_at(&s, &store, at(1), &[beyond]);
+    assert_eq!(
+        (&r["opened"], &r["refused"], &r["late"]),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(0),
+            &serde_json::json!(1)
+        )
     );
     assert_eq!(records(&store, &[]), recs);
 
-    // Two windows later (window 2, within its grace): window 0's below-threshold records are
-    // gone, window 1's (the previous window) are kept.
+    // After window 1's grace, a window-0 voucher is late: counted, not stored; and window 0's
+    // below-threshold records are gone (closed), window 1's kept.
+    let late = vouchers_at(&s, &client, at(0), &s.media[4..5], "late");
+    let after_grace = ORIGIN + WEEK + 2 * DAY;
+    assert_eq!(
+        open_plain(&s, &s.db, &store, after_grace, &late),
+        serde_json::json!({"vouchers": 1, "refused": 0, "late": 1, "pruned": 2})
+    );
+    let text = ok(&server_open(&s.key, &s.db, &store, after_grace, &[], &late));
+    assert!(
+        text.contains("1 vouchers filed (0 refused as malformed, 1 outside the accepted windows)"),
+        "{text}"
+    );
+    let recs = records(&store, &[]);
+    assert_eq!(per_window(&recs), BTreeMap::from([(1, 2)]));
+    // A late voucher next to a current one (window 1: a new voucher for an item it holds,
+    // so still two distinct matches): the current one is stored.
+    let current = vouchers_at(&s, &client, after_grace, &s.media[2..3], "current");
+    let r = open_at(
+        &s,
+        &store,
+        after_grace,
+        &[late[0].clone(), current[0].clone()],
+    );
+    assert_eq!(
+        (&r["opened"], &r["new"], &r["late"], &r["pruned"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(0)
+        )
+    );
+    assert_eq!(per_window(&records(&store, &[])), BTreeMap::from([(1, 3)]));
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 1, "state": "below_threshold", "opened": 3}])
+    );
+
+    // In window 2 (within its grace) window 1 is the previous window: kept.
     let w2 = vouchers_at(&s, &client, at(2), &s.media[4..5], "w2");
     let r = open_at(&s, &store, at(2), &w2);
     assert_eq!(
         (r["opened"].as_u64(), r["pruned"].as_u64()),
-        (Some(1), Some(2))
+        (Some(1), Some(0))
     );
-    let recs = records(&store, &[]);
-    assert_eq!(per_window(&recs), BTreeMap::from([(1, 2), (2, 1)]));
+    assert_eq!(
+        per_window(&records(&store, &[])),
+        BTreeMap::from([(1, 3), (2, 1)])
+    );
     assert!(records(&store, &["--window", "0"]).is_empty());
     // Past window 2's grace, window 1 goes too.
     let r = open_at(&s, &store, at(2) + 2 * DAY, &w2);
     assert_eq!(
         (r["new"].as_u64(), r["pruned"].as_u64()),
-        (Some(0), Some(2))
+        (Some(0), Some(3))
     );
     assert_eq!(per_window(&records(&store, &[])), BTreeMap::from([(2, 1)]));
     assert_eq!(
@@ -1053,6 +1506,163 @@ fn windows_never_combine_late_vouchers_are_refused_closed_windows_are_pruned() {
         st["windows"][1],
         serde_json::json!({"window": 4, "state": "below_threshold"})
     );
+}
+
+/// The ids of a revealed window's real matches, sorted.
+fn real_ids(window: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = window["real"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_revealed_window_stays_revealed_whatever_arrives_later() {
+    // T = 3 and s_max = 2 with a 10 % synthetic rate: 20 listed items reveal (about 18 real,
+    // 2 synthetic); then 800 unlisted items bring about 80 synthetic records, far more than
+    // the decoder can see through (it needs k ≥ T − 1 + ⌈z/s_max⌉ real records among z
+    // synthetic ones), and garbage arrives with them.
+    let s = setup_with(
+        20,
+        20,
+        &[
+            "--threshold",
+            "3",
+            "--smax",
+            "2",
+            "--rate-range",
+            "0.1..0.1",
+        ],
+    );
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    let listed = vouchers(&s, &client, &s.media, "listed");
+    assert_eq!(open(&s, &store, &listed)["opened"], 20);
+    let st = status(&store, false);
+    let w = &st["windows"][0];
+    assert_eq!(w["state"], "revealed", "{w}");
+    let real = real_ids(w);
+    assert!(real.len() >= 3, "{w}");
+    let synthetic_before = w["synthetic"].as_array().unwrap().len();
+    assert_eq!(real.len() + synthetic_before, 20);
+
+    // The flood: unlisted hashes given directly, and garbage copies of some of them.
+    let flood = s.path("flood");
+    let mut args = client_voucher(&s, &s.db, &client, NOW, &flood, &[], &[]);
+    for i in 0..800u32 {
+        args.push("--hash".into());
+        args.push(format!("sha256:{:064x}", 0xf100d000_u64 + u64::from(i)));
+    }
+    ok(&args);
+    let mut batch = listing(&flood);
+    assert_eq!(batch.len(), 800);
+    for (i, v) in batch.clone().iter().take(20).enumerate() {
+        batch.push(edited(&s, v, &format!("garbage{i}.bmv"), |b| {
+            b.truncate(b.len() / 2)
+        }));
+    }
+    let r = open(&s, &store, &batch);
+    assert_eq!(
+        (&r["refused"], &r["late"]),
+        (&serde_json::json!(20), &serde_json::json!(0))
+    );
+    // Beyond what the decoder sees through: z > s_max · (k − T + 1) for any k ≤ 20.
+    let opened = r["opened"].as_u64().unwrap() as usize;
+    assert!(
+        opened > 2 * (20 - 2),
+        "only {opened} synthetic vouchers opened"
+    );
+
+    // Still revealed: the same real matches, every later record listed as synthetic.
+    let st = status(&store, false);
+    let w = &st["windows"][0];
+    assert_eq!(w["state"], "revealed");
+    assert_eq!(real_ids(w), real);
+    let synthetic = w["synthetic"].as_array().unwrap();
+    assert_eq!(synthetic.len(), synthetic_before + opened);
+    let synthetic_hex: Vec<String> = synthetic
+        .iter()
+        .map(|id| hex(id.as_str().unwrap().as_bytes()))
+        .collect();
+    assert_eq!(w["synthetic_hex"], serde_json::json!(synthetic_hex));
+    assert_eq!(w["rejected_hex"], serde_json::json!([]));
+    assert_eq!(records(&store, &[]).len(), 20 + opened);
+    let text = ok(&status_args(&store, &[]));
+    assert!(
+        text.contains(&format!(
+            "window 0: threshold reached: {} real matches, {} synthetic vouchers, 0 rejected records",
+            real.len(),
+            synthetic.len()
+        )),
+        "{text}"
+    );
+    // What keeps it revealed is the kept reveal key: with it wiped, the same records no
+    // longer reveal anything.
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let keys: Vec<u8> = conn
+        .query_row("SELECT reveal_keys FROM accounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(keys.len(), 32);
+    conn.execute("UPDATE accounts SET reveal_keys = x''", [])
+        .unwrap();
+    drop(conn);
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "below_threshold", "opened": 20 + opened}])
+    );
+}
+
+#[test]
+fn an_account_holds_at_most_4096_records_per_window_and_says_when_it_is_over() {
+    // A 95 % synthetic rate: nearly every one of 4,500 unlisted items opens (as a synthetic
+    // voucher), which no honest device does; T = 3 never reveals on synthetic records.
+    let s = setup_with(
+        3,
+        3,
+        &[
+            "--threshold",
+            "3",
+            "--smax",
+            "2",
+            "--rate-range",
+            "0.95..0.95",
+        ],
+    );
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    let flood = s.path("flood");
+    let mut args = client_voucher(&s, &s.db, &client, NOW, &flood, &[], &[]);
+    for i in 0..4500u32 {
+        args.push("--hash".into());
+        args.push(format!("sha256:{:064x}", 0xf100d000_u64 + u64::from(i)));
+    }
+    ok(&args);
+    let sent = listing(&flood);
+    let r = open(&s, &store, &sent);
+    let opened = r["opened"].as_u64().unwrap();
+    assert!(opened > 4096, "only {opened} opened");
+    assert_eq!(r["new"], 4096);
+    let dropped = opened - 4096;
+    assert_eq!(records(&store, &[]).len(), 4096);
+    // Shown without --audit (a misbehaving device, not a count below the threshold).
+    assert_eq!(
+        status(&store, false)["windows"],
+        serde_json::json!([{"window": 0, "state": "over_capacity", "dropped": dropped}])
+    );
+    let text = ok(&status_args(&store, &[]));
+    assert!(
+        text.contains(&format!(
+            "window 0: over capacity: {dropped} opened vouchers"
+        )),
+        "{text}"
+    );
+    // Sending them again stores nothing more.
+    assert_eq!(open(&s, &store, &sent)["new"], 0);
+    assert_eq!(records(&store, &[]).len(), 4096);
 }
 
 #[test]
@@ -1151,8 +1761,8 @@ fn v1_files_are_refused_with_a_version_message() {
     open(&s, &store, &v);
     assert!(!s.path("store.sqlite-wal").exists(), "WAL not checkpointed");
     let mut db = std::fs::read(&store).unwrap();
-    // SQLite's header holds the user version at offset 60 (big-endian).
-    assert_eq!(&db[60..64], &2u32.to_be_bytes());
+    // SQLite's header holds the user version at offset 60 (big-endian): schema version 3.
+    assert_eq!(&db[60..64], &3u32.to_be_bytes());
     db[60..64].copy_from_slice(&1u32.to_be_bytes());
     let old = s.path("old.sqlite");
     std::fs::write(&old, &db).unwrap();
@@ -1161,6 +1771,110 @@ fn v1_files_are_refused_with_a_version_message() {
         &server_open(&s.key, &s.db, &old, NOW, &[], &v),
         "schema version 1",
     );
+    // A store of a newer schema than this build's is refused too.
+    db[60..64].copy_from_slice(&4u32.to_be_bytes());
+    let newer = s.path("newer.sqlite");
+    std::fs::write(&newer, &db).unwrap();
+    fails(&status_args(&newer, &[]), "schema version 4");
+}
+
+/// The account store's schema version 2 (before reveal keys and capacity), as released.
+const SCHEMA_V2: &str = "
+    CREATE TABLE accounts (
+        account TEXT NOT NULL,
+        window INTEGER NOT NULL,
+        threshold INTEGER NOT NULL,
+        s_max INTEGER NOT NULL,
+        rate_lo_ppm INTEGER NOT NULL,
+        rate_hi_ppm INTEGER NOT NULL,
+        context BLOB NOT NULL,
+        revealed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account, window)
+    );
+    CREATE TABLE opened (
+        account TEXT NOT NULL,
+        window INTEGER NOT NULL,
+        q BLOB NOT NULL,
+        record BLOB NOT NULL,
+        arrival INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (account, window, q)
+    );
+    CREATE INDEX opened_by_seq ON opened(account, window, seq);
+    PRAGMA user_version = 2;";
+
+/// The columns of a store table.
+fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_schema_version_2_store_is_migrated_on_open() {
+    let s = setup();
+    let client = s.client_key();
+    // Two listed items (T = 3) opened into a current store, copied into a version-2 store.
+    let v = vouchers(&s, &client, &s.media[..2], "v");
+    let current = s.path("current.sqlite");
+    open(&s, &current, &v);
+    let old = s.path("v2.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch(SCHEMA_V2).unwrap();
+        conn.execute("ATTACH DATABASE ?1 AS cur", [p(&current)])
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts SELECT account, window, threshold, s_max, rate_lo_ppm,
+                 rate_hi_ppm, context, revealed FROM cur.accounts;
+             INSERT INTO opened SELECT account, window, q, record, arrival, seq FROM cur.opened;
+             DETACH DATABASE cur;",
+        )
+        .unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        assert!(!columns(&conn, "accounts").contains(&"reveal_keys".to_string()));
+    }
+    // Read as it was: the same records and state.
+    assert_eq!(records(&old, &[]), records(&current, &[]));
+    assert_eq!(opened_in_window_0(&old), 2);
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let cols = columns(&conn, "accounts");
+        assert!(
+            cols.contains(&"reveal_keys".to_string()) && cols.contains(&"dropped".to_string()),
+            "{cols:?}"
+        );
+        let (keys, dropped): (Vec<u8>, i64) = conn
+            .query_row("SELECT reveal_keys, dropped FROM accounts", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((keys.len(), dropped), (0, 0));
+    }
+    // And it works on: the third listed item reveals, and the reveal's key is kept.
+    let third = vouchers(&s, &client, &s.media[2..3], "third");
+    assert_eq!(open(&s, &old, &third)["new"], 1);
+    let st = status(&old, false);
+    assert_eq!(st["windows"][0]["state"], "revealed");
+    assert_eq!(st["windows"][0]["real"].as_array().unwrap().len(), 3);
+    let conn = rusqlite::Connection::open(&old).unwrap();
+    let (keys, revealed): (Vec<u8>, i64) = conn
+        .query_row("SELECT reveal_keys, revealed FROM accounts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((keys.len(), revealed), (32, 1));
 }
 
 #[test]
@@ -1260,10 +1974,12 @@ fn simulate_reports_reveal_probability_and_advantage_by_matches() {
 #[test]
 fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
     // A device that breaks its own voucher's inner layer must not learn from the server's
-    // answer whether the outer layer opened (whether the item is listed).
+    // answer whether the outer layer opened (whether the item is listed): without --audit,
+    // what the server prints and its exit code are the same for a listed item's broken
+    // voucher, an unlisted item's broken voucher and an unlisted item's intact one, and
+    // nothing is stored for any of them.
     let s = setup();
     let client = s.client_key();
-    let store = s.path("store.sqlite");
     let listed = vouchers(&s, &client, &s.media[..1], "listed");
     let unlisted = vouchers(&s, &client, &s.media[10..11], "unlisted");
     let broken = |v: &Path, name: &str| {
@@ -1275,38 +1991,52 @@ fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
     };
     let a = broken(&listed[0], "a.bmv");
     let b = broken(&unlisted[0], "b.bmv");
-    let plain_a = ok(&server_open(
-        &s.key,
-        &s.db,
-        &store,
-        NOW,
-        &[],
-        std::slice::from_ref(&a),
-    ));
-    let plain_b = ok(&server_open(
-        &s.key,
-        &s.db,
-        &store,
-        NOW,
-        &[],
-        std::slice::from_ref(&b),
-    ));
-    assert_eq!(plain_a, plain_b);
-    let audit = ok(&server_open(
-        &s.key,
-        &s.db,
-        &store,
-        NOW,
-        &["--json", "--audit"],
-        &[a, b],
-    ));
-    let r: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    // What the sender's side sees (exit code, stdout, stderr), each into a fresh store.
+    let seen = |voucher: &Path, extra: &[&str], store: &str| {
+        let o = run(&server_open(
+            &s.key,
+            &s.db,
+            &s.path(store),
+            NOW,
+            extra,
+            &[voucher.to_path_buf()],
+        ));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (o.status.code(), o.stdout, o.stderr)
+    };
+    for extra in [&[][..], &["--json"][..]] {
+        let plain_a = seen(&a, extra, "a.sqlite");
+        let plain_b = seen(&b, extra, "b.sqlite");
+        let closed = seen(&unlisted[0], extra, "c.sqlite");
+        assert_eq!(plain_a, plain_b, "{extra:?}");
+        assert_eq!(plain_a, closed, "{extra:?}");
+    }
+    let json = seen(&a, &["--json"], "a.sqlite").1;
     assert_eq!(
-        (&r["opened"], &r["corrupt"], &r["no_match"]),
-        (
-            &serde_json::json!(0),
-            &serde_json::json!(1),
-            &serde_json::json!(1)
-        )
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap(),
+        serde_json::json!({"vouchers": 1, "refused": 0, "late": 0, "pruned": 0})
+    );
+    // Nothing was stored: the store has no such account.
+    for store in ["a.sqlite", "b.sqlite"] {
+        fails(&status_args(&s.path(store), &[]), "no such account");
+    }
+    // Only --audit tells them apart, and only as a count.
+    let store = s.path("store.sqlite");
+    let r = open(&s, &store, &[a, b]);
+    assert_eq!(
+        r,
+        serde_json::json!({"vouchers": 2, "opened": 0, "new": 0, "no_match": 2, "malformed_inner": 1, "refused": 0, "late": 0, "pruned": 0})
+    );
+    let text = ok(&server_open(
+        &s.key,
+        &s.db,
+        &store,
+        NOW,
+        &["--audit"],
+        std::slice::from_ref(&s.path("a.bmv")),
+    ));
+    assert!(
+        text.contains("0 opened (0 new), 1 not opened (of which 1 with a broken inner layer)"),
+        "{text}"
     );
 }

@@ -137,7 +137,12 @@ impl Serve {
             .arg(w.path("db.bmdb"))
             .args(["--store", store, "--operator-token-file"])
             .arg(w.path("token"))
-            .args(["--listen", "127.0.0.1:0", "--operator-listen", "127.0.0.1:0"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--operator-listen",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -185,10 +190,19 @@ impl Drop for Serve {
 }
 
 /// One HTTP/1.1 request (Connection: close): (status, body).
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -208,7 +222,10 @@ fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other("no status"))?;
     let mut body = raw[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Ok((status, body))
@@ -265,7 +282,10 @@ fn metric(s: &Serve, name: &str) -> u64 {
 fn settle(s: &Serve, accounts: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let start = Instant::now();
     while metric(s, "blindmatch_queue_depth") > 0 {
-        assert!(start.elapsed() < Duration::from_secs(120), "the queue never drained");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the queue never drained"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Evaluation follows filing; give workers a moment, then read (reading also evaluates).
@@ -301,7 +321,16 @@ fn sqlite(w: &World) -> String {
 /// Records held per account (through the CLI's audit view of the same store).
 fn held(store: &str, account: &str) -> usize {
     let o = Command::new(env!("CARGO_BIN_EXE_blindmatch"))
-        .args(["server", "records", "--audit", "--json", "--store", store, "--account", account])
+        .args([
+            "server",
+            "records",
+            "--audit",
+            "--json",
+            "--store",
+            store,
+            "--account",
+            account,
+        ])
         .output()
         .unwrap();
     if !o.status.success() {
@@ -321,7 +350,9 @@ fn postgres() -> Option<String> {
                 Ok("true"),
                 "CI=true but BLINDMATCH_TEST_PG is not set: PostgreSQL tests must run under CI"
             );
-            eprintln!("skipped: BLINDMATCH_TEST_PG is not set (run scripts/test.sh to set up PostgreSQL)");
+            eprintln!(
+                "skipped: BLINDMATCH_TEST_PG is not set (run scripts/test.sh to set up PostgreSQL)"
+            );
             None
         }
     }
@@ -364,10 +395,20 @@ fn intake_answers_the_same_whatever_the_vouchers_hold_and_never_opens() {
     assert_eq!(metric(&s, "blindmatch_queue_depth"), 4);
     assert_eq!(metric(&s, "blindmatch_vouchers_opened_total"), 0);
     // Framing, size and rate errors are answered without storing anything.
-    let (code, _) = http(&s.intake, "POST", "/v1/accounts/alice/vouchers", &[], &[1, 0, 0, 0]).unwrap();
+    let (code, _) = http(
+        &s.intake,
+        "POST",
+        "/v1/accounts/alice/vouchers",
+        &[],
+        &[1, 0, 0, 0],
+    )
+    .unwrap();
     assert_eq!(code, 400);
     let long = "a".repeat(256);
-    assert_eq!(post(&s, &long, std::slice::from_ref(&listed)).unwrap().0, 400);
+    assert_eq!(
+        post(&s, &long, std::slice::from_ref(&listed)).unwrap().0,
+        400
+    );
     assert_eq!(metric(&s, "blindmatch_queue_depth"), 4);
     // The operator API needs the token; below-threshold state needs --audit.
     let (code, _) = http(&s.operator, "GET", "/metrics", &[], b"").unwrap();
@@ -392,7 +433,16 @@ fn body_and_rate_limits_answer_413_and_429() {
     let s = Serve::start(
         &w,
         &sqlite(&w),
-        &["--workers", "0", "--max-body", "4096", "--account-rate", "1", "--account-burst", "3"],
+        &[
+            "--workers",
+            "0",
+            "--max-body",
+            "4096",
+            "--account-rate",
+            "1",
+            "--account-burst",
+            "3",
+        ],
     );
     let c = w.client("bob");
     let t = now();
@@ -403,8 +453,16 @@ fn body_and_rate_limits_answer_413_and_429() {
     let big = vec![vec![7u8; 5000]];
     assert_eq!(post(&s, "bob", &big).unwrap().0, 413);
     assert_eq!(post(&s, "bob", &v[1..3]).unwrap().0, 202);
-    assert_eq!(post(&s, "bob", &v[3..4]).unwrap().0, 429, "burst of 3 used up");
-    assert_eq!(post(&s, "carol", &v[3..4]).unwrap().0, 202, "limits are per account");
+    assert_eq!(
+        post(&s, "bob", &v[3..4]).unwrap().0,
+        429,
+        "burst of 3 used up"
+    );
+    assert_eq!(
+        post(&s, "carol", &v[3..4]).unwrap().0,
+        202,
+        "limits are per account"
+    );
     assert_eq!(metric(&s, "blindmatch_queue_depth"), 4);
 }
 
@@ -421,26 +479,33 @@ fn send_all(intake: impl Fn() -> String + Sync, plan: &[Sends], during: impl FnO
     let third = batches.len() / 3;
     std::thread::scope(|sc| {
         for _ in 0..4 {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((account, vs)) = batches.get(i) else { break };
-                let start = Instant::now();
+            sc.spawn(|| {
                 loop {
-                    let addr = intake();
-                    let got = http(
-                        &addr,
-                        "POST",
-                        &format!("/v1/accounts/{account}/vouchers"),
-                        &[("Content-Type", "application/vnd.blindmatch.vouchers")],
-                        &frame(vs),
-                    );
-                    if matches!(got, Ok((202, _))) {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((account, vs)) = batches.get(i) else {
                         break;
+                    };
+                    let start = Instant::now();
+                    loop {
+                        let addr = intake();
+                        let got = http(
+                            &addr,
+                            "POST",
+                            &format!("/v1/accounts/{account}/vouchers"),
+                            &[("Content-Type", "application/vnd.blindmatch.vouchers")],
+                            &frame(vs),
+                        );
+                        if matches!(got, Ok((202, _))) {
+                            break;
+                        }
+                        assert!(
+                            start.elapsed() < Duration::from_secs(120),
+                            "batch {i} never acknowledged: {got:?}"
+                        );
+                        std::thread::sleep(Duration::from_millis(50));
                     }
-                    assert!(start.elapsed() < Duration::from_secs(120), "batch {i} never acknowledged: {got:?}");
-                    std::thread::sleep(Duration::from_millis(50));
+                    acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
-                acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
         while acked.load(std::sync::atomic::Ordering::SeqCst) < third {
@@ -464,7 +529,11 @@ fn killed_mid_load(store: &str, prefix: &str) {
         .collect();
     // Vouchers are bound to the account id they were made for: remake them under the prefixed
     // ids (the plan above only fixed the items).
-    let plan = if prefix.is_empty() { plan } else { plan_for(&w, &plan) };
+    let plan = if prefix.is_empty() {
+        plan
+    } else {
+        plan_for(&w, &plan)
+    };
     let first = std::sync::Mutex::new(Some(Serve::start(&w, store, &["--lease-ms", "1000"])));
     let addr = std::sync::Mutex::new(first.lock().unwrap().as_ref().unwrap().intake.clone());
     send_all(
@@ -550,7 +619,9 @@ fn postgres_several_serve_processes_share_one_database() {
             })
             .collect::<Vec<_>>(),
     );
-    let servers: Vec<Serve> = (0..3).map(|_| Serve::start(&w, &url, &["--workers", "1"])).collect();
+    let servers: Vec<Serve> = (0..3)
+        .map(|_| Serve::start(&w, &url, &["--workers", "1"]))
+        .collect();
     let addrs: Vec<String> = servers.iter().map(|s| s.intake.clone()).collect();
     let rr = std::sync::atomic::AtomicUsize::new(0);
     send_all(

@@ -99,20 +99,33 @@ fn status(code: StatusCode, body: &'static str) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn vouchers(State(app): State<Arc<App>>, Path(account): Path<String>, body: Bytes) -> Response {
+async fn vouchers(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Response {
     let m = &app.metrics;
     if account.is_empty() || account.len() > 255 {
         Metrics::add(&m.requests_bad, 1);
-        return status(StatusCode::BAD_REQUEST, r#"{"error":"account id must be 1 to 255 bytes"}"#);
+        return status(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"account id must be 1 to 255 bytes"}"#,
+        );
     }
     let Some(framed) = frames(&body) else {
         Metrics::add(&m.requests_bad, 1);
-        return status(StatusCode::BAD_REQUEST, r#"{"error":"malformed voucher framing"}"#);
+        return status(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"malformed voucher framing"}"#,
+        );
     };
     let n = framed.len();
     if let Err(wait) = app.limits.take(&account, n) {
         Metrics::add(&m.requests_limited, 1);
-        let mut r = status(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"account rate limit"}"#);
+        let mut r = status(
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"error":"account rate limit"}"#,
+        );
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -143,11 +156,17 @@ async fn vouchers(State(app): State<Arc<App>>, Path(account): Path<String>, body
         Ok(Err(e)) => {
             eprintln!("blindmatch serve: intake: {}", super::store_error(&app, e));
             Metrics::add(&m.requests_unavailable, 1);
-            status(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"store unavailable"}"#)
+            status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"store unavailable"}"#,
+            )
         }
         Err(_) => {
             Metrics::add(&m.requests_unavailable, 1);
-            status(StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"store unavailable"}"#)
+            status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"store unavailable"}"#,
+            )
         }
     }
 }
@@ -167,7 +186,10 @@ mod tests {
 
     #[test]
     fn framing_is_checked_strictly() {
-        assert_eq!(frames(&frame(&[b"abc", b"de"])), Some(vec![&b"abc"[..], b"de"]));
+        assert_eq!(
+            frames(&frame(&[b"abc", b"de"])),
+            Some(vec![&b"abc"[..], b"de"])
+        );
         assert_eq!(frames(b""), None);
         assert_eq!(frames(&frame(&[b""])), None, "a zero length");
         let mut truncated = frame(&[b"abc"]);
@@ -178,7 +200,10 @@ mod tests {
         assert_eq!(frames(&frame(&[&big])), None);
         let many: Vec<&[u8]> = (0..=MAX_FRAMES).map(|_| &b"x"[..]).collect();
         assert_eq!(frames(&frame(&many)), None);
-        assert_eq!(frames(&frame(&many[..MAX_FRAMES])).map(|f| f.len()), Some(MAX_FRAMES));
+        assert_eq!(
+            frames(&frame(&many[..MAX_FRAMES])).map(|f| f.len()),
+            Some(MAX_FRAMES)
+        );
     }
 
     #[test]

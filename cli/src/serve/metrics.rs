@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds (milliseconds) of the receipt-to-opening latency histogram.
-const BUCKETS_MS: [u64; 12] = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
+const BUCKETS_MS: [u64; 12] = [
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000,
+];
 
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -66,21 +68,72 @@ impl Metrics {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let counters: [(&str, &str, u64); 12] = [
-            ("blindmatch_vouchers_received_total", "Vouchers durably stored by intake.", g(&self.received)),
-            ("blindmatch_requests_accepted_total", "Intake requests answered 202.", g(&self.requests_accepted)),
-            ("blindmatch_requests_bad_total", "Intake requests answered 400 or 413.", g(&self.requests_bad)),
-            ("blindmatch_requests_limited_total", "Intake requests answered 429.", g(&self.requests_limited)),
-            ("blindmatch_requests_unavailable_total", "Intake requests answered 503.", g(&self.requests_unavailable)),
-            ("blindmatch_vouchers_opened_total", "Vouchers whose outer layer opened (real matches and synthetic alike).", g(&self.opened)),
-            ("blindmatch_vouchers_not_opened_total", "Vouchers that did not open (including malformed inner layers).", g(&self.not_opened)),
-            ("blindmatch_vouchers_malformed_inner_total", "Vouchers whose outer layer opened and inner layer did not (this process).", malformed),
-            ("blindmatch_vouchers_refused_total", "Vouchers refused as structurally malformed.", g(&self.refused)),
-            ("blindmatch_vouchers_late_total", "Vouchers for a window not accepted any more.", g(&self.late)),
-            ("blindmatch_records_dropped_total", "Opened vouchers dropped because their account was at capacity.", g(&self.dropped)),
-            ("blindmatch_reveals_total", "Account windows that crossed the threshold (this process).", g(&self.reveals)),
+            (
+                "blindmatch_vouchers_received_total",
+                "Vouchers durably stored by intake.",
+                g(&self.received),
+            ),
+            (
+                "blindmatch_requests_accepted_total",
+                "Intake requests answered 202.",
+                g(&self.requests_accepted),
+            ),
+            (
+                "blindmatch_requests_bad_total",
+                "Intake requests answered 400 or 413.",
+                g(&self.requests_bad),
+            ),
+            (
+                "blindmatch_requests_limited_total",
+                "Intake requests answered 429.",
+                g(&self.requests_limited),
+            ),
+            (
+                "blindmatch_requests_unavailable_total",
+                "Intake requests answered 503.",
+                g(&self.requests_unavailable),
+            ),
+            (
+                "blindmatch_vouchers_opened_total",
+                "Vouchers whose outer layer opened (real matches and synthetic alike).",
+                g(&self.opened),
+            ),
+            (
+                "blindmatch_vouchers_not_opened_total",
+                "Vouchers that did not open (including malformed inner layers).",
+                g(&self.not_opened),
+            ),
+            (
+                "blindmatch_vouchers_malformed_inner_total",
+                "Vouchers whose outer layer opened and inner layer did not (this process).",
+                malformed,
+            ),
+            (
+                "blindmatch_vouchers_refused_total",
+                "Vouchers refused as structurally malformed.",
+                g(&self.refused),
+            ),
+            (
+                "blindmatch_vouchers_late_total",
+                "Vouchers for a window not accepted any more.",
+                g(&self.late),
+            ),
+            (
+                "blindmatch_records_dropped_total",
+                "Opened vouchers dropped because their account was at capacity.",
+                g(&self.dropped),
+            ),
+            (
+                "blindmatch_reveals_total",
+                "Account windows that crossed the threshold (this process).",
+                g(&self.reveals),
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         }
         if let Some(d) = queue_depth {
             let _ = writeln!(
@@ -92,7 +145,10 @@ impl Metrics {
             out,
             "# HELP blindmatch_store_seconds_total Time spent in store calls (wall), by call.\n# TYPE blindmatch_store_seconds_total counter"
         );
-        for (kind, c) in ["enqueue", "claim", "file", "evaluate"].iter().zip(&self.store_us) {
+        for (kind, c) in ["enqueue", "claim", "file", "evaluate"]
+            .iter()
+            .zip(&self.store_us)
+        {
             let _ = writeln!(
                 out,
                 "blindmatch_store_seconds_total{{call=\"{kind}\"}} {:.6}",

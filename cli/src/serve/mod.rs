@@ -15,9 +15,9 @@ use crate::fail::{Context, Fail, Result};
 use crate::files;
 use crate::server::{open_store, redact, store_fail};
 use crate::store::Store;
+use axum::serve::ListenerExt;
 use blindmatch_core::Database;
 use blindmatch_core::server::Opener;
-use axum::serve::ListenerExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -185,8 +185,12 @@ async fn serve(app: Arc<App>, listen: &str, operator_listen: &str) -> Result<()>
         .await
         .map_err(|e| Fail::msg(format!("cannot listen on {operator_listen}: {e}")))?;
     let (ia, oa) = (
-        intake_l.local_addr().map_err(|e| Fail::msg(e.to_string()))?,
-        operator_l.local_addr().map_err(|e| Fail::msg(e.to_string()))?,
+        intake_l
+            .local_addr()
+            .map_err(|e| Fail::msg(e.to_string()))?,
+        operator_l
+            .local_addr()
+            .map_err(|e| Fail::msg(e.to_string()))?,
     );
     // One line tests and operators can wait for.
     println!(
@@ -199,10 +203,7 @@ async fn serve(app: Arc<App>, listen: &str, operator_listen: &str) -> Result<()>
     let nodelay = |io: &mut tokio::net::TcpStream| {
         let _ = io.set_nodelay(true);
     };
-    let intake = axum::serve(
-        intake_l.tap_io(nodelay),
-        intake::router(app.clone()),
-    );
+    let intake = axum::serve(intake_l.tap_io(nodelay), intake::router(app.clone()));
     let operator = axum::serve(operator_l.tap_io(nodelay), operator::router(app.clone()));
     tokio::select! {
         r = intake => r.map_err(|e| Fail::msg(format!("intake: {e}"))),

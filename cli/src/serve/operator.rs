@@ -33,7 +33,12 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
 }
 
 fn json(code: StatusCode, v: &serde_json::Value) -> Response {
-    (code, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {
@@ -86,7 +91,10 @@ async fn per_account(app: Arc<App>, account: String, audit_view: bool) -> Respon
     let windows = match got {
         Ok(Ok(w)) => w,
         Ok(Err(e)) => {
-            eprintln!("blindmatch serve: operator: {}", super::store_error(&app, e));
+            eprintln!(
+                "blindmatch serve: operator: {}",
+                super::store_error(&app, e)
+            );
             return json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &serde_json::json!({"error": "store unavailable"}),

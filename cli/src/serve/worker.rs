@@ -27,14 +27,23 @@ pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
             None => match crate::store::open(&app.store_spec) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("blindmatch serve: worker {index}: {}", super::store_error(app, e));
+                    eprintln!(
+                        "blindmatch serve: worker {index}: {}",
+                        super::store_error(app, e)
+                    );
                     std::thread::sleep(Duration::from_secs(1));
                     continue;
                 }
             },
         };
         let mut s = s;
-        match step(app, s.as_mut(), batch, lease_ms, index == 0 && last_prune.elapsed() > PRUNE_EVERY) {
+        match step(
+            app,
+            s.as_mut(),
+            batch,
+            lease_ms,
+            index == 0 && last_prune.elapsed() > PRUNE_EVERY,
+        ) {
             Ok(worked) => {
                 if index == 0 && last_prune.elapsed() > PRUNE_EVERY {
                     last_prune = Instant::now();
@@ -47,7 +56,10 @@ pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
             Err(e) => {
                 // Drop the connection (it may be the broken part) and start again; the batch
                 // stays leased and is taken again when the lease expires.
-                eprintln!("blindmatch serve: worker {index}: {}", super::store_error(app, e));
+                eprintln!(
+                    "blindmatch serve: worker {index}: {}",
+                    super::store_error(app, e)
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
@@ -91,7 +103,11 @@ fn step(
 }
 
 /// Open a claimed batch (per account, batched on all cores) and file the opened records.
-fn file(app: &App, store: &mut dyn Store, claimed: &[Queued]) -> Result<(), crate::store::StoreError> {
+fn file(
+    app: &App,
+    store: &mut dyn Store,
+    claimed: &[Queued],
+) -> Result<(), crate::store::StoreError> {
     let m = &app.metrics;
     let accepting = Accepting::at(app.db.schedule(), app.now(), app.grace).ok();
     let mut by_account: BTreeMap<&str, Vec<&Queued>> = BTreeMap::new();
@@ -121,13 +137,7 @@ fn file(app: &App, store: &mut dyn Store, claimed: &[Queued]) -> Result<(), crat
     let done: Vec<i64> = claimed.iter().map(|q| q.id).collect();
     let now = app.now();
     let t = Instant::now();
-    let filed = store.file(
-        app.db.params(),
-        &app.db.context(),
-        &records,
-        &done,
-        now,
-    )?;
+    let filed = store.file(app.db.params(), &app.db.context(), &records, &done, now)?;
     Metrics::time(&m.store_us[metrics::FILE], t);
     let filed_at = super::now_ms();
     for q in claimed {

@@ -94,6 +94,8 @@ pub struct Changed {
     pub account: String,
     /// The window.
     pub window: u64,
+    /// Its change counter when listed; pass it back to [`Store::evaluated`].
+    pub version: i64,
 }
 
 /// What one [`Store::file`] did.

@@ -181,9 +181,8 @@ impl Statements {
                 r#"SELECT record, arrival FROM opened WHERE account = $1 AND "window" = $2
                    ORDER BY seq"#,
             )?,
-            windows: c.prepare(
-                r#"SELECT "window" FROM accounts WHERE account = $1 ORDER BY "window""#,
-            )?,
+            windows: c
+                .prepare(r#"SELECT "window" FROM accounts WHERE account = $1 ORDER BY "window""#)?,
             lock_keys: c.prepare(
                 r#"SELECT reveal_keys FROM accounts WHERE account = $1 AND "window" = $2
                    FOR UPDATE"#,
@@ -560,5 +559,657 @@ impl Store for PostgresStore {
         let Conn { client, st } = self.conn()?;
         let n: i64 = client.query_one(&st.depth, &[])?.get(0);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real server: `BLINDMATCH_TEST_PG` (scripts/test.sh sets it from
+    //! scripts/postgres.sh). Each test works in a schema of its own, dropped at its end.
+
+    use super::*;
+    use blindmatch_core::server::DEFAULT_CAPACITY;
+    use std::collections::BTreeSet;
+
+    /// The server to test against; `None` (skip) when unset, except under CI.
+    fn test_url() -> Option<String> {
+        match std::env::var("BLINDMATCH_TEST_PG") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!(
+                        "BLINDMATCH_TEST_PG is not set under CI (scripts/test.sh sets it from scripts/postgres.sh)"
+                    );
+                }
+                eprintln!("skipped: BLINDMATCH_TEST_PG not set");
+                None
+            }
+        }
+    }
+
+    /// A fresh schema, and connections whose `search_path` is it.
+    struct Scratch {
+        admin: Client,
+        schema: String,
+        config: Config,
+    }
+
+    impl Scratch {
+        fn new(tag: &str) -> Option<Scratch> {
+            let url = test_url()?;
+            let base: Config = url.parse().expect("BLINDMATCH_TEST_PG is a PostgreSQL URL");
+            let mut admin = base.connect(NoTls).expect("connect to BLINDMATCH_TEST_PG");
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let schema = format!("bm_test_{tag}_{}_{nanos}", std::process::id());
+            admin
+                .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .expect("create the test schema");
+            let mut config = base.clone();
+            config.options(&format!("-c search_path={schema}"));
+            Some(Scratch {
+                admin,
+                schema,
+                config,
+            })
+        }
+
+        fn open(&self) -> PostgresStore {
+            PostgresStore::with_config(self.config.clone()).expect("open the store")
+        }
+
+        fn try_open(&self) -> Result<PostgresStore, StoreError> {
+            PostgresStore::with_config(self.config.clone())
+        }
+
+        fn scalar(&mut self, sql: &str) -> i64 {
+            self.admin
+                .query_one(&sql.replace("$S", &self.schema), &[])
+                .expect("query")
+                .get(0)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = self
+                .admin
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
+
+    fn params() -> Params {
+        Params::new(3, 4, 100_000, 200_000).expect("params")
+    }
+
+    /// A valid record of `window` whose Q is made of `n`.
+    fn rec(window: u64, n: u32) -> OpenedVoucher {
+        let mut q = [0u8; 32];
+        q[..4].copy_from_slice(&n.to_le_bytes());
+        q[31] = 0x5a;
+        let mut share = [0u8; 32];
+        share[0] = 7;
+        OpenedVoucher::from_parts(
+            window,
+            b"id",
+            q,
+            u64::from(n) + 1,
+            share,
+            &[1, 2, 3, 4],
+            b"ad",
+        )
+        .expect("record")
+    }
+
+    fn tagged(account: &str, recs: &[OpenedVoucher]) -> Vec<(String, OpenedVoucher)> {
+        recs.iter()
+            .map(|r| (account.to_string(), r.clone()))
+            .collect()
+    }
+
+    const CTX: [u8; 32] = [9; 32];
+
+    fn qs(l: &Loaded) -> Vec<[u8; 32]> {
+        l.records.iter().map(|s| *s.record.q()).collect()
+    }
+
+    #[test]
+    fn migrates_a_fresh_schema_reopens_and_refuses_a_newer_version() {
+        let Some(mut s) = Scratch::new("migrate") else {
+            return;
+        };
+        let mut st = s.open();
+        assert_eq!(
+            s.scalar("SELECT version FROM $S.blindmatch_schema"),
+            SCHEMA_VERSION
+        );
+        assert_eq!(s.scalar("SELECT count(*) FROM $S.blindmatch_schema"), 1);
+        for table in ["accounts", "opened", "queue"] {
+            let n = s.scalar(&format!(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = '$S' AND table_name = '{table}'"
+            ));
+            assert_eq!(n, 1, "{table}");
+        }
+        for index in ["opened_by_seq", "queue_by_lease", "accounts_changed"] {
+            let n = s.scalar(&format!(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = '$S' AND indexname = '{index}'"
+            ));
+            assert_eq!(n, 1, "{index}");
+        }
+        st.enqueue("a", &[b"v"], 1).expect("enqueue");
+        drop(st);
+        // Re-open: the data is kept, the version unchanged. (Through a URL that names the
+        // schema, as the module doc says.)
+        let url = test_url().expect("url");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let mut st = PostgresStore::connect(&format!(
+            "{url}{sep}options=-c%20search_path%3D{}",
+            s.schema
+        ))
+        .expect("open by URL");
+        assert_eq!(st.queue_depth().expect("depth"), 1);
+        assert_eq!(
+            s.scalar("SELECT version FROM $S.blindmatch_schema"),
+            SCHEMA_VERSION
+        );
+        drop(st);
+        // A newer version is refused.
+        s.admin
+            .batch_execute(&format!(
+                "UPDATE {}.blindmatch_schema SET version = 99",
+                s.schema
+            ))
+            .expect("bump");
+        assert!(matches!(s.try_open(), Err(StoreError::Version(99))));
+        // So is an older one no migration starts from.
+        s.admin
+            .batch_execute(&format!(
+                "UPDATE {}.blindmatch_schema SET version = 1",
+                s.schema
+            ))
+            .expect("lower");
+        assert!(matches!(s.try_open(), Err(StoreError::Version(1))));
+    }
+
+    #[test]
+    fn processes_opening_at_once_migrate_once() {
+        let Some(mut s) = Scratch::new("race") else {
+            return;
+        };
+        let config = s.config.clone();
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let c = config.clone();
+                std::thread::spawn(move || PostgresStore::with_config(c).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread").expect("open");
+        }
+        assert_eq!(s.scalar("SELECT count(*) FROM $S.blindmatch_schema"), 1);
+    }
+
+    #[test]
+    fn queue_claims_oldest_first_with_leases() {
+        let Some(s) = Scratch::new("queue") else {
+            return;
+        };
+        let mut st = s.open();
+        st.enqueue("a", &[b"a1", b"a2", b"a3"], 1_000)
+            .expect("enqueue");
+        st.enqueue("b", &[b"b1", b"b2"], 2_000).expect("enqueue");
+        st.enqueue("c", &[], 3_000).expect("enqueue nothing");
+        assert_eq!(st.queue_depth().expect("depth"), 5);
+
+        let first = st.claim(2, 10_000, 500).expect("claim");
+        assert_eq!(first.len(), 2);
+        assert!(first[0].id < first[1].id);
+        assert_eq!(first[0].account, "a");
+        assert_eq!(first[0].voucher, b"a1");
+        assert_eq!(first[1].voucher, b"a2");
+        assert_eq!(first[0].received_ms, 1_000);
+
+        let rest = st.claim(10, 10_000, 500).expect("claim");
+        let vouchers: Vec<&[u8]> = rest.iter().map(|q| &q.voucher[..]).collect();
+        assert_eq!(vouchers, [&b"a3"[..], b"b1", b"b2"]);
+        assert_eq!(rest[1].account, "b");
+        assert_eq!(rest[1].received_ms, 2_000);
+        // All leased until 10 500.
+        assert!(st.claim(10, 10_499, 500).expect("claim").is_empty());
+        // The lease expired: claimed again, oldest first.
+        let again = st.claim(10, 10_500, 1_000).expect("claim");
+        assert_eq!(again.len(), 5);
+        assert_eq!(again[0].id, first[0].id);
+        assert!(again.windows(2).all(|w| w[0].id < w[1].id));
+
+        // Filing deletes the done entries (and nothing else).
+        let done = [first[0].id, first[1].id];
+        let filed = st.file(&params(), &CTX, &[], &done, 5).expect("file");
+        assert_eq!(filed, Filed::default());
+        assert_eq!(st.queue_depth().expect("depth"), 3);
+        let left = st.claim(10, 20_000, 1).expect("claim");
+        assert!(left.iter().all(|q| !done.contains(&q.id)));
+        assert_eq!(st.claim(0, 30_000, 1).expect("claim none").len(), 0);
+    }
+
+    #[test]
+    fn concurrent_claims_never_share_an_entry() {
+        let Some(s) = Scratch::new("claims") else {
+            return;
+        };
+        let mut st = s.open();
+        let vouchers: Vec<Vec<u8>> = (0..600u32).map(|i| i.to_le_bytes().to_vec()).collect();
+        for chunk in vouchers.chunks(50) {
+            let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+            st.enqueue("acct", &refs, 1).expect("enqueue");
+        }
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = s.config.clone();
+                std::thread::spawn(move || {
+                    let mut st = PostgresStore::with_config(c).expect("open");
+                    let mut got = Vec::new();
+                    loop {
+                        let batch = st.claim(7, 1_000, 1_000_000).expect("claim");
+                        if batch.is_empty() {
+                            break got;
+                        }
+                        got.extend(batch.iter().map(|q| q.id));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut claimers = 0;
+        for h in handles {
+            let got = h.join().expect("thread");
+            claimers += usize::from(!got.is_empty());
+            all.extend(got);
+        }
+        let distinct: BTreeSet<i64> = all.iter().copied().collect();
+        assert_eq!(all.len(), 600, "every entry claimed once");
+        assert_eq!(distinct.len(), 600, "no entry claimed twice");
+        assert!(claimers >= 1);
+        assert_eq!(st.queue_depth().expect("depth"), 600);
+    }
+
+    #[test]
+    fn filing_is_idempotent_and_keeps_arrival_order() {
+        let Some(s) = Scratch::new("file") else {
+            return;
+        };
+        let mut st = s.open();
+        let p = params();
+        let batch: Vec<OpenedVoucher> = [5u32, 3, 9, 1].iter().map(|n| rec(7, *n)).collect();
+        let f = st
+            .file(&p, &CTX, &tagged("a", &batch), &[], 100)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 4,
+                dropped: 0
+            }
+        );
+        let again = st
+            .file(&p, &CTX, &tagged("a", &batch), &[], 200)
+            .expect("refile");
+        assert_eq!(again, Filed::default());
+        // A later batch with a duplicate inside it and one already stored.
+        let later = vec![rec(7, 2), rec(7, 2), rec(7, 9), rec(7, 4)];
+        let f = st
+            .file(&p, &CTX, &tagged("a", &later), &[], 300)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 2,
+                dropped: 0
+            }
+        );
+
+        let l = st.load("a", 7).expect("load").expect("window");
+        let want: Vec<[u8; 32]> = [5u32, 3, 9, 1, 2, 4]
+            .iter()
+            .map(|n| *rec(7, *n).q())
+            .collect();
+        assert_eq!(qs(&l), want);
+        let arrivals: Vec<u64> = l.records.iter().map(|s| s.arrival).collect();
+        assert_eq!(arrivals, [100, 100, 100, 100, 300, 300]);
+        assert!(l.records[0].record.to_bytes() == batch[0].to_bytes());
+        assert_eq!(l.params.threshold(), p.threshold());
+        assert_eq!(l.params.s_max(), p.s_max());
+        assert_eq!(l.params.rate_range_ppm(), p.rate_range_ppm());
+        assert_eq!(l.dropped, 0);
+        assert!(l.reveal_keys.is_empty());
+        assert_eq!(l.version, 3, "every filing into the window counts");
+
+        assert!(st.load("a", 8).expect("load").is_none());
+        assert!(st.load("b", 7).expect("load").is_none());
+        st.add_records("a", &[rec(2, 1), rec(11, 1)]);
+        assert_eq!(st.windows("a").expect("windows"), [2, 7, 11]);
+        assert!(st.windows("nobody").expect("windows").is_empty());
+    }
+
+    impl PostgresStore {
+        fn add_records(&mut self, account: &str, recs: &[OpenedVoucher]) -> usize {
+            let s: &mut dyn Store = self;
+            s.add(account, &params(), &CTX, recs, 1).expect("add")
+        }
+    }
+
+    #[test]
+    fn capacity_drops_new_records_only() {
+        let Some(s) = Scratch::new("capacity") else {
+            return;
+        };
+        let mut st = s.open();
+        let p = params();
+        let cap = u32::try_from(DEFAULT_CAPACITY).expect("capacity");
+        let head: Vec<OpenedVoucher> = (0..cap - 2).map(|n| rec(1, n)).collect();
+        let f = st
+            .file(&p, &CTX, &tagged("a", &head), &[], 1)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: head.len(),
+                dropped: 0
+            }
+        );
+        // 2 fit, 3 are dropped; the already stored ones are neither.
+        let tail: Vec<OpenedVoucher> = (cap - 4..cap + 3).map(|n| rec(1, n)).collect();
+        let f = st
+            .file(&p, &CTX, &tagged("a", &tail), &[], 2)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 2,
+                dropped: 3
+            }
+        );
+        // Stored ones again: nothing; the dropped ones again: dropped again.
+        let f = st
+            .file(&p, &CTX, &tagged("a", &head[..10]), &[], 3)
+            .expect("file");
+        assert_eq!(f, Filed::default());
+        let f = st
+            .file(&p, &CTX, &tagged("a", &tail[4..]), &[], 3)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 0,
+                dropped: 3
+            }
+        );
+        let l = st.load("a", 1).expect("load").expect("window");
+        assert_eq!(l.records.len(), DEFAULT_CAPACITY);
+        assert_eq!(l.dropped, 6);
+        assert_eq!(
+            *l.records.last().expect("last").record.q(),
+            *rec(1, cap - 1).q()
+        );
+        // Another window of the same account has its own capacity.
+        let f = st
+            .file(&p, &CTX, &tagged("a", &[rec(2, 0)]), &[], 4)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 1,
+                dropped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn another_context_is_refused_and_the_batch_rolled_back() {
+        let Some(s) = Scratch::new("context") else {
+            return;
+        };
+        let mut st = s.open();
+        let p = params();
+        st.file(&p, &CTX, &tagged("a", &[rec(1, 1)]), &[], 1)
+            .expect("file");
+        st.enqueue("a", &[b"x"], 1).expect("enqueue");
+        let id = st.claim(1, 1, 1).expect("claim")[0].id;
+        // "b" sorts after "a": its record is filed before the mismatch is found.
+        let mut mixed = tagged("b", &[rec(1, 2)]);
+        mixed.extend(tagged("a", &[rec(1, 3)]));
+        mixed.extend(tagged("c", &[rec(1, 4)]));
+        let other = [8u8; 32];
+        assert!(matches!(
+            st.file(&p, &other, &mixed, &[id], 2),
+            Err(StoreError::ParamsMismatch)
+        ));
+        // Nothing of the batch was kept: no "b" or "c", the queue entry still there.
+        assert!(st.windows("b").expect("windows").is_empty());
+        assert!(st.windows("c").expect("windows").is_empty());
+        assert_eq!(st.queue_depth().expect("depth"), 1);
+        let l = st.load("a", 1).expect("load").expect("window");
+        assert_eq!(l.records.len(), 1);
+        assert_eq!(l.version, 1);
+        // The connection is usable after the rollback; the right context still files.
+        let f = st.file(&p, &CTX, &mixed, &[id], 3).expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 3,
+                dropped: 0
+            }
+        );
+        assert_eq!(st.queue_depth().expect("depth"), 0);
+        // A new window of the same account may be under another context.
+        st.file(&p, &other, &tagged("a", &[rec(2, 1)]), &[], 4)
+            .expect("file");
+    }
+
+    #[test]
+    fn changed_and_evaluated_track_versions_and_merge_keys() {
+        let Some(s) = Scratch::new("changed") else {
+            return;
+        };
+        let mut st = s.open();
+        let p = params();
+        let mut batch = tagged("a", &[rec(1, 1), rec(1, 2)]);
+        batch.extend(tagged("b", &[rec(2, 1)]));
+        st.file(&p, &CTX, &batch, &[], 1).expect("file");
+        let mut ch: Vec<(String, u64, i64)> = st
+            .changed(10)
+            .expect("changed")
+            .into_iter()
+            .map(|c| (c.account, c.window, c.version))
+            .collect();
+        ch.sort();
+        assert_eq!(ch, [("a".into(), 1, 1), ("b".into(), 2, 1)]);
+        assert_eq!(st.changed(1).expect("changed").len(), 1);
+
+        let va = st.load("a", 1).expect("load").expect("a").version;
+        st.evaluated("a", 1, va, &[]).expect("evaluated");
+        let ch = st.changed(10).expect("changed");
+        assert_eq!(ch.len(), 1);
+        assert_eq!((ch[0].account.as_str(), ch[0].window), ("b", 2));
+
+        // A record filed after loading: changed again, even after evaluated at the old version.
+        st.file(&p, &CTX, &tagged("a", &[rec(1, 3)]), &[], 2)
+            .expect("file");
+        st.evaluated("a", 1, va, &[]).expect("evaluated stale");
+        let ch = st.changed(10).expect("changed");
+        assert!(ch.iter().any(|c| c.account == "a" && c.version == va + 1));
+        st.evaluated("a", 1, va + 1, &[]).expect("evaluated");
+        // An older evaluation arriving late does not move the counter back.
+        st.evaluated("a", 1, va, &[]).expect("evaluated late");
+        assert!(
+            st.changed(10)
+                .expect("changed")
+                .iter()
+                .all(|c| c.account != "a")
+        );
+
+        // Reveal keys: a union, in first-seen order, never lost.
+        let (k1, k2, k3) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        st.evaluated("b", 2, 1, &[k1]).expect("evaluated");
+        st.evaluated("b", 2, 1, &[k2, k1]).expect("evaluated");
+        st.evaluated("b", 2, 1, &[]).expect("evaluated");
+        st.evaluated("b", 2, 1, &[k3]).expect("evaluated");
+        let l = st.load("b", 2).expect("load").expect("b");
+        assert_eq!(l.reveal_keys, [k1, k2, k3]);
+        assert!(st.changed(10).expect("changed").is_empty());
+        // A window that does not exist: nothing happens.
+        st.evaluated("nobody", 1, 1, &[k1])
+            .expect("evaluated nothing");
+        assert!(st.windows("nobody").expect("windows").is_empty());
+    }
+
+    #[test]
+    fn prune_keeps_revealed_and_current_windows() {
+        let Some(s) = Scratch::new("prune") else {
+            return;
+        };
+        let mut st = s.open();
+        let p = params();
+        let mut batch = tagged("a", &[rec(1, 1), rec(1, 2)]);
+        batch.extend(tagged("a", &[rec(2, 1), rec(2, 2), rec(2, 3)]));
+        batch.extend(tagged("a", &[rec(5, 1)]));
+        batch.extend(tagged("b", &[rec(3, 1)]));
+        st.file(&p, &CTX, &batch, &[], 1).expect("file");
+        st.evaluated("a", 1, 1, &[[4u8; 32]])
+            .expect("reveal window 1");
+        assert_eq!(
+            st.prune(5).expect("prune"),
+            4,
+            "a/2 (3 records) and b/3 (1)"
+        );
+        assert_eq!(st.windows("a").expect("windows"), [1, 5]);
+        assert!(st.windows("b").expect("windows").is_empty());
+        assert_eq!(
+            st.load("a", 1).expect("load").expect("kept").records.len(),
+            2
+        );
+        assert!(st.load("a", 2).expect("load").is_none());
+        assert_eq!(st.prune(5).expect("prune again"), 0);
+        // A pruned window starts afresh when filed again (under any context).
+        let f = st
+            .file(&p, &[1u8; 32], &tagged("b", &[rec(3, 1)]), &[], 2)
+            .expect("file");
+        assert_eq!(
+            f,
+            Filed {
+                added: 1,
+                dropped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn concurrent_filing_of_overlapping_batches_stores_each_record_once() {
+        let Some(s) = Scratch::new("concurrent") else {
+            return;
+        };
+        let _ = s.open();
+        let accounts = ["a", "b", "c", "d", "e"];
+        let handles: Vec<_> = (0..3u32)
+            .map(|t| {
+                let c = s.config.clone();
+                std::thread::spawn(move || {
+                    let mut st = PostgresStore::with_config(c).expect("open");
+                    let mut added = 0;
+                    for round in 0..20u32 {
+                        // Every thread files the same records, in different orders.
+                        let mut batch = Vec::new();
+                        for (i, a) in accounts.iter().enumerate() {
+                            let n = u32::try_from(i).expect("i") * 1000 + round;
+                            batch.push((a.to_string(), rec(1, n)));
+                            batch.push((a.to_string(), rec(2, n)));
+                        }
+                        if (t + round) % 2 == 1 {
+                            batch.reverse();
+                        }
+                        added += st
+                            .file(&params(), &CTX, &batch, &[], 1)
+                            .expect("file")
+                            .added;
+                    }
+                    added
+                })
+            })
+            .collect();
+        let total: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+        assert_eq!(total, 5 * 2 * 20);
+        let mut st = s.open();
+        for a in accounts {
+            let l = st.load(a, 1).expect("load").expect("window");
+            assert_eq!(l.records.len(), 20);
+            assert_eq!(l.version, 60, "three filings per round");
+            let seqs: BTreeSet<[u8; 32]> = qs(&l).into_iter().collect();
+            assert_eq!(seqs.len(), 20);
+        }
+    }
+
+    #[test]
+    fn dropping_on_an_async_thread_does_not_panic() {
+        let Some(s) = Scratch::new("drop") else {
+            return;
+        };
+        let st = s.open();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // The synchronous client would block on its own runtime inside this one.
+        rt.block_on(async move { drop(st) });
+    }
+
+    #[test]
+    fn errors_name_no_password_and_a_broken_connection_is_reopened() {
+        let Some(mut s) = Scratch::new("errors") else {
+            return;
+        };
+        // A wrong password: the error does not quote it.
+        let mut bad = s.config.clone();
+        bad.password("not-the-password-x7q");
+        let Err(StoreError::Db(msg)) = PostgresStore::with_config(bad) else {
+            panic!("a wrong password must fail");
+        };
+        assert!(!msg.contains("not-the-password-x7q"), "{msg}");
+        assert!(msg.contains("28P01") || msg.contains("password"), "{msg}");
+        // An unparsable URL quoting a password.
+        let Err(StoreError::Db(msg)) =
+            PostgresStore::connect("postgres://u:hunter2-secret@127.0.0.1:notaport/db")
+        else {
+            panic!("a bad URL must fail");
+        };
+        assert!(!msg.contains("hunter2-secret"), "{msg}");
+        assert_eq!(password_of("postgres://u:p%40w@h:1/db?x=y"), Some("p%40w"));
+        assert_eq!(password_of("postgres://u@h/db"), None);
+
+        // Kill the store's server process: the next calls reconnect.
+        let mut st = s.open();
+        st.enqueue("a", &[b"v"], 1).expect("enqueue");
+        let pid: i32 = st
+            .conn
+            .as_mut()
+            .expect("conn")
+            .client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
+        let killed: bool = s
+            .admin
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("terminate")
+            .get(0);
+        assert!(killed);
+        let mut depth = None;
+        for _ in 0..3 {
+            if let Ok(d) = st.queue_depth() {
+                depth = Some(d);
+                break;
+            }
+        }
+        assert_eq!(depth, Some(1));
+        assert_eq!(s.scalar("SELECT count(*) FROM $S.queue"), 1);
     }
 }

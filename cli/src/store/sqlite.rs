@@ -142,8 +142,9 @@ impl Store for SqliteStore {
         for ((account, w), recs) in by_window(records) {
             let w = sql_u64(w)?;
             let mut held = ensure_account(&tx, account, w, p, context)?;
-            let mut exists =
-                tx.prepare_cached("SELECT 1 FROM opened WHERE account = ?1 AND window = ?2 AND q = ?3")?;
+            let mut exists = tx.prepare_cached(
+                "SELECT 1 FROM opened WHERE account = ?1 AND window = ?2 AND q = ?3",
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO opened (account, window, q, record, arrival, seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -159,7 +160,14 @@ impl Store for SqliteStore {
                 }
                 held += 1;
                 added += 1;
-                insert.execute(params![account, w, &r.q()[..], r.to_bytes(), sql_u64(now)?, held])?;
+                insert.execute(params![
+                    account,
+                    w,
+                    &r.q()[..],
+                    r.to_bytes(),
+                    sql_u64(now)?,
+                    held
+                ])?;
             }
             tx.execute(
                 "UPDATE accounts SET held = ?3, dropped = dropped + ?4, version = version + 1
@@ -264,16 +272,21 @@ impl Store for SqliteStore {
 
     fn changed(&mut self, max: usize) -> Result<Vec<Changed>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT account, window FROM accounts WHERE version > evaluated LIMIT ?1",
+            "SELECT account, window, version FROM accounts WHERE version > evaluated LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![sql_u64(max as u64)?], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         rows.map(|row| {
-            let (account, window) = row?;
+            let (account, window, version) = row?;
             Ok(Changed {
                 account,
                 window: u64::try_from(window).unwrap_or(0),
+                version,
             })
         })
         .collect()

@@ -2,10 +2,11 @@
 //! error-correcting interpolation of k0, and decryption of the real matches' associated data.
 //!
 //! The costs are bounded: an account holds at most [`Account::capacity`] opened vouchers
-//! (then it is *over capacity*, a state, and further vouchers cost one lookup each); the
-//! expensive paths of an evaluation (splitting by client key, decoding beyond s_max) run only
-//! at checkpoints spaced geometrically in the number of distinct records, and decoding stops for
-//! good once more synthetic records are present than the decode limit.
+//! (then it is *over capacity*, a state, and a further voucher costs one AEAD open per reveal
+//! key, and nothing when there is none); the expensive paths of an evaluation (splitting by
+//! client key, decoding beyond s_max) run only at checkpoints spaced geometrically in the
+//! number of distinct records, and decoding stops for good once more synthetic records are
+//! present than the decode limit (the account is then *undecodable*, a state).
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::record::OpenedVoucher;
@@ -48,6 +49,15 @@ pub enum Outcome {
         /// Opened vouchers dropped since the account reached its capacity.
         dropped: u64,
     },
+    /// More synthetic records than the decode limit are present and nothing was revealed:
+    /// detection cannot proceed in this window (it only gets worse as records arrive). An
+    /// honest device gets here only with extreme volumes (see [`DEFAULT_DECODE_LIMIT`]); a
+    /// device that floods its account with always-opening vouchers does. A state, shown to
+    /// operators like [`Outcome::OverCapacity`].
+    Undecodable {
+        /// Opened vouchers held.
+        opened: usize,
+    },
     /// At least T distinct real matches of one client key.
     Revealed {
         /// Every real match's id and associated data, in arrival order.
@@ -74,23 +84,26 @@ pub enum Inserted {
 }
 
 /// Largest number of synthetic records the decoder looks for beyond s_max (bounds one
-/// decoding's cost, O(e³) for e up to this limit).
+/// decoding's cost, O(e³) for e up to this limit). At the default rate range's r_hi = 1.5 %, an
+/// honest account needs about 68,000 distinct items in one window to exceed it.
 pub const DEFAULT_DECODE_LIMIT: usize = 1024;
 
 /// Opened vouchers an account holds per (account id, window) before it is over capacity.
 /// An honest device opens a voucher for each listed item and for a share r ≤ r_hi of the rest;
 /// at the device policy's ceiling r_hi = 10 % an account reaches 4096 only with about 40,000
 /// distinct items sent in one window, and at the default range's r_hi = 1.5 % with about
-/// 270,000.
+/// 270,000. Records that open under a reveal key are kept beyond it, up to twice it.
 pub const DEFAULT_CAPACITY: usize = 4096;
 
 /// Wrong shares the interpolation of k0 corrects among one client key's real records (with e
-/// wrong ones, a reveal needs T + e right ones).
+/// wrong ones in columns of their own, a reveal needs T + e right ones). Only a device holding
+/// the account's client key can make such records.
 pub const MAX_SHARE_ERRORS: usize = 32;
 
-/// Client keys one account's records are separated into (a reinstall that lost its key, a
-/// second device with its own key): each reveals on its own once it has T real matches.
-pub const MAX_CLIENT_KEYS: usize = 4;
+/// Candidate groups an evaluation tries to reveal, at most (the others wait for the next
+/// evaluation; groups already revealed or already tried unchanged are skipped, so every group
+/// is eventually tried).
+pub const MAX_GROUP_ATTEMPTS: usize = 8;
 
 /// The key a reveal found for one client key's records in one window (the adkey of
 /// `docs/PROTOCOL.md` §6.2): kept so that once an account revealed, it stays revealed whatever
@@ -123,6 +136,19 @@ impl RevealKey {
     }
 }
 
+/// Where an account's evaluation stands, for servers that rebuild accounts from stored records
+/// (so that the expensive paths keep their schedule across rebuilds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvaluationState {
+    /// Distinct records needed before splitting or decoding run again.
+    pub next_checkpoint: u64,
+    /// More synthetic records than the decode limit were seen: decoding never runs again.
+    pub beyond_limit: bool,
+    /// Key searches made so far: each evaluation starts its attempts at this position (modulo
+    /// the groups found), so that a store that rebuilds accounts still tries every group.
+    pub group_cursor: u64,
+}
+
 /// An in-memory account for one counting window: the opened vouchers of one account in one
 /// window under one database's parameters, with the incremental elimination state over its
 /// distinct records. Cloning is cheap (records are shared), so a server can evaluate a
@@ -137,16 +163,25 @@ pub struct Account {
     /// Distinct records ("columns": one per distinct (x0, DHF values)); per column the
     /// indices into `records` of the records that carry it, in arrival order.
     columns: Vec<Vec<usize>>,
-    /// x0 → its columns (more than one only for conflicting records).
-    by_x0: HashMap<u64, Vec<usize>>,
+    /// (x0, a hash of the DHF values) → the columns with them.
+    by_values: HashMap<(u64, u64), Vec<usize>>,
+    /// x0 → its first column.
+    first_by_x0: HashMap<u64, usize>,
     eliminator: Eliminator,
     decode_limit: usize,
     capacity: usize,
     dropped: u64,
-    /// Distinct records needed before the expensive paths run again.
-    next_checkpoint: usize,
-    beyond_limit: bool,
+    state: EvaluationState,
     keys: Vec<RevealKey>,
+    /// Per record: the index of the key its associated data opened under, if any.
+    opened_by: Vec<Option<usize>>,
+    /// Per record: how many of `keys` it has been tried against.
+    tried: Vec<usize>,
+    /// Groups whose key search failed, by (first column, columns, points): not tried again
+    /// until they change.
+    failed: HashSet<(usize, usize, usize)>,
+    /// The groups the last checkpoint found (tried over the following evaluations).
+    pending: Vec<Vec<usize>>,
 }
 
 impl core::fmt::Debug for Account {
@@ -158,6 +193,16 @@ impl core::fmt::Debug for Account {
     }
 }
 
+/// A hash of DHF values (for the column index; equality is checked on the values).
+fn values_hash(v: &[Fp]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for x in v {
+        x.value().hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Account {
     /// An empty account for a database's parameters and one counting window.
     pub fn new(params: Params, window: u64) -> Account {
@@ -167,14 +212,18 @@ impl Account {
             records: Vec::new(),
             seen_q: HashSet::new(),
             columns: Vec::new(),
-            by_x0: HashMap::new(),
+            by_values: HashMap::new(),
+            first_by_x0: HashMap::new(),
             eliminator: Eliminator::new(params.dhf_coefficients(), params.s_max() as usize),
             decode_limit: DEFAULT_DECODE_LIMIT,
             capacity: DEFAULT_CAPACITY,
             dropped: 0,
-            next_checkpoint: 0,
-            beyond_limit: false,
+            state: EvaluationState::default(),
             keys: Vec::new(),
+            opened_by: Vec::new(),
+            tried: Vec::new(),
+            failed: HashSet::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -206,7 +255,7 @@ impl Account {
         self.capacity = capacity;
     }
 
-    /// The capacity (opened vouchers held at most).
+    /// The capacity (opened vouchers held at most, before records under a reveal key).
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -224,11 +273,21 @@ impl Account {
         &self.keys
     }
 
+    /// Where the evaluation schedule stands (for a store that rebuilds accounts).
+    pub fn evaluation_state(&self) -> EvaluationState {
+        self.state
+    }
+
+    /// Restore the evaluation schedule a store kept (with the records and reveal keys).
+    pub fn set_evaluation_state(&mut self, state: EvaluationState) {
+        self.state = state;
+    }
+
     /// Add an opened voucher. The same voucher (same Q) twice is a no-op
     /// ([`Inserted::Duplicate`]). A record with new values costs one elimination step,
     /// O((T − 1 + s_max)²); a re-send (same x0 and DHF values) costs nothing more. At
     /// capacity the record is dropped ([`Inserted::Dropped`]) unless it opens under a key an
-    /// earlier reveal found.
+    /// earlier reveal found (and the account holds less than twice its capacity).
     ///
     /// # Errors
     /// [`Error::OutOfRange`] ([`Field::DhfCount`]) when the record carries a different number
@@ -249,13 +308,17 @@ impl Account {
         if self.seen_q.contains(v.q()) {
             return Ok(Inserted::Duplicate);
         }
-        if self.records.len() >= self.capacity && !self.keys.iter().any(|k| k.open(&v).is_some()) {
+        if self.records.len() >= self.capacity
+            && (self.records.len() >= self.capacity.saturating_mul(2)
+                || !self.keys.iter().any(|k| k.open(&v).is_some()))
+        {
             self.dropped += 1;
             return Ok(Inserted::Dropped);
         }
         self.seen_q.insert(*v.q());
         let at = self.records.len();
-        let same = self.by_x0.get(&v.x0()).and_then(|cols| {
+        let key = (v.x0(), values_hash(v.dhf()));
+        let same = self.by_values.get(&key).and_then(|cols| {
             cols.iter()
                 .copied()
                 .find(|&c| self.first_of(c).is_some_and(|first| first.dhf() == v.dhf()))
@@ -270,10 +333,13 @@ impl Account {
                 let c = self.columns.len();
                 self.eliminator.insert(v.x0_fp(), v.dhf());
                 self.columns.push(vec![at]);
-                self.by_x0.entry(v.x0()).or_default().push(c);
+                self.by_values.entry(key).or_default().push(c);
+                self.first_by_x0.entry(v.x0()).or_insert(c);
             }
         }
         self.records.push(Arc::new(v));
+        self.opened_by.push(None);
+        self.tried.push(0);
         Ok(Inserted::New)
     }
 
@@ -312,14 +378,19 @@ impl Account {
         self.records.iter().map(|r| r.as_ref())
     }
 
-    /// Keep what an evaluation of a clone of this account learned (reveal keys, checkpoints):
-    /// for servers that evaluate a snapshot outside a lock.
+    /// Keep what an evaluation of a clone of this account learned (reveal keys, checkpoints,
+    /// groups tried): for servers that evaluate a snapshot outside a lock.
     pub fn merge_evaluation(&mut self, evaluated: &Account) {
         for k in &evaluated.keys {
             self.add_reveal_key(k.clone());
         }
-        self.next_checkpoint = self.next_checkpoint.max(evaluated.next_checkpoint);
-        self.beyond_limit |= evaluated.beyond_limit;
+        self.state.next_checkpoint = self
+            .state
+            .next_checkpoint
+            .max(evaluated.state.next_checkpoint);
+        self.state.beyond_limit |= evaluated.state.beyond_limit;
+        self.state.group_cursor = self.state.group_cursor.max(evaluated.state.group_cursor);
+        self.failed.extend(evaluated.failed.iter().copied());
     }
 
     /// Evaluate the account: reveal every client key's records that hold at least T
@@ -333,25 +404,73 @@ impl Account {
     ///
     /// Cost: the fast path (one consistency check of the detected set) on every call; splitting
     /// and decoding only at checkpoints (each time the distinct records grew by an eighth, at
-    /// least one), at most O(e³) for e up to the decode limit.
+    /// least one), at most O(e³) for e up to the decode limit; at most
+    /// [`MAX_GROUP_ATTEMPTS`] key searches per call, none repeated for an unchanged group; each
+    /// record is tried once against each reveal key.
     pub fn evaluate(&mut self) -> Outcome {
+        self.classify();
         let t = self.params.threshold() as usize;
         if self.columns.len() >= t {
-            for group in self.groups() {
-                self.reveal_group(&group);
+            let groups = self.groups();
+            let start = if groups.is_empty() {
+                0
+            } else {
+                (self.state.group_cursor % groups.len() as u64) as usize
+            };
+            let mut attempts = 0;
+            for group in groups.iter().cycle().skip(start).take(groups.len()) {
+                if attempts == MAX_GROUP_ATTEMPTS {
+                    break;
+                }
+                if self.group_revealed(group) || self.failed.contains(&self.memo(group)) {
+                    continue;
+                }
+                attempts += 1;
+                self.state.group_cursor += 1;
+                if self.reveal_group(group) {
+                    self.classify();
+                }
             }
         }
+        let pending = std::mem::take(&mut self.pending);
+        self.pending = pending
+            .into_iter()
+            .filter(|g| !self.group_revealed(g) && !self.failed.contains(&self.memo(g)))
+            .collect();
         if !self.keys.is_empty() {
             return self.revealed();
         }
+        let opened = self.records.len();
         if self.dropped > 0 {
             return Outcome::OverCapacity {
-                opened: self.records.len(),
+                opened,
                 dropped: self.dropped,
             };
         }
-        Outcome::BelowThreshold {
-            opened: self.records.len(),
+        if self.state.beyond_limit {
+            return Outcome::Undecodable { opened };
+        }
+        Outcome::BelowThreshold { opened }
+    }
+
+    /// Try every record against the reveal keys it has not been tried against yet.
+    fn classify(&mut self) {
+        let keys = self.keys.len();
+        for ((r, by), tried) in self
+            .records
+            .iter()
+            .zip(self.opened_by.iter_mut())
+            .zip(self.tried.iter_mut())
+        {
+            if by.is_none() {
+                *by = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .skip(*tried)
+                    .find_map(|(i, k)| k.open(r).map(|_| i));
+            }
+            *tried = keys;
         }
     }
 
@@ -360,22 +479,37 @@ impl Account {
         self.records.get(r).map(|r| r.as_ref())
     }
 
+    /// Whether a record of any column of the group opens under a held key.
+    fn group_revealed(&self, group: &[usize]) -> bool {
+        group.iter().any(|&c| {
+            self.columns
+                .get(c)
+                .into_iter()
+                .flatten()
+                .any(|&r| self.opened_by.get(r).is_some_and(Option::is_some))
+        })
+    }
+
     /// Candidate groups of columns (distinct x0 within each), each consistent with one set
-    /// of DHF polynomials: the real records of one client key.
+    /// of DHF polynomials: the real records of one client key. In order of first column.
     fn groups(&mut self) -> Vec<Vec<usize>> {
         let t = self.params.threshold() as usize;
         let detected = self.one_per_x0(self.eliminator.real_columns());
         if detected.len() >= t && self.consistent(&detected) {
             return vec![detected];
         }
-        if self.columns.len() < self.next_checkpoint {
-            return Vec::new();
+        let n = self.columns.len() as u64;
+        if n < self.state.next_checkpoint {
+            // Between checkpoints: the groups the last one found that are still to be tried.
+            return self.pending.clone();
         }
-        self.next_checkpoint = self.columns.len() + (self.columns.len() / 8).max(1);
-        if !self.eliminator.saturated() {
-            return self.split(&detected);
-        }
-        self.decode_groups()
+        self.state.next_checkpoint = n + (n / 8).max(1);
+        self.pending = if self.eliminator.saturated() {
+            self.decode_groups()
+        } else {
+            self.split(&detected)
+        };
+        self.pending.clone()
     }
 
     /// Keep the first column of each x0, in order.
@@ -422,27 +556,19 @@ impl Account {
             .filter(|g| g.len() >= t && self.consistent(g))
             .collect();
         groups.sort();
-        groups.truncate(MAX_CLIENT_KEYS);
         groups
     }
 
     /// Decode beyond s_max over the first column of every x0, then again over what is left,
-    /// for up to [`MAX_CLIENT_KEYS`] groups.
+    /// for up to [`MAX_GROUP_ATTEMPTS`] groups.
     fn decode_groups(&mut self) -> Vec<Vec<usize>> {
-        if self.beyond_limit {
+        if self.state.beyond_limit {
             return Vec::new();
         }
-        let mut remaining: Vec<usize> = {
-            let mut firsts: Vec<usize> = self
-                .by_x0
-                .values()
-                .filter_map(|cols| cols.first().copied())
-                .collect();
-            firsts.sort_unstable();
-            firsts
-        };
+        let mut remaining: Vec<usize> = self.first_by_x0.values().copied().collect();
+        remaining.sort_unstable();
         let mut groups = Vec::new();
-        while groups.len() < MAX_CLIENT_KEYS {
+        while groups.len() < MAX_GROUP_ATTEMPTS {
             let (x0, rows) = self.columns_of(&remaining);
             match decode::decode(
                 &x0,
@@ -460,7 +586,7 @@ impl Account {
                     groups.push(group);
                 }
                 Decoded::BeyondLimit => {
-                    self.beyond_limit |= groups.is_empty();
+                    self.state.beyond_limit |= groups.is_empty();
                     break;
                 }
                 Decoded::NotFound => break,
@@ -493,42 +619,80 @@ impl Account {
     }
 
     /// Interpolate k0 for one group with error correction and keep its adkey if the
-    /// associated data of at least T of the group's distinct x0 opens under it.
-    fn reveal_group(&mut self, group: &[usize]) {
+    /// associated data of at least T of the group's columns opens under it. Returns whether a
+    /// key was found. A group tried before without success and unchanged since is not tried
+    /// again.
+    fn reveal_group(&mut self, group: &[usize]) -> bool {
         let t = self.params.threshold() as usize;
-        let already = |a: &Account| {
-            group.iter().any(|&c| {
-                a.records_of(c)
-                    .any(|r| a.keys.iter().any(|k| k.open(r).is_some()))
-            })
-        };
-        if already(self) {
-            return;
+        // One point per column whose records all carry the same share. A column with two
+        // different shares was tampered with (honest re-sends carry the same share): it gives
+        // no point, so wrong shares there cost nothing beyond that column.
+        let points = self.points(group);
+        let memo = (
+            group.first().copied().unwrap_or(0),
+            group.len(),
+            points.len(),
+        );
+        if self.failed.contains(&memo) {
+            return false;
         }
-        // Every distinct share a column's records carry: a crafted copy with a wrong share
-        // beside the genuine one is an erasure (the locator vanishes there), costing one
-        // right share instead of two.
-        let mut points: Vec<(curve25519_dalek::Scalar, curve25519_dalek::Scalar)> = Vec::new();
-        for &c in group {
-            let mut shares: Vec<curve25519_dalek::Scalar> = Vec::new();
-            for r in self.records_of(c) {
-                if !shares.contains(r.share()) {
-                    shares.push(*r.share());
-                    points.push((kdf::share_abscissa(r.x0_fp()), *r.share()));
+        let mut tried: Vec<curve25519_dalek::Scalar> = Vec::new();
+        let opens_t = |k0: &curve25519_dalek::Scalar| {
+            if tried.contains(k0) {
+                return false;
+            }
+            tried.push(*k0);
+            let key = RevealKey(kdf::adkey(k0));
+            let mut opened = 0;
+            for (i, &c) in group.iter().enumerate() {
+                if opened >= t || opened + (group.len() - i) < t {
+                    break;
+                }
+                if self.records_of(c).any(|r| key.open(r).is_some()) {
+                    opened += 1;
                 }
             }
-        }
-        let opens_t = |k0: &curve25519_dalek::Scalar| {
-            let key = RevealKey(kdf::adkey(k0));
-            let opened = group
-                .iter()
-                .filter(|&&c| self.records_of(c).any(|r| key.open(r).is_some()))
-                .count();
             opened >= t
         };
-        if let Some(k0) = shamir::decode_secret(&points, t, MAX_SHARE_ERRORS, opens_t) {
-            self.add_reveal_key(RevealKey(kdf::adkey(&k0)));
+        let found = shamir::decode_secret(&points, t, MAX_SHARE_ERRORS, opens_t);
+        for k in &mut tried {
+            zeroize::Zeroize::zeroize(k);
         }
+        match found {
+            Some(mut k0) => {
+                self.add_reveal_key(RevealKey(kdf::adkey(&k0)));
+                zeroize::Zeroize::zeroize(&mut k0);
+                true
+            }
+            None => {
+                self.failed.insert(memo);
+                false
+            }
+        }
+    }
+
+    /// The points a group gives: one per column whose records all carry the same share.
+    fn points(&self, group: &[usize]) -> Vec<(curve25519_dalek::Scalar, curve25519_dalek::Scalar)> {
+        let mut points = Vec::new();
+        for &c in group {
+            let mut shares = self.records_of(c).map(|r| r.share());
+            if let Some(first) = shares.next()
+                && shares.all(|s| s == first)
+                && let Some(r) = self.first_of(c)
+            {
+                points.push((kdf::share_abscissa(r.x0_fp()), *first));
+            }
+        }
+        points
+    }
+
+    /// What identifies a group's key search: (first column, columns, points).
+    fn memo(&self, group: &[usize]) -> (usize, usize, usize) {
+        (
+            group.first().copied().unwrap_or(0),
+            group.len(),
+            self.points(group).len(),
+        )
     }
 
     fn records_of(&self, column: usize) -> impl Iterator<Item = &OpenedVoucher> {
@@ -546,8 +710,8 @@ impl Account {
         let mut real = Vec::new();
         let mut real_x0 = HashSet::new();
         let mut rest = Vec::new();
-        for r in &self.records {
-            match self.keys.iter().find_map(|k| k.open(r)) {
+        for (r, by) in self.records.iter().zip(&self.opened_by) {
+            match by.and_then(|k| self.keys.get(k)).and_then(|k| k.open(r)) {
                 Some(ad) => {
                     real_x0.insert(r.x0());
                     real.push(RevealedMatch {

@@ -8,8 +8,8 @@ mod opening;
 mod record;
 
 pub use account::{
-    Account, DEFAULT_CAPACITY, DEFAULT_DECODE_LIMIT, Inserted, MAX_CLIENT_KEYS, MAX_SHARE_ERRORS,
-    Outcome, RevealKey, RevealedMatch,
+    Account, DEFAULT_CAPACITY, DEFAULT_DECODE_LIMIT, EvaluationState, Inserted, MAX_GROUP_ATTEMPTS,
+    MAX_SHARE_ERRORS, Outcome, RevealKey, RevealedMatch,
 };
 #[cfg(feature = "hazmat")]
 pub use builder::assemble;
