@@ -167,9 +167,19 @@ pub fn evaluate(
     for k in &loaded.reveal_keys {
         acc.add_reveal_key(RevealKey::from_bytes(k));
     }
+    acc.set_evaluation_state(loaded.state);
     let outcome = acc.evaluate();
-    let keys: Vec<[u8; 32]> = acc.reveal_keys().iter().map(|k| *k.to_bytes()).collect();
-    store.evaluated(account, window, loaded.version, &keys)?;
+    let keys: Vec<zeroize::Zeroizing<[u8; 32]>> =
+        acc.reveal_keys().iter().map(RevealKey::to_bytes).collect();
+    let keys: zeroize::Zeroizing<Vec<[u8; 32]>> =
+        zeroize::Zeroizing::new(keys.iter().map(|k| **k).collect());
+    store.evaluated(
+        account,
+        window,
+        loaded.version,
+        &keys,
+        &acc.evaluation_state(),
+    )?;
     let outcome = match outcome {
         Outcome::BelowThreshold { opened } if loaded.dropped > 0 => Outcome::OverCapacity {
             opened,

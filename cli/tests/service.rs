@@ -84,6 +84,8 @@ impl World {
 struct Sends {
     account: String,
     vouchers: Vec<Vec<u8>>,
+    /// How many of the vouchers are of listed items (the first ones).
+    listed: usize,
     expect: BTreeSet<String>,
 }
 
@@ -116,6 +118,7 @@ fn plan(w: &World, n: usize, listed_per: impl Fn(usize) -> usize, unlisted: usiz
             Sends {
                 account,
                 vouchers,
+                listed: k,
                 expect,
             }
         })
@@ -358,10 +361,21 @@ fn postgres() -> Option<String> {
     }
 }
 
-/// A fresh PostgreSQL database for one test (dropped and created through psql's admin URL is
-/// not available here, so tests share the database and use distinct account names).
+/// A schema of its own for one test (tests run in parallel, and each `serve` must see only
+/// its own queue): created afresh, and named in the URL's search path.
+fn pg_schema(url: &str, test: &str) -> String {
+    let schema = format!("t_{test}_{}", std::process::id());
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+    ))
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}")
+}
+
 fn pg_prefix(test: &str) -> String {
-    format!("{test}-{}-", std::process::id())
+    format!("{test}-")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,8 +566,7 @@ fn killed_mid_load(store: &str, prefix: &str) {
     assert_eq!(settle(&s, &accounts), expected(&plan));
     // Exactly once in effect: each account holds one record per listed voucher it sent.
     for p in &plan {
-        let listed = p.vouchers.len() - 20;
-        assert_eq!(held(store, &p.account), listed, "{}", p.account);
+        assert_eq!(held(store, &p.account), p.listed, "{}", p.account);
     }
 }
 
@@ -564,7 +577,8 @@ fn plan_for(w: &World, plan: &[Sends]) -> Vec<Sends> {
         .enumerate()
         .map(|(a, p)| {
             let c = w.client(&p.account);
-            let listed = p.vouchers.len() - 20;
+            let listed = p.listed;
+            let unlisted = p.vouchers.len() - p.listed;
             let mut vouchers = Vec::new();
             let mut ids = Vec::new();
             for j in 0..listed {
@@ -573,7 +587,7 @@ fn plan_for(w: &World, plan: &[Sends]) -> Vec<Sends> {
                 vouchers.push(c.voucher(x, id.as_bytes(), id.as_bytes(), t).unwrap());
                 ids.push(id);
             }
-            for j in 0..20 {
+            for j in 0..unlisted {
                 let id = format!("{}-u{j}", p.account);
                 let x = sha((a * 1000 + j) as u64, 0x77);
                 vouchers.push(c.voucher(&x, id.as_bytes(), id.as_bytes(), t).unwrap());
@@ -581,6 +595,7 @@ fn plan_for(w: &World, plan: &[Sends]) -> Vec<Sends> {
             Sends {
                 account: p.account.clone(),
                 vouchers,
+                listed,
                 expect: if listed >= T as usize {
                     ids.into_iter().collect()
                 } else {
@@ -600,12 +615,13 @@ fn sqlite_a_sigkill_mid_load_loses_nothing_and_counts_nothing_twice() {
 #[test]
 fn postgres_a_sigkill_mid_load_loses_nothing_and_counts_nothing_twice() {
     let Some(url) = postgres() else { return };
-    killed_mid_load(&url, &pg_prefix("kill"));
+    killed_mid_load(&pg_schema(&url, "kill"), &pg_prefix("kill"));
 }
 
 #[test]
 fn postgres_several_serve_processes_share_one_database() {
     let Some(url) = postgres() else { return };
+    let url = pg_schema(&url, "multi");
     let w = World::new();
     let prefix = pg_prefix("multi");
     let base = plan(&w, 12, |a| if a % 2 == 0 { T as usize + 1 } else { 2 }, 10);
@@ -631,4 +647,50 @@ fn postgres_several_serve_processes_share_one_database() {
     );
     let accounts: Vec<&str> = plan.iter().map(|p| p.account.as_str()).collect();
     assert_eq!(settle(&servers[1], &accounts), expected(&plan));
+}
+
+#[test]
+fn postgres_dropped_connections_are_survived() {
+    // Mid-load, every connection the service holds is terminated by the database server (as a
+    // failover or an administrator would): workers and intake reconnect, and the end state is
+    // exact.
+    let Some(base) = postgres() else { return };
+    let url = pg_schema(&base, "drop");
+    let app_name = format!("t_drop_{}", std::process::id());
+    let w = World::new();
+    let prefix = pg_prefix("drop");
+    let base_plan = plan(&w, 12, |a| if a % 2 == 0 { T as usize + 1 } else { 1 }, 10);
+    let plan = plan_for(
+        &w,
+        &base_plan
+            .into_iter()
+            .map(|mut p| {
+                p.account = format!("{prefix}{}", p.account);
+                p
+            })
+            .collect::<Vec<_>>(),
+    );
+    let s = Serve::start(&w, &url, &["--lease-ms", "1000"]);
+    let intake = s.intake.clone();
+    send_all(
+        || intake.clone(),
+        &plan,
+        || {
+            let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+            let killed: i64 = admin
+                .query_one(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = $1",
+                    &[&app_name],
+                )
+                .unwrap()
+                .get(0);
+            assert!(killed > 0, "no service connection to drop");
+        },
+    );
+    let accounts: Vec<&str> = plan.iter().map(|p| p.account.as_str()).collect();
+    assert_eq!(settle(&s, &accounts), expected(&plan));
+    for p in &plan {
+        assert_eq!(held(&url, &p.account), p.listed, "{}", p.account);
+    }
 }

@@ -134,12 +134,17 @@ async fn vouchers(
     let app2 = app.clone();
     let stored = tokio::task::spawn_blocking(move || {
         let framed = frames(&body).unwrap_or_default();
-        let mut store = app2.take()?;
-        let t = Instant::now();
-        store.enqueue(&account, &framed, super::now_ms())?;
-        Metrics::time(&app2.metrics.store_us[super::metrics::ENQUEUE], t);
-        app2.put(store);
-        Ok::<_, crate::store::StoreError>(())
+        // Once more on a fresh connection if the pooled one failed (it is dropped, not put
+        // back): a dropped database connection costs a retry, not a 503.
+        let enqueue = |fresh: bool| {
+            let mut store = if fresh { app2.fresh()? } else { app2.take()? };
+            let t = Instant::now();
+            store.enqueue(&account, &framed, super::now_ms())?;
+            Metrics::time(&app2.metrics.store_us[super::metrics::ENQUEUE], t);
+            app2.put(store);
+            Ok::<_, crate::store::StoreError>(())
+        };
+        enqueue(false).or_else(|_| enqueue(true))
     })
     .await;
     match stored {

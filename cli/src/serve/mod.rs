@@ -100,6 +100,13 @@ impl App {
         }
     }
 
+    /// Forget the pooled connections (after one failed: the others may be broken too) and
+    /// open a new one.
+    pub(crate) fn fresh(&self) -> std::result::Result<Box<dyn Store>, crate::store::StoreError> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        crate::store::open(&self.store_spec)
+    }
+
     /// Return a connection that worked.
     pub(crate) fn put(&self, s: Box<dyn Store>) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());

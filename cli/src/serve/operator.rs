@@ -71,9 +71,18 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-/// Every window of the account, evaluated (which also records the evaluation).
+/// Every window of the account, evaluated (which also records the evaluation); once more on
+/// a fresh connection if the pooled one failed (a database restart, a dropped connection).
 fn outcomes(app: &App, account: &str) -> Result<Vec<(u64, Outcome)>, crate::store::StoreError> {
-    let mut store = app.take()?;
+    outcomes_once(app, account, false).or_else(|_| outcomes_once(app, account, true))
+}
+
+fn outcomes_once(
+    app: &App,
+    account: &str,
+    fresh: bool,
+) -> Result<Vec<(u64, Outcome)>, crate::store::StoreError> {
+    let mut store = if fresh { app.fresh()? } else { app.take()? };
     let mut out = Vec::new();
     for w in store.windows(account)? {
         if let Some(e) = evaluate(store.as_mut(), account, w)? {

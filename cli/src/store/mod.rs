@@ -15,7 +15,7 @@ mod postgres;
 mod sqlite;
 
 use blindmatch_core::Params;
-use blindmatch_core::server::{DEFAULT_CAPACITY, OpenedVoucher};
+use blindmatch_core::server::{DEFAULT_CAPACITY, EvaluationState, OpenedVoucher};
 use std::path::Path;
 
 pub use postgres::PostgresStore;
@@ -28,9 +28,6 @@ pub enum StoreError {
     Db(String),
     /// A stored record did not decode.
     Corrupt(String),
-    /// The account's window was opened under another database (another client context:
-    /// records of two contexts never combine).
-    ParamsMismatch,
     /// The store has a schema version this build does not read.
     Version(i64),
 }
@@ -40,9 +37,6 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Db(e) => write!(f, "store: {e}"),
             StoreError::Corrupt(e) => write!(f, "store holds a corrupt record: {e}"),
-            StoreError::ParamsMismatch => f.write_str(
-                "this account's window holds records made under another database (client context); records of two databases never combine",
-            ),
             StoreError::Version(v) => write!(
                 f,
                 "store has schema version {v}, which this build does not read (protocol v2 stores are versions 2 to {SCHEMA_VERSION}); start a new store"
@@ -52,7 +46,7 @@ impl std::fmt::Display for StoreError {
 }
 
 /// The store schema this build writes (both engines; migrations are applied on open).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// One stored record with what the server knows of its arrival.
 pub struct Stored {
@@ -74,6 +68,8 @@ pub struct Loaded {
     pub dropped: u64,
     /// Its change counter (pass it to [`Store::evaluated`]).
     pub version: i64,
+    /// Where its evaluation schedule stands (checkpoints, decode limit, group cursor).
+    pub state: EvaluationState,
 }
 
 /// A received voucher waiting to be opened.
@@ -94,7 +90,9 @@ pub struct Changed {
     pub account: String,
     /// The window.
     pub window: u64,
-    /// Its change counter when listed; pass it back to [`Store::evaluated`].
+    /// Its change counter when listed (workers evaluate what they load; the stores' tests
+    /// read it).
+    #[allow(dead_code)]
     pub version: i64,
 }
 
@@ -105,13 +103,17 @@ pub struct Filed {
     pub added: usize,
     /// Records not stored because their window was at capacity.
     pub dropped: usize,
+    /// Records not stored because their window holds records of another database (client
+    /// context). Never an error: whether a voucher opened must not decide a batch's fate.
+    pub mismatched: usize,
 }
 
 /// Where accounts' opened vouchers (and the service's queue) live.
 pub trait Store: Send {
     /// In one transaction: store `records` (each with its account) up to each window's
     /// capacity, mark the touched (account, window)s changed, and delete the queue entries
-    /// `done`. A record already stored (same account, window and Q) is skipped.
+    /// `done`. A record already stored (same account, window and Q) is skipped; records for a
+    /// window that holds another database's records are skipped and counted (`mismatched`).
     fn file(
         &mut self,
         params: &Params,
@@ -125,13 +127,15 @@ pub trait Store: Send {
     /// The windows an account has, ascending.
     fn windows(&mut self, account: &str) -> Result<Vec<u64>, StoreError>;
     /// Record that an (account, window) was evaluated at `version` (its change counter when
-    /// loaded), with the reveal keys it now has (all of them; empty below the threshold).
+    /// loaded), with the reveal keys it now has (all of them; empty below the threshold) and
+    /// its evaluation state (merged with the stored one: the later checkpoint and cursor).
     fn evaluated(
         &mut self,
         account: &str,
         window: u64,
         version: i64,
         keys: &[[u8; 32]],
+        state: &EvaluationState,
     ) -> Result<(), StoreError>;
     /// Up to `max` (account, window)s changed since their last evaluation.
     fn changed(&mut self, max: usize) -> Result<Vec<Changed>, StoreError>;

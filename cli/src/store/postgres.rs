@@ -25,7 +25,7 @@ use super::{
     decode_records, split_keys, sql_u64,
 };
 use blindmatch_core::Params;
-use blindmatch_core::server::OpenedVoucher;
+use blindmatch_core::server::{EvaluationState, OpenedVoucher};
 use postgres::{Client, Config, IsolationLevel, NoTls, Statement};
 use std::time::Duration;
 
@@ -95,7 +95,13 @@ const SCHEMA_4: &str = r#"
     CREATE INDEX accounts_changed ON accounts (version, evaluated) WHERE version > evaluated;"#;
 
 /// The migrations: (from version, to version, SQL). Version 0 is an empty schema.
-const MIGRATIONS: &[(i64, i64, &str)] = &[(0, 4, SCHEMA_4)];
+const MIGRATIONS: &[(i64, i64, &str)] = &[(0, 4, SCHEMA_4), (4, 5, SCHEMA_5)];
+
+/// Version 4 → 5: the evaluation state.
+const SCHEMA_5: &str = r#"
+    ALTER TABLE accounts ADD COLUMN next_checkpoint BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN beyond_limit BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE accounts ADD COLUMN group_cursor BIGINT NOT NULL DEFAULT 0;"#;
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
@@ -174,7 +180,8 @@ impl Statements {
             )?,
             done: c.prepare("DELETE FROM queue WHERE id = ANY($1)")?,
             load_account: c.prepare(
-                r#"SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped, version
+                r#"SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped, version,
+                          next_checkpoint, beyond_limit, group_cursor
                    FROM accounts WHERE account = $1 AND "window" = $2"#,
             )?,
             load_records: c.prepare(
@@ -189,7 +196,8 @@ impl Statements {
             )?,
             set_evaluated: c.prepare(
                 r#"UPDATE accounts SET evaluated = GREATEST(evaluated, $3), reveal_keys = $4,
-                       revealed = $5
+                       revealed = $5, next_checkpoint = GREATEST(next_checkpoint, $6),
+                       beyond_limit = beyond_limit OR $7, group_cursor = GREATEST(group_cursor, $8)
                    WHERE account = $1 AND "window" = $2"#,
             )?,
             changed: c.prepare(
@@ -387,8 +395,10 @@ impl Store for PostgresStore {
                 ));
             };
             if stored_ctx != ctx {
-                // Dropping the transaction rolls the whole batch back.
-                return Err(StoreError::ParamsMismatch);
+                // Another database's window: skip these records (never fail the batch on
+                // something that only opened vouchers reach).
+                filed.mismatched += recs.len();
+                continue;
             }
             let room = (capacity() - held).max(0);
             let qs: Vec<&[u8]> = recs.iter().map(|r| &r.q()[..]).collect();
@@ -432,6 +442,11 @@ impl Store for PostgresStore {
         let reveal_keys = split_keys(keys)?;
         let dropped: i64 = row.get(5);
         let version: i64 = row.get(6);
+        let state = EvaluationState {
+            next_checkpoint: u64::try_from(row.get::<_, i64>(7)).unwrap_or(0),
+            beyond_limit: row.get(8),
+            group_cursor: u64::try_from(row.get::<_, i64>(9)).unwrap_or(0),
+        };
         let rows = tx.query(&st.load_records, &[&account, &w])?;
         tx.commit()?;
         let records = decode_records(
@@ -445,6 +460,7 @@ impl Store for PostgresStore {
             reveal_keys,
             dropped: u64::try_from(dropped).unwrap_or(0),
             version,
+            state,
         }))
     }
 
@@ -463,8 +479,13 @@ impl Store for PostgresStore {
         window: u64,
         version: i64,
         keys: &[[u8; 32]],
+        state: &EvaluationState,
     ) -> Result<(), StoreError> {
         let w = sql_u64(window)?;
+        let (next, cursor) = (
+            sql_u64(state.next_checkpoint)?,
+            sql_u64(state.group_cursor)?,
+        );
         let Conn { client, st } = self.conn()?;
         let mut tx = client.transaction()?;
         let Some(row) = tx.query_opt(&st.lock_keys, &[&account, &w])? else {
@@ -482,7 +503,16 @@ impl Store for PostgresStore {
         let revealed = !blob.is_empty();
         tx.execute(
             &st.set_evaluated,
-            &[&account, &w, &version, &&blob[..], &revealed],
+            &[
+                &account,
+                &w,
+                &version,
+                &&blob[..],
+                &revealed,
+                &next,
+                &state.beyond_limit,
+                &cursor,
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -849,7 +879,8 @@ mod tests {
             f,
             Filed {
                 added: 4,
-                dropped: 0
+                dropped: 0,
+                mismatched: 0
             }
         );
         let again = st
@@ -865,7 +896,8 @@ mod tests {
             f,
             Filed {
                 added: 2,
-                dropped: 0
+                dropped: 0,
+                mismatched: 0
             }
         );
 
@@ -915,7 +947,8 @@ mod tests {
             f,
             Filed {
                 added: head.len(),
-                dropped: 0
+                dropped: 0,
+                mismatched: 0
             }
         );
         // 2 fit, 3 are dropped; the already stored ones are neither.
@@ -927,7 +960,8 @@ mod tests {
             f,
             Filed {
                 added: 2,
-                dropped: 3
+                dropped: 3,
+                mismatched: 0
             }
         );
         // Stored ones again: nothing; the dropped ones again: dropped again.
@@ -942,7 +976,8 @@ mod tests {
             f,
             Filed {
                 added: 0,
-                dropped: 3
+                dropped: 3,
+                mismatched: 0
             }
         );
         let l = st.load("a", 1).expect("load").expect("window");
@@ -960,13 +995,14 @@ mod tests {
             f,
             Filed {
                 added: 1,
-                dropped: 0
+                dropped: 0,
+                mismatched: 0
             }
         );
     }
 
     #[test]
-    fn another_context_is_refused_and_the_batch_rolled_back() {
+    fn another_context_is_skipped_and_counted_never_an_error() {
         let Some(s) = Scratch::new("context") else {
             return;
         };
@@ -976,32 +1012,27 @@ mod tests {
             .expect("file");
         st.enqueue("a", &[b"x"], 1).expect("enqueue");
         let id = st.claim(1, 1, 1).expect("claim")[0].id;
-        // "b" sorts after "a": its record is filed before the mismatch is found.
         let mut mixed = tagged("b", &[rec(1, 2)]);
         mixed.extend(tagged("a", &[rec(1, 3)]));
         mixed.extend(tagged("c", &[rec(1, 4)]));
         let other = [8u8; 32];
-        assert!(matches!(
-            st.file(&p, &other, &mixed, &[id], 2),
-            Err(StoreError::ParamsMismatch)
-        ));
-        // Nothing of the batch was kept: no "b" or "c", the queue entry still there.
-        assert!(st.windows("b").expect("windows").is_empty());
-        assert!(st.windows("c").expect("windows").is_empty());
-        assert_eq!(st.queue_depth().expect("depth"), 1);
-        let l = st.load("a", 1).expect("load").expect("window");
-        assert_eq!(l.records.len(), 1);
-        assert_eq!(l.version, 1);
-        // The connection is usable after the rollback; the right context still files.
-        let f = st.file(&p, &CTX, &mixed, &[id], 3).expect("file");
+        // "a" window 1 holds another context's records: its record is skipped and counted;
+        // the rest of the batch is filed and the queue entry deleted (whether a voucher opened
+        // must not decide a batch's fate).
+        let f = st.file(&p, &other, &mixed, &[id], 2).expect("file");
         assert_eq!(
             f,
             Filed {
-                added: 3,
-                dropped: 0
+                added: 2,
+                dropped: 0,
+                mismatched: 1
             }
         );
+        assert_eq!(st.windows("b").expect("windows"), [1]);
         assert_eq!(st.queue_depth().expect("depth"), 0);
+        let l = st.load("a", 1).expect("load").expect("window");
+        assert_eq!(l.records.len(), 1);
+        assert_eq!(l.version, 1, "a skipped window is not changed");
         // A new window of the same account may be under another context.
         st.file(&p, &other, &tagged("a", &[rec(2, 1)]), &[], 4)
             .expect("file");
@@ -1028,7 +1059,8 @@ mod tests {
         assert_eq!(st.changed(1).expect("changed").len(), 1);
 
         let va = st.load("a", 1).expect("load").expect("a").version;
-        st.evaluated("a", 1, va, &[]).expect("evaluated");
+        st.evaluated("a", 1, va, &[], &EvaluationState::default())
+            .expect("evaluated");
         let ch = st.changed(10).expect("changed");
         assert_eq!(ch.len(), 1);
         assert_eq!((ch[0].account.as_str(), ch[0].window), ("b", 2));
@@ -1036,12 +1068,15 @@ mod tests {
         // A record filed after loading: changed again, even after evaluated at the old version.
         st.file(&p, &CTX, &tagged("a", &[rec(1, 3)]), &[], 2)
             .expect("file");
-        st.evaluated("a", 1, va, &[]).expect("evaluated stale");
+        st.evaluated("a", 1, va, &[], &EvaluationState::default())
+            .expect("evaluated stale");
         let ch = st.changed(10).expect("changed");
         assert!(ch.iter().any(|c| c.account == "a" && c.version == va + 1));
-        st.evaluated("a", 1, va + 1, &[]).expect("evaluated");
+        st.evaluated("a", 1, va + 1, &[], &EvaluationState::default())
+            .expect("evaluated");
         // An older evaluation arriving late does not move the counter back.
-        st.evaluated("a", 1, va, &[]).expect("evaluated late");
+        st.evaluated("a", 1, va, &[], &EvaluationState::default())
+            .expect("evaluated late");
         assert!(
             st.changed(10)
                 .expect("changed")
@@ -1051,15 +1086,19 @@ mod tests {
 
         // Reveal keys: a union, in first-seen order, never lost.
         let (k1, k2, k3) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-        st.evaluated("b", 2, 1, &[k1]).expect("evaluated");
-        st.evaluated("b", 2, 1, &[k2, k1]).expect("evaluated");
-        st.evaluated("b", 2, 1, &[]).expect("evaluated");
-        st.evaluated("b", 2, 1, &[k3]).expect("evaluated");
+        st.evaluated("b", 2, 1, &[k1], &EvaluationState::default())
+            .expect("evaluated");
+        st.evaluated("b", 2, 1, &[k2, k1], &EvaluationState::default())
+            .expect("evaluated");
+        st.evaluated("b", 2, 1, &[], &EvaluationState::default())
+            .expect("evaluated");
+        st.evaluated("b", 2, 1, &[k3], &EvaluationState::default())
+            .expect("evaluated");
         let l = st.load("b", 2).expect("load").expect("b");
         assert_eq!(l.reveal_keys, [k1, k2, k3]);
         assert!(st.changed(10).expect("changed").is_empty());
         // A window that does not exist: nothing happens.
-        st.evaluated("nobody", 1, 1, &[k1])
+        st.evaluated("nobody", 1, 1, &[k1], &EvaluationState::default())
             .expect("evaluated nothing");
         assert!(st.windows("nobody").expect("windows").is_empty());
     }
@@ -1076,7 +1115,7 @@ mod tests {
         batch.extend(tagged("a", &[rec(5, 1)]));
         batch.extend(tagged("b", &[rec(3, 1)]));
         st.file(&p, &CTX, &batch, &[], 1).expect("file");
-        st.evaluated("a", 1, 1, &[[4u8; 32]])
+        st.evaluated("a", 1, 1, &[[4u8; 32]], &EvaluationState::default())
             .expect("reveal window 1");
         assert_eq!(
             st.prune(5).expect("prune"),
@@ -1099,7 +1138,8 @@ mod tests {
             f,
             Filed {
                 added: 1,
-                dropped: 0
+                dropped: 0,
+                mismatched: 0
             }
         );
     }

@@ -1,7 +1,7 @@
 //! The SQLite store: one file, WAL, `synchronous = FULL`, `BEGIN IMMEDIATE` transactions and a
 //! busy timeout, so several processes may share it on one machine.
 //!
-//! Schema version 4 (`PRAGMA user_version`). Versions 2 and 3 are migrated on open (columns
+//! Schema version 5 (`PRAGMA user_version`). Versions 2 to 4 are migrated on open (columns
 //! added, the queue created); version 1 (protocol v1 records) is refused.
 
 use super::{
@@ -9,7 +9,7 @@ use super::{
     decode_records, split_keys, sql_u64,
 };
 use blindmatch_core::Params;
-use blindmatch_core::server::OpenedVoucher;
+use blindmatch_core::server::{EvaluationState, OpenedVoucher};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 
@@ -39,6 +39,9 @@ const TABLES: &str = "
         held INTEGER NOT NULL DEFAULT 0,
         version INTEGER NOT NULL DEFAULT 0,
         evaluated INTEGER NOT NULL DEFAULT 0,
+        next_checkpoint INTEGER NOT NULL DEFAULT 0,
+        beyond_limit INTEGER NOT NULL DEFAULT 0,
+        group_cursor INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (account, window)
     );
     CREATE TABLE IF NOT EXISTS opened (
@@ -73,6 +76,12 @@ const MIGRATE_3: &str = "
     UPDATE accounts SET held = (SELECT COUNT(*) FROM opened
         WHERE opened.account = accounts.account AND opened.window = accounts.window);";
 
+/// Version 4 → 5: the evaluation state.
+const MIGRATE_4: &str = "
+    ALTER TABLE accounts ADD COLUMN next_checkpoint INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN beyond_limit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN group_cursor INTEGER NOT NULL DEFAULT 0;";
+
 impl SqliteStore {
     /// Open or create a store file, migrating older versions.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -101,8 +110,9 @@ impl SqliteStore {
         )?;
         if tables > 0 {
             match version {
-                2 => tx.execute_batch(&format!("{MIGRATE_2}{MIGRATE_3}"))?,
-                3 => tx.execute_batch(MIGRATE_3)?,
+                2 => tx.execute_batch(&format!("{MIGRATE_2}{MIGRATE_3}{MIGRATE_4}"))?,
+                3 => tx.execute_batch(&format!("{MIGRATE_3}{MIGRATE_4}"))?,
+                4 => tx.execute_batch(MIGRATE_4)?,
                 SCHEMA_VERSION => {}
                 v => return Err(StoreError::Version(v)),
             }
@@ -141,7 +151,10 @@ impl Store for SqliteStore {
         let mut filed = Filed::default();
         for ((account, w), recs) in by_window(records) {
             let w = sql_u64(w)?;
-            let mut held = ensure_account(&tx, account, w, p, context)?;
+            let Some(mut held) = ensure_account(&tx, account, w, p, context)? else {
+                filed.mismatched += recs.len();
+                continue;
+            };
             let mut exists = tx.prepare_cached(
                 "SELECT 1 FROM opened WHERE account = ?1 AND window = ?2 AND q = ?3",
             )?;
@@ -189,11 +202,12 @@ impl Store for SqliteStore {
 
     fn load(&mut self, account: &str, window: u64) -> Result<Option<Loaded>, StoreError> {
         let w = sql_u64(window)?;
-        type Row = (u32, u32, u32, u32, Vec<u8>, i64, i64);
+        type Row = (u32, u32, u32, u32, Vec<u8>, i64, i64, (i64, i64, i64));
         let tx = self.conn.transaction()?;
         let p: Option<Row> = tx
             .query_row(
-                "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped, version
+                "SELECT threshold, s_max, rate_lo_ppm, rate_hi_ppm, reveal_keys, dropped, version,
+                        next_checkpoint, beyond_limit, group_cursor
                  FROM accounts WHERE account = ?1 AND window = ?2",
                 params![account, w],
                 |r| {
@@ -205,11 +219,12 @@ impl Store for SqliteStore {
                         r.get(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        (r.get(7)?, r.get(8)?, r.get(9)?),
                     ))
                 },
             )
             .optional()?;
-        let Some((t, s, lo, hi, keys, dropped, version)) = p else {
+        let Some((t, s, lo, hi, keys, dropped, version, (next, beyond, cursor))) = p else {
             return Ok(None);
         };
         let params = Params::new(t, s, lo, hi).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -226,6 +241,11 @@ impl Store for SqliteStore {
             reveal_keys: split_keys(&keys)?,
             dropped: u64::try_from(dropped).unwrap_or(0),
             version,
+            state: EvaluationState {
+                next_checkpoint: u64::try_from(next).unwrap_or(0),
+                beyond_limit: beyond != 0,
+                group_cursor: u64::try_from(cursor).unwrap_or(0),
+            },
         }))
     }
 
@@ -243,6 +263,7 @@ impl Store for SqliteStore {
         window: u64,
         version: i64,
         keys: &[[u8; 32]],
+        state: &EvaluationState,
     ) -> Result<(), StoreError> {
         let w = sql_u64(window)?;
         let tx = self.immediate()?;
@@ -262,9 +283,18 @@ impl Store for SqliteStore {
         let blob = zeroize::Zeroizing::new(all.concat());
         tx.execute(
             "UPDATE accounts SET evaluated = MAX(evaluated, ?3), reveal_keys = ?4,
-                 revealed = (length(?4) > 0)
+                 revealed = (length(?4) > 0), next_checkpoint = MAX(next_checkpoint, ?5),
+                 beyond_limit = MAX(beyond_limit, ?6), group_cursor = MAX(group_cursor, ?7)
              WHERE account = ?1 AND window = ?2",
-            params![account, w, version, &blob[..]],
+            params![
+                account,
+                w,
+                version,
+                &blob[..],
+                sql_u64(state.next_checkpoint)?,
+                i64::from(state.beyond_limit),
+                sql_u64(state.group_cursor)?
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -367,15 +397,15 @@ impl Store for SqliteStore {
     }
 }
 
-/// Create the (account, window) row if missing, refusing another client context; returns the
-/// records it holds.
+/// Create the (account, window) row if missing; returns the records it holds, or `None` when
+/// the window holds records of another database (client context).
 fn ensure_account(
     tx: &Transaction<'_>,
     account: &str,
     w: i64,
     p: &Params,
     context: &[u8; 32],
-) -> Result<i64, StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let existing: Option<(Vec<u8>, i64)> = tx
         .query_row(
             "SELECT context, held FROM accounts WHERE account = ?1 AND window = ?2",
@@ -384,8 +414,8 @@ fn ensure_account(
         )
         .optional()?;
     match existing {
-        Some((c, _)) if c != context => Err(StoreError::ParamsMismatch),
-        Some((_, held)) => Ok(held),
+        Some((c, _)) if c != context => Ok(None),
+        Some((_, held)) => Ok(Some(held)),
         None => {
             let (lo, hi) = p.rate_range_ppm();
             tx.execute(
@@ -393,7 +423,7 @@ fn ensure_account(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![account, w, p.threshold(), p.s_max(), lo, hi, &context[..]],
             )?;
-            Ok(0)
+            Ok(Some(0))
         }
     }
 }
