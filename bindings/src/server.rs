@@ -228,6 +228,11 @@ pub struct OpenResult {
     /// When opened: the record to keep for the account of its window (pass it to `add` or
     /// store it and later `add_record`). Holds only encrypted associated data.
     pub record: Option<Vec<u8>>,
+    /// In a batch (`open_vouchers`): why the voucher was refused as structurally malformed
+    /// (bad framing, another epoch, a window outside the schedule — never anything that
+    /// depends on the list); then `opened` is false, `id` empty and `window` 0. Always `None`
+    /// from `open_voucher`, which returns those as errors.
+    pub refused: Option<String>,
 }
 
 impl OpenResult {
@@ -241,6 +246,7 @@ impl OpenResult {
                     id: header.id,
                     window: header.window,
                     record: None,
+                    refused: None,
                 }
             }
             OpenOutcome::Opened(rec) => OpenResult {
@@ -248,6 +254,7 @@ impl OpenResult {
                 id: rec.id().to_vec(),
                 window: rec.window(),
                 record: Some(rec.to_bytes()),
+                refused: None,
             },
         })
     }
@@ -283,8 +290,9 @@ impl Opener {
     }
 
     /// Open many vouchers filed under one `account`, on all cores, in order: the same results
-    /// as `open_voucher` per voucher, with the FFI crossing paid once per batch. Fails as a
-    /// whole on the first bad voucher (in order).
+    /// as `open_voucher` per voucher, with the FFI crossing paid once per batch. A batch never
+    /// fails because of one voucher: a structurally malformed one comes back with `refused`
+    /// set. Fails as a whole only for an account id over 255 bytes (which no voucher decides).
     pub fn open_vouchers(
         &self,
         vouchers: Vec<Vec<u8>>,
@@ -295,7 +303,18 @@ impl Opener {
                 .open_batch(&vouchers, &account)
                 .into_iter()
                 .zip(&vouchers)
-                .map(|(r, v)| OpenResult::of(v, r?))
+                .map(|(r, v)| match r {
+                    Ok(outcome) => OpenResult::of(v, outcome),
+                    // The account id decides this for every voucher alike.
+                    Err(e @ blindmatch_core::Error::InvalidParameter { .. }) => Err(e.into()),
+                    Err(e) => Ok(OpenResult {
+                        opened: false,
+                        id: Vec::new(),
+                        window: 0,
+                        record: None,
+                        refused: Some(e.to_string()),
+                    }),
+                })
                 .collect()
         })
     }

@@ -76,6 +76,7 @@ fun main() {
                 val state = when (val o = acc.evaluate()) {
                     is RevealOutcome.BelowThreshold -> "below threshold (${o.opened} opened)"
                     is RevealOutcome.OverCapacity -> "over capacity (${o.dropped} dropped)"
+                    is RevealOutcome.Undecodable -> "undecodable (${o.opened} opened)"
                     is RevealOutcome.Revealed -> "revealed"
                 }
                 println("server: voucher ${n + 1} ${if (result.opened) "opened" else "did not open"}; window ${result.window} $state")
@@ -91,7 +92,7 @@ fun main() {
                     // Kept with the records, the reveal key keeps the account revealed.
                     println("server: ${acc.revealKeys().size} reveal key to store with the account's records")
                 }
-                is RevealOutcome.BelowThreshold, is RevealOutcome.OverCapacity ->
+                is RevealOutcome.BelowThreshold, is RevealOutcome.OverCapacity, is RevealOutcome.Undecodable ->
                     error("T real matches were sent, so the account must reveal")
             }
             accounts.values.forEach { it.close() }

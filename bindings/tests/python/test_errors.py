@@ -114,7 +114,7 @@ class TestMalformedVoucher:
         before = world.opener.malformed_count()
         r = world.open(bytes(v))
         miss = world.open(world.maker.create_voucher(unlisted(1), b"id", b"ad", NOW))
-        assert r == miss == bm.OpenResult(opened=False, id=b"id", window=2, record=None)
+        assert r == miss == bm.OpenResult(opened=False, id=b"id", window=2, record=None, refused=None)
         assert world.opener.malformed_count() == before + 1
 
     def test_random_mutations_are_typed_or_no_match(self, world):
@@ -136,8 +136,8 @@ class TestMalformedVoucher:
         with pytest.raises(E.UnsupportedVersion):
             account.add_record(b"BMOR\x01garbage")  # a v1 record
         with pytest.raises(E.BadInput):
-            account.add(bm.OpenResult(opened=True, id=b"x", window=2, record=b"\x00" * 40))
-        not_opened = bm.OpenResult(opened=False, id=b"x", window=2, record=None)
+            account.add(bm.OpenResult(opened=True, id=b"x", window=2, record=b"\x00" * 40, refused=None))
+        not_opened = bm.OpenResult(opened=False, id=b"x", window=2, record=None, refused=None)
         assert account.add(not_opened) == bm.InsertResult.NOT_OPENED
         # A record from a database with other parameters is refused.
         other = make_world(threshold=3, s_max=2, n=10)
