@@ -422,7 +422,12 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     let root = parse_root(a.root.as_deref())?;
     let db = Arc::new(Database::open(crate::files::read(&a.db)?, &pk, root.as_ref()).at(&a.db)?);
     let policy = match (a.insecure_test_policy, root, a.allow_unpinned_database) {
-        (true, _, _) => DevicePolicy::permissive_for_tests(),
+        (true, Some(_), _) => {
+            return Err(Fail::msg(
+                "--root and --insecure-test-policy together: the test policy would ignore the pin; give one of them",
+            ));
+        }
+        (true, None, _) => DevicePolicy::permissive_for_tests(),
         (false, Some(r), _) => DevicePolicy::default().pin_root(r),
         (false, None, _) => DevicePolicy::default().allow_unpinned_database(),
     };

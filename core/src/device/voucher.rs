@@ -149,9 +149,8 @@ impl Client {
     /// # Errors
     /// [`Error::InvalidParameter`] for an id over 64 bytes ([`Param::Id`]) or associated
     /// data over 65532 bytes ([`Param::AssociatedData`]); [`Error::OutsideSchedule`];
-    /// [`Error::KindNotListed`] when the database does not list `x`'s kind;
-    /// [`Error::InvalidPoint`] if a table cell the lookup needs is not a valid point (a
-    /// database that passed only the fast load).
+    /// [`Error::KindNotListed`] when the database does not list `x`'s kind. (A table cell that
+    /// is not a point is no error: it counts as the identity, so the item does not match.)
     pub fn voucher(&self, x: &MediaHash, id: &[u8], ad: &[u8], now_unix: u64) -> Result<Vec<u8>> {
         let w = self.window_at(now_unix)?;
         self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut os_rng())
@@ -308,8 +307,8 @@ impl Client {
         ] {
             mac.update(part);
         }
-        let seed: [u8; 32] = mac.finalize().into_bytes().into();
-        ChaCha20Rng::from_seed(seed)
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(mac.finalize().into_bytes().into());
+        ChaCha20Rng::from_seed(*seed)
     }
 
     /// (enc(Q), enc(S)) = (β·H(x) + γ·G, β·P(x) + γ·L), with β = 0 for a synthetic voucher
@@ -324,9 +323,10 @@ impl Client {
     ) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
         let h = hash_media(x, &self.db.manifest().dst)?;
         let p = self.db.lookup(x)?;
-        let drawn = Scalar::random(rng) * self.inv2;
+        let mut drawn = Scalar::random(rng) * self.inv2;
         let mut half_beta =
             Scalar::conditional_select(&drawn, &Scalar::ZERO, Choice::from(u8::from(synthetic)));
+        drawn.zeroize();
         let mut half_gamma = Scalar::random(rng) * self.inv2;
         let l = self.db.server_key().blinding_point();
         let (q_half, s_half) = (
