@@ -814,7 +814,8 @@ mod tests {
                 opened: false,
                 id: b"id".to_vec(),
                 window: 2,
-                record: None
+                record: None,
+                refused: None
             }
         );
         assert_eq!(w.opener.malformed_count(), 1);
@@ -888,6 +889,7 @@ mod tests {
             id: vec![],
             window: 2,
             record: None,
+            refused: None,
         };
         assert_eq!(fresh.add(not_opened), Ok(InsertResult::NotOpened));
     }

@@ -101,6 +101,14 @@ pub struct LoadgenArgs {
     /// Only send: skip the drain wait and the reveal check.
     #[arg(long)]
     no_check: bool,
+    /// Send at most this many vouchers per second in total (paced per batch) [default: as
+    /// fast as the connections go]; for latency at a chosen load.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The server's secret key: when given, also measure opening the pre-generated vouchers
+    /// in this process on all cores (`open_batch`), for a throughput to compare with.
+    #[arg(long)]
+    server_key: Option<std::path::PathBuf>,
 }
 
 /// Attempts of one batch answered 429/503 before it counts as an error.
@@ -132,6 +140,10 @@ pub fn run(a: &LoadgenArgs) -> Result<()> {
     let t = Instant::now();
     let plans = pregenerate(a, &setup)?;
     let pregen_secs = t.elapsed().as_secs_f64();
+    let open_batch = match &a.server_key {
+        Some(path) => Some(open_batch_rate(path, &setup, &plans)?),
+        None => None,
+    };
     let baseline = operator.as_ref().map(Operator::metrics).transpose()?;
     note(a, "sending…");
     let sent = send(a, &plans, &intake);
@@ -143,9 +155,27 @@ pub fn run(a: &LoadgenArgs) -> Result<()> {
         (Some(op), Some(d)) => Some(op.check(&plans, setup.window, d.deadline)?),
         _ => None,
     };
-    let report = Report::new(a, &setup, &plans, pregen_secs, sent, drain, check);
+    let mut report = Report::new(a, &setup, &plans, pregen_secs, sent, drain, check);
+    report.open_batch_vouchers_per_sec = open_batch;
     report.print(a.json)?;
     report.verdict()
+}
+
+/// Vouchers per second `Opener::open_batch` opens on all cores, over the pre-generated
+/// vouchers (per account, as the server files them; best of three passes).
+fn open_batch_rate(path: &std::path::Path, s: &Setup, plans: &[AccountPlan]) -> Result<f64> {
+    let key = crate::commands::load_server_key(path)?;
+    let opener = blindmatch_core::server::Opener::new(&key, s.db.manifest()).at(path)?;
+    let n: usize = plans.iter().map(|p| p.vouchers.len()).sum();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for p in plans {
+            std::hint::black_box(opener.open_batch(&p.vouchers, p.name.as_bytes()));
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(n as f64 / best.max(1e-9))
 }
 
 /// A progress line on stderr (not in JSON mode).
@@ -514,6 +544,18 @@ impl Tally {
 fn send(a: &LoadgenArgs, plans: &[AccountPlan], intake: &Target) -> Tally {
     let counts: Vec<usize> = plans.iter().map(|p| p.vouchers.len()).collect();
     let work = batches(&counts, a.batch);
+    // When paced, batch i leaves no earlier than (vouchers before it) / rate after the start.
+    let mut before = 0u64;
+    let due: Vec<Option<Duration>> = work
+        .iter()
+        .map(|b| {
+            let at = a
+                .rate
+                .map(|r| Duration::from_secs_f64(before as f64 / r.max(1e-9)));
+            before += b.range.len() as u64;
+            at
+        })
+        .collect();
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let mut total = Tally {
@@ -522,7 +564,7 @@ fn send(a: &LoadgenArgs, plans: &[AccountPlan], intake: &Target) -> Tally {
     };
     std::thread::scope(|sc| {
         let threads: Vec<_> = (0..a.connections)
-            .map(|_| sc.spawn(|| sender(plans, &work, &next, intake)))
+            .map(|_| sc.spawn(|| sender(plans, &work, &due, start, &next, intake)))
             .collect();
         for t in threads {
             if let Ok(t) = t.join() {
@@ -535,10 +577,24 @@ fn send(a: &LoadgenArgs, plans: &[AccountPlan], intake: &Target) -> Tally {
 }
 
 /// One sender thread: batches from the shared queue until it is empty.
-fn sender(plans: &[AccountPlan], work: &[Batch], next: &AtomicUsize, intake: &Target) -> Tally {
+fn sender(
+    plans: &[AccountPlan],
+    work: &[Batch],
+    due: &[Option<Duration>],
+    start: Instant,
+    next: &AtomicUsize,
+    intake: &Target,
+) -> Tally {
     let mut t = Tally::default();
     let mut conn = None;
-    while let Some(b) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(b) = work.get(i) else { break };
+        if let Some(Some(at)) = due.get(i)
+            && let Some(wait) = at.checked_sub(start.elapsed())
+        {
+            std::thread::sleep(wait);
+        }
         let plan = &plans[b.account];
         let body = httpc::frame(&plan.vouchers[b.range.clone()]);
         let path = intake.account_path(&plan.name, "vouchers");
@@ -987,6 +1043,8 @@ struct Report {
     expected_reveals: usize,
     pregen_secs: f64,
     pregen_vouchers_per_sec: f64,
+    /// `open_batch` on all cores in this process over the same vouchers (with --server-key).
+    open_batch_vouchers_per_sec: Option<f64>,
     send: SendReport,
     drain: Option<DrainReport>,
     check: Option<Check>,
@@ -1034,6 +1092,7 @@ impl Report {
                 .count(),
             pregen_secs,
             pregen_vouchers_per_sec: vouchers as f64 / pregen_secs.max(1e-9),
+            open_batch_vouchers_per_sec: None,
             send: send_report(a, sent),
             drain,
             check,
@@ -1067,6 +1126,11 @@ impl Report {
             self.pregen_secs,
             self.pregen_vouchers_per_sec
         );
+        if let Some(r) = self.open_batch_vouchers_per_sec {
+            println!(
+                "open_batch        {r:.0} vouchers/s in this process, all cores (the opening floor)"
+            );
+        }
         self.send.print();
         if let Some(d) = &self.drain {
             d.print();
@@ -1546,6 +1610,8 @@ mod tests {
             json: true,
             settle_secs: 1,
             no_check: false,
+            rate: None,
+            server_key: None,
         };
         run(&args("ok", 6)).unwrap();
         // The same items filed under accounts that already hold another key's records (the

@@ -146,6 +146,8 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
 pub struct Evaluated {
     /// The outcome (over capacity when records were dropped and nothing revealed).
     pub outcome: Outcome,
+    /// Whether this evaluation found a reveal key the store did not have.
+    pub new_key: bool,
 }
 
 /// Evaluate an (account, window) from the store and record the evaluation (with any new reveal
@@ -155,39 +157,120 @@ pub fn evaluate(
     account: &str,
     window: u64,
 ) -> std::result::Result<Option<Evaluated>, store::StoreError> {
-    let Some(loaded) = store.load(account, window)? else {
-        return Ok(None);
+    evaluate_cached(store, account, window, None)
+}
+
+/// Accounts a long-running evaluator keeps in memory, so that evaluating an account again
+/// only inserts the records that arrived since (one elimination step each) instead of
+/// rebuilding it. The store stays the truth: records are always loaded from it, and a cached
+/// account is used only while its records are a prefix of the stored ones.
+pub struct AccountCache {
+    accounts: std::collections::HashMap<(String, u64), Account>,
+    order: std::collections::VecDeque<(String, u64)>,
+    capacity: usize,
+}
+
+impl AccountCache {
+    /// A cache of at most `capacity` accounts (least recently inserted evicted first).
+    pub fn new(capacity: usize) -> AccountCache {
+        AccountCache {
+            accounts: std::collections::HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn take(&mut self, key: &(String, u64)) -> Option<Account> {
+        self.accounts.remove(key)
+    }
+
+    fn put(&mut self, key: (String, u64), acc: Account) {
+        if !self.accounts.contains_key(&key) {
+            self.order.push_back(key.clone());
+        }
+        self.accounts.insert(key, acc);
+        while self.accounts.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.accounts.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.order.len() > 2 * self.capacity {
+            let live = &self.accounts;
+            self.order.retain(|k| live.contains_key(k));
+        }
+    }
+}
+
+/// The account for `loaded`: the cached one brought up to date when its records are a prefix
+/// of the stored ones, else one built from the records.
+fn account_for(
+    cached: Option<Account>,
+    loaded: store::Loaded,
+    window: u64,
+) -> std::result::Result<Account, store::StoreError> {
+    let corrupt = |e: Error| store::StoreError::Corrupt(e.to_string());
+    let records: Vec<OpenedVoucher> = loaded.records.into_iter().map(|s| s.record).collect();
+    let reusable = cached.filter(|a| {
+        a.params() == &loaded.params
+            && a.opened() <= records.len()
+            && a.records().zip(&records).all(|(x, y)| x.q() == y.q())
+    });
+    let mut acc = match reusable {
+        Some(mut a) => {
+            let held = a.opened();
+            for r in records.into_iter().skip(held) {
+                a.insert(r).map_err(corrupt)?;
+            }
+            a
+        }
+        None => Account::with_records(loaded.params, window, records).map_err(corrupt)?,
     };
-    let mut acc = Account::with_records(
-        loaded.params,
-        window,
-        loaded.records.into_iter().map(|s| s.record),
-    )
-    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
     for k in &loaded.reveal_keys {
         acc.add_reveal_key(RevealKey::from_bytes(k));
     }
-    acc.set_evaluation_state(loaded.state);
+    let (mine, stored) = (acc.evaluation_state(), loaded.state);
+    acc.set_evaluation_state(EvaluationState {
+        next_checkpoint: mine.next_checkpoint.max(stored.next_checkpoint),
+        beyond_limit: mine.beyond_limit || stored.beyond_limit,
+        group_cursor: mine.group_cursor.max(stored.group_cursor),
+    });
+    Ok(acc)
+}
+
+/// [`evaluate`], keeping the account in `cache` for the next evaluation.
+pub fn evaluate_cached(
+    store: &mut dyn Store,
+    account: &str,
+    window: u64,
+    mut cache: Option<&mut AccountCache>,
+) -> std::result::Result<Option<Evaluated>, store::StoreError> {
+    let Some(loaded) = store.load(account, window)? else {
+        return Ok(None);
+    };
+    let key = (account.to_string(), window);
+    let cached = cache.as_deref_mut().and_then(|c| c.take(&key));
+    let (version, dropped, had) = (loaded.version, loaded.dropped, loaded.reveal_keys.len());
+    let mut acc = account_for(cached, loaded, window)?;
     let outcome = acc.evaluate();
     let keys: Vec<zeroize::Zeroizing<[u8; 32]>> =
         acc.reveal_keys().iter().map(RevealKey::to_bytes).collect();
     let keys: zeroize::Zeroizing<Vec<[u8; 32]>> =
         zeroize::Zeroizing::new(keys.iter().map(|k| **k).collect());
-    store.evaluated(
-        account,
-        window,
-        loaded.version,
-        &keys,
-        &acc.evaluation_state(),
-    )?;
+    store.evaluated(account, window, version, &keys, &acc.evaluation_state())?;
+    let new_key = keys.len() > had;
+    if let Some(c) = cache {
+        c.put(key, acc);
+    }
     let outcome = match outcome {
-        Outcome::BelowThreshold { opened } if loaded.dropped > 0 => Outcome::OverCapacity {
-            opened,
-            dropped: loaded.dropped,
-        },
+        Outcome::BelowThreshold { opened } if dropped > 0 => {
+            Outcome::OverCapacity { opened, dropped }
+        }
         o => o,
     };
-    Ok(Some(Evaluated { outcome }))
+    Ok(Some(Evaluated { outcome, new_key }))
 }
 
 /// Open a store named on the command line.

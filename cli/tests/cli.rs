@@ -236,7 +236,7 @@ fn listing(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Vouchers for `files` made at `now` with the setup's database (root pinned, ad "chat 7").
+/// Vouchers for `files` made at `now` with the setup's database (test policy, ad "chat 7").
 fn vouchers_at(s: &Setup, client: &Path, now: u64, files: &[PathBuf], out: &str) -> Vec<PathBuf> {
     let dir = s.path(out);
     ok(&client_voucher(
@@ -245,7 +245,7 @@ fn vouchers_at(s: &Setup, client: &Path, now: u64, files: &[PathBuf], out: &str)
         client,
         now,
         &dir,
-        &["--root", &s.root, "--ad", "chat 7"],
+        &["--ad", "chat 7"],
         files,
     ));
     listing(&dir)
@@ -1086,6 +1086,19 @@ fn client_vouchers_need_the_database_root_or_an_explicit_opt_out() {
         &policy_voucher(&s, &db, &client, &out, &["--root", "abcd"], &s.media[..1]),
         "--root",
     );
+    // A pinned root with the test policy, which would ignore it: refused.
+    fails(
+        &client_voucher(
+            &s,
+            &db,
+            &client,
+            NOW,
+            &out,
+            &["--root", root],
+            &s.media[..1],
+        ),
+        "--root and --insecure-test-policy together",
+    );
     assert!(!out.exists());
     // The right root: vouchers are made, and the listed item's voucher opens on the server.
     ok(&policy_voucher(
@@ -1253,24 +1266,39 @@ fn bench_json_has_every_operation() {
     let out = ok(&["bench", "--json", "--entries", "300", "--smax-costs", "60"]);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
+    let row = |op: &str| {
+        rows.iter()
+            .find(|r| r["operation"] == op)
+            .unwrap_or_else(|| panic!("{op} missing"))
+    };
     for op in [
         "db_build_entry",
+        "db_build_entry_parallel",
         "voucher_real",
         "voucher_synthetic",
         "open",
+        "open_batch",
+        "open_batch_parallel",
         "reveal",
         "db_load",
         "account_insert_s60",
         "evaluate_decode_beyond_smax",
+        "account_insert_100k",
     ] {
-        let r = rows
-            .iter()
-            .find(|r| r["operation"] == op)
-            .unwrap_or_else(|| panic!("{op} missing"));
+        let r = row(op);
         for k in ["us_per_op", "floor_us", "ratio"] {
             assert!(r[k].as_f64().unwrap() > 0.0, "{op}.{k}");
         }
     }
+    // Constant work: the synthetic voucher is measured against this run's real one, so its
+    // ratio is synthetic / real.
+    let (real, synthetic) = (row("voucher_real"), row("voucher_synthetic"));
+    assert_eq!(synthetic["floor_us"], real["us_per_op"]);
+    let ratio = synthetic["us_per_op"].as_f64().unwrap() / real["us_per_op"].as_f64().unwrap();
+    assert!(
+        (synthetic["ratio"].as_f64().unwrap() - ratio).abs() < 1e-9 * ratio,
+        "{synthetic}"
+    );
 }
 
 // What a curious server sees, through the CLI.
@@ -1600,26 +1628,91 @@ fn a_revealed_window_stays_revealed_whatever_arrives_later() {
         )),
         "{text}"
     );
-    // What keeps it revealed is the kept reveal key: with it wiped, the same records no
-    // longer reveal anything.
-    let conn = rusqlite::Connection::open(&store).unwrap();
-    let keys: Vec<u8> = conn
-        .query_row("SELECT reveal_keys FROM accounts", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(keys.len(), 32);
-    conn.execute("UPDATE accounts SET reveal_keys = x''", [])
-        .unwrap();
-    drop(conn);
+    // What keeps it revealed is the key its reveal found: the same records evaluated afresh
+    // (all the vouchers opened at once into a new store) reveal nothing.
+    let afresh = s.path("afresh.sqlite");
+    let mut all = listed.clone();
+    all.extend(batch);
+    assert_eq!(open(&s, &afresh, &all)["opened"], 20 + opened);
     assert_eq!(
-        status(&store, true)["windows"],
+        status(&afresh, true)["windows"],
         serde_json::json!([{"window": 0, "state": "below_threshold", "opened": 20 + opened}])
     );
 }
 
+/// `client voucher` arguments for `n` vouchers of hashes `hash(0)`, …, `hash(n - 1)` (given
+/// directly with `--hash`), written to `out`.
+fn hash_vouchers(
+    s: &Setup,
+    client: &Path,
+    out: &Path,
+    n: u32,
+    hash: impl Fn(u32) -> String,
+) -> Vec<String> {
+    let mut args = client_voucher(s, &s.db, client, NOW, out, &[], &[]);
+    for i in 0..n {
+        args.push("--hash".into());
+        args.push(hash(i));
+    }
+    args
+}
+
 #[test]
 fn an_account_holds_at_most_4096_records_per_window_and_says_when_it_is_over() {
-    // A 95 % synthetic rate: nearly every one of 4,500 unlisted items opens (as a synthetic
-    // voucher), which no honest device does; T = 3 never reveals on synthetic records.
+    // 4,100 vouchers of one listed item (each send is a new record of one distinct item, so
+    // T = 3 is never reached): no honest device sends that many in one window.
+    let s = setup();
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    let listed = ok(&["hash", "--kind", "sha256", p(&s.media[0])]);
+    let listed = listed.split_whitespace().next().unwrap().to_string();
+    let flood = s.path("flood");
+    ok(&hash_vouchers(&s, &client, &flood, 4100, |_| {
+        listed.clone()
+    }));
+    let sent = listing(&flood);
+    assert_eq!(sent.len(), 4100);
+    let r = open(&s, &store, &sent);
+    assert_eq!(
+        (&r["opened"], &r["new"]),
+        (&serde_json::json!(4100), &serde_json::json!(4096))
+    );
+    assert_eq!(records(&store, &[]).len(), 4096);
+    // The state is shown without --audit (a misbehaving device); the count only with it.
+    assert_eq!(
+        status(&store, false)["windows"],
+        serde_json::json!([{"window": 0, "state": "over_capacity"}])
+    );
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "over_capacity", "dropped": 4}])
+    );
+    assert_eq!(
+        ok(&status_args(&store, &[])),
+        "window 0: over capacity (a misbehaving device); nothing is revealed\n"
+    );
+    let audit = ok(&status_args(&store, &["--audit"]));
+    assert!(
+        audit.starts_with(
+            "window 0: over capacity: 4 opened vouchers beyond the account's capacity were dropped"
+        ),
+        "{audit}"
+    );
+    // Two more listed items would reach T = 3, but the window is full: they are dropped.
+    let more = vouchers(&s, &client, &s.media[1..3], "more");
+    assert_eq!(open(&s, &store, &more)["new"], 0);
+    assert_eq!(records(&store, &[]).len(), 4096);
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "over_capacity", "dropped": 6}])
+    );
+}
+
+#[test]
+fn an_account_with_more_synthetic_records_than_the_decoder_handles_is_undecodable() {
+    // A 95 % synthetic rate: about 1,330 of 1,400 unlisted items open as synthetic vouchers,
+    // beyond the decode limit (1,024 synthetic records; with s_max = 16, 1,330 distinct
+    // records are enough for the decoder to tell); no honest device does that.
     let s = setup_with(
         3,
         3,
@@ -1627,7 +1720,7 @@ fn an_account_holds_at_most_4096_records_per_window_and_says_when_it_is_over() {
             "--threshold",
             "3",
             "--smax",
-            "2",
+            "16",
             "--rate-range",
             "0.95..0.95",
         ],
@@ -1635,34 +1728,84 @@ fn an_account_holds_at_most_4096_records_per_window_and_says_when_it_is_over() {
     let client = s.client_key();
     let store = s.path("store.sqlite");
     let flood = s.path("flood");
-    let mut args = client_voucher(&s, &s.db, &client, NOW, &flood, &[], &[]);
-    for i in 0..4500u32 {
-        args.push("--hash".into());
-        args.push(format!("sha256:{:064x}", 0xf100d000_u64 + u64::from(i)));
+    ok(&hash_vouchers(&s, &client, &flood, 1400, |i| {
+        format!("sha256:{:064x}", 0xf100d000_u64 + u64::from(i))
+    }));
+    let r = open(&s, &store, &listing(&flood));
+    assert!(r["opened"].as_u64().unwrap() > 1024 + 2, "{r}");
+    // Shown without --audit, with no count either way.
+    for audit in [false, true] {
+        assert_eq!(
+            status(&store, audit)["windows"],
+            serde_json::json!([{"window": 0, "state": "undecodable"}])
+        );
     }
-    ok(&args);
-    let sent = listing(&flood);
-    let r = open(&s, &store, &sent);
-    let opened = r["opened"].as_u64().unwrap();
-    assert!(opened > 4096, "only {opened} opened");
-    assert_eq!(r["new"], 4096);
-    let dropped = opened - 4096;
-    assert_eq!(records(&store, &[]).len(), 4096);
-    // Shown without --audit (a misbehaving device, not a count below the threshold).
-    assert_eq!(
-        status(&store, false)["windows"],
-        serde_json::json!([{"window": 0, "state": "over_capacity", "dropped": dropped}])
-    );
     let text = ok(&status_args(&store, &[]));
+    assert!(text.starts_with("window 0: undecodable: "), "{text}");
     assert!(
-        text.contains(&format!(
-            "window 0: over capacity: {dropped} opened vouchers"
-        )),
+        !text.contains(|c: char| c.is_ascii_digit() && c != '0'),
         "{text}"
     );
-    // Sending them again stores nothing more.
-    assert_eq!(open(&s, &store, &sent)["new"], 0);
-    assert_eq!(records(&store, &[]).len(), 4096);
+}
+
+#[test]
+fn records_of_another_database_never_join_an_account_window() {
+    let s = setup();
+    let client = s.client_key();
+    let store = s.path("store.sqlite");
+    open(&s, &store, &vouchers(&s, &client, &s.media[..2], "v"));
+    let before = records(&store, &[]);
+    // The same key and list rebuilt with another rate range: another database (client
+    // context). A third listed item's voucher made for it opens, but is not filed into the
+    // window, which holds the first database's records: the run succeeds, nothing changes,
+    // and the window stays below T = 3.
+    let db2 = s.path("db2.bmdb");
+    ok(&db_build(
+        &s.key,
+        &[p(&s.path("a.txt"))],
+        "sha256",
+        &[
+            "--threshold",
+            "3",
+            "--smax",
+            "6",
+            "--rate-range",
+            "0.1..0.1",
+        ],
+        &db2,
+    ));
+    let out = s.path("v2");
+    ok(&client_voucher(
+        &s,
+        &db2,
+        &client,
+        NOW,
+        &out,
+        &[],
+        &s.media[2..3],
+    ));
+    let r: serde_json::Value = serde_json::from_str(&ok(&server_open(
+        &s.key,
+        &db2,
+        &store,
+        NOW,
+        &["--json", "--audit"],
+        &listing(&out),
+    )))
+    .unwrap();
+    assert_eq!(
+        (&r["opened"], &r["new"], &r["refused"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(0)
+        )
+    );
+    assert_eq!(records(&store, &[]), before);
+    assert_eq!(
+        status(&store, true)["windows"],
+        serde_json::json!([{"window": 0, "state": "below_threshold", "opened": 2}])
+    );
 }
 
 #[test]
@@ -1761,8 +1904,8 @@ fn v1_files_are_refused_with_a_version_message() {
     open(&s, &store, &v);
     assert!(!s.path("store.sqlite-wal").exists(), "WAL not checkpointed");
     let mut db = std::fs::read(&store).unwrap();
-    // SQLite's header holds the user version at offset 60 (big-endian): schema version 3.
-    assert_eq!(&db[60..64], &3u32.to_be_bytes());
+    // SQLite's header holds the user version at offset 60 (big-endian).
+    assert_eq!(&db[60..64], &STORE_SCHEMA.to_be_bytes());
     db[60..64].copy_from_slice(&1u32.to_be_bytes());
     let old = s.path("old.sqlite");
     std::fs::write(&old, &db).unwrap();
@@ -1772,11 +1915,17 @@ fn v1_files_are_refused_with_a_version_message() {
         "schema version 1",
     );
     // A store of a newer schema than this build's is refused too.
-    db[60..64].copy_from_slice(&4u32.to_be_bytes());
+    db[60..64].copy_from_slice(&(STORE_SCHEMA + 1).to_be_bytes());
     let newer = s.path("newer.sqlite");
     std::fs::write(&newer, &db).unwrap();
-    fails(&status_args(&newer, &[]), "schema version 4");
+    fails(
+        &status_args(&newer, &[]),
+        &format!("schema version {}", STORE_SCHEMA + 1),
+    );
 }
+
+/// The account store's schema version (`PRAGMA user_version`).
+const STORE_SCHEMA: u32 = 5;
 
 /// The account store's schema version 2 (before reveal keys and capacity), as released.
 const SCHEMA_V2: &str = "
@@ -1844,23 +1993,37 @@ fn a_schema_version_2_store_is_migrated_on_open() {
     // Read as it was: the same records and state.
     assert_eq!(records(&old, &[]), records(&current, &[]));
     assert_eq!(opened_in_window_0(&old), 2);
+    // Now of the current version, with the tables and columns of a new store; no reveal
+    // keys, nothing dropped, the records held counted.
     {
         let conn = rusqlite::Connection::open(&old).unwrap();
-        let version: i64 = conn
+        let fresh = rusqlite::Connection::open(&current).unwrap();
+        let version: u32 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
-        let cols = columns(&conn, "accounts");
-        assert!(
-            cols.contains(&"reveal_keys".to_string()) && cols.contains(&"dropped".to_string()),
-            "{cols:?}"
-        );
-        let (keys, dropped): (Vec<u8>, i64) = conn
-            .query_row("SELECT reveal_keys, dropped FROM accounts", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        assert_eq!(version, STORE_SCHEMA);
+        for table in ["accounts", "opened"] {
+            let (mut got, mut want) = (columns(&conn, table), columns(&fresh, table));
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{table}");
+        }
+        let tables = |c: &rusqlite::Connection| -> Vec<String> {
+            let mut stmt = c
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(tables(&conn), tables(&fresh));
+        let (keys, dropped, held): (Vec<u8>, i64, i64) = conn
+            .query_row("SELECT reveal_keys, dropped, held FROM accounts", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .unwrap();
-        assert_eq!((keys.len(), dropped), (0, 0));
+        assert_eq!((keys.len(), dropped, held), (0, 0, 2));
     }
     // And it works on: the third listed item reveals, and the reveal's key is kept.
     let third = vouchers(&s, &client, &s.media[2..3], "third");

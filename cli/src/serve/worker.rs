@@ -6,10 +6,10 @@
 
 use super::App;
 use super::metrics::{self, Metrics};
-use crate::server::{Accepting, evaluate};
+use crate::server::{Accepting, AccountCache, evaluate_cached};
 use crate::store::{Queued, Store};
 use blindmatch_core::VoucherHeader;
-use blindmatch_core::server::{OpenOutcome, OpenedVoucher, Outcome};
+use blindmatch_core::server::{OpenOutcome, OpenedVoucher};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
     let mut store: Option<Box<dyn Store>> = None;
+    let mut cache = AccountCache::new(4096);
     let mut last_prune = Instant::now();
     while !app.stop.load(std::sync::atomic::Ordering::SeqCst) {
         let s = match store.take() {
@@ -40,6 +41,7 @@ pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
         match step(
             app,
             s.as_mut(),
+            &mut cache,
             batch,
             lease_ms,
             index == 0 && last_prune.elapsed() > PRUNE_EVERY,
@@ -71,6 +73,7 @@ pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
 fn step(
     app: &App,
     store: &mut dyn Store,
+    cache: &mut AccountCache,
     batch: usize,
     lease_ms: u64,
     prune: bool,
@@ -85,12 +88,8 @@ fn step(
     let t = Instant::now();
     for c in store.changed(64)? {
         worked = true;
-        let before = store
-            .load(&c.account, c.window)?
-            .map_or(0, |l| l.reveal_keys.len());
-        if let Some(e) = evaluate(store, &c.account, c.window)?
-            && matches!(e.outcome, Outcome::Revealed { .. })
-            && before == 0
+        if let Some(e) = evaluate_cached(store, &c.account, c.window, Some(cache))?
+            && e.new_key
         {
             Metrics::add(&app.metrics.reveals, 1);
         }

@@ -197,7 +197,7 @@ fn sql_u64(v: u64) -> Result<i64, StoreError> {
 
 /// 32-byte keys from their concatenation.
 fn split_keys(keys: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
-    if keys.len() % 32 != 0 {
+    if !keys.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt("reveal keys".into()));
     }
     Ok(keys
