@@ -105,6 +105,10 @@ pub struct LoadgenArgs {
     /// fast as the connections go]; for latency at a chosen load.
     #[arg(long)]
     rate: Option<f64>,
+    /// The server may be restarted during the run (soak and crash tests): connection errors are
+    /// retried, and drained means an empty queue however the restarted server's counters read.
+    #[arg(long)]
+    restarts: bool,
     /// The server's secret key: when given, also measure opening the pre-generated vouchers
     /// in this process on all cores (`open_batch`), for a throughput to compare with.
     #[arg(long)]
@@ -338,6 +342,8 @@ struct Expect {
     real: BTreeMap<String, String>,
     /// id_hex of the synthetic vouchers.
     synthetic: BTreeSet<String>,
+    /// Vouchers whose outer layer opens (real listed and synthetic alike).
+    opens: usize,
 }
 
 /// The expectation for an account's items under threshold `t` and `s_max`.
@@ -365,6 +371,7 @@ fn expect(items: &[Item], t: usize, s_max: usize) -> Expect {
             .map(|i| (hex::encode(&i.id), hex::encode(&i.ad)))
             .collect(),
         synthetic,
+        opens: opened,
     }
 }
 
@@ -622,8 +629,16 @@ fn post(
     let headers = [("Content-Type", "application/vnd.blindmatch.vouchers")];
     for attempt in 0..=MAX_RETRIES {
         t.retries += u64::from(attempt > 0);
-        let resp = timed(conn, intake, t, |c| c.request("POST", path, &headers, body))
-            .map_err(|e| ("io".to_string(), e.to_string()))?;
+        // A connection error (the server restarting, say) is retried like a 503: the batch's
+        // vouchers may have been stored already, and a resend is deduplicated by Q.
+        let resp = match timed(conn, intake, t, |c| c.request("POST", path, &headers, body)) {
+            Ok(r) => r,
+            Err(_) if attempt < MAX_RETRIES => {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => return Err(("io".to_string(), e.to_string())),
+        };
         match resp.status {
             202 => return accepted(&resp, n),
             429 | 503 => std::thread::sleep(retry_after(&resp)),
@@ -700,6 +715,7 @@ struct Operator {
     target: Target,
     auth: Option<String>,
     conn: std::cell::RefCell<Option<Conn>>,
+    restarts: bool,
 }
 
 /// The two figures read from `/metrics`.
@@ -749,6 +765,7 @@ impl Operator {
             target,
             auth: a.token.as_ref().map(|t| format!("Bearer {t}")),
             conn: std::cell::RefCell::new(None),
+            restarts: a.restarts,
         }
     }
 
@@ -790,10 +807,23 @@ impl Operator {
         let last = sent.last_send.unwrap_or_else(Instant::now);
         let first = sent.first_send.unwrap_or(last);
         let deadline = last + Duration::from_secs(settle_secs);
+        let mut empty_polls = 0;
         loop {
-            let m = self.metrics()?;
+            let m = match self.metrics() {
+                Ok(m) => m,
+                Err(_) if self.restarts && Instant::now() < deadline => {
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let received = m.received - base.received;
-            let drained = m.queue_depth == 0.0 && received >= sent.accepted as f64;
+            empty_polls = if m.queue_depth == 0.0 { empty_polls + 1 } else { 0 };
+            let drained = if self.restarts {
+                empty_polls >= 3
+            } else {
+                m.queue_depth == 0.0 && received >= sent.accepted as f64
+            };
             let now = Instant::now();
             if drained || now >= deadline {
                 return Ok(Drain {
@@ -1045,6 +1075,8 @@ struct Report {
     pregen_vouchers_per_sec: f64,
     /// `open_batch` on all cores in this process over the same vouchers (with --server-key).
     open_batch_vouchers_per_sec: Option<f64>,
+    /// Vouchers whose outer layer opens (what the store must hold once, each).
+    expected_opened: usize,
     send: SendReport,
     drain: Option<DrainReport>,
     check: Option<Check>,
@@ -1093,6 +1125,7 @@ impl Report {
             pregen_secs,
             pregen_vouchers_per_sec: vouchers as f64 / pregen_secs.max(1e-9),
             open_batch_vouchers_per_sec: None,
+            expected_opened: plans.iter().map(|p| p.expect.opens).sum(),
             send: send_report(a, sent),
             drain,
             check,
@@ -1611,6 +1644,7 @@ mod tests {
             settle_secs: 1,
             no_check: false,
             rate: None,
+            restarts: false,
             server_key: None,
         };
         run(&args("ok", 6)).unwrap();

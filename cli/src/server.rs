@@ -87,30 +87,32 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         .iter()
         .map(|p| files::read(p))
         .collect::<Result<_>>()?;
-    let results = opener.open_batch(&bytes, a.account.as_bytes());
+    // Vouchers for windows not accepted now (early, late, or outside the schedule) are counted
+    // and not opened.
+    let (current, late): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = bytes.iter().partition(|v| {
+        VoucherHeader::peek(v).map_or(true, |h| accepting.accepts(h.window))
+    });
+    let late = late.len();
+    let results = opener.open_batch(&current, a.account.as_bytes());
     let mut opened = Vec::new();
-    let (mut no_match, mut refused, mut late) = (0, 0, 0);
-    for (r, v) in results.into_iter().zip(&bytes) {
-        match VoucherHeader::peek(v) {
-            Ok(h) if !accepting.accepts(h.window) => {
-                late += 1;
-                continue;
-            }
-            _ => {}
-        }
+    let (mut no_match, mut refused) = (0, 0);
+    for r in results {
         match r {
             Ok(OpenOutcome::Opened(rec)) => opened.push(rec),
             Ok(OpenOutcome::NoMatch) => no_match += 1,
-            // Structural: a malformed voucher, another epoch, a window outside the schedule.
-            // These depend on the voucher's bytes only.
+            // Structural: a malformed voucher or another epoch. These depend on the voucher's
+            // bytes only.
             Err(_) => refused += 1,
         }
     }
     let malformed = opener.malformed();
     let mut store = open_store(&a.store)?;
-    let added = store
-        .add(&a.account, db.params(), &db.context(), &opened, now)
+    let tagged: Vec<(String, OpenedVoucher)> =
+        opened.iter().map(|r| (a.account.clone(), r.clone())).collect();
+    let filed = store
+        .file(db.params(), &db.context(), &tagged, &[], now)
         .map_err(|e| store_fail(&a.store, e))?;
+    let added = filed.added;
     let mut windows: Vec<u64> = opened.iter().map(OpenedVoucher::window).collect();
     windows.sort_unstable();
     windows.dedup();
@@ -124,15 +126,17 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
     match (a.json, a.audit) {
         (true, true) => println!(
             "{}",
-            serde_json::json!({"vouchers": n, "opened": opened.len(), "new": added, "no_match": no_match, "malformed_inner": malformed, "refused": refused, "late": late, "pruned": pruned})
+            serde_json::json!({"vouchers": n, "opened": opened.len(), "new": added, "dropped": filed.dropped, "other_database": filed.mismatched, "no_match": no_match, "malformed_inner": malformed, "refused": refused, "late": late, "pruned": pruned})
         ),
         (true, false) => println!(
             "{}",
             serde_json::json!({"vouchers": n, "refused": refused, "late": late, "pruned": pruned})
         ),
         (false, true) => println!(
-            "{n} vouchers: {} opened ({added} new), {no_match} not opened (of which {malformed} with a broken inner layer), {refused} refused as malformed, {late} outside the accepted windows; {pruned} records of closed windows deleted",
-            opened.len()
+            "{n} vouchers: {} opened ({added} new, {} dropped at capacity, {} of another database's window), {no_match} not opened (of which {malformed} with a broken inner layer), {refused} refused as malformed, {late} outside the accepted windows; {pruned} records of closed windows deleted",
+            opened.len(),
+            filed.dropped,
+            filed.mismatched
         ),
         (false, false) => println!(
             "{n} vouchers filed ({refused} refused as malformed, {late} outside the accepted windows); {pruned} records of closed windows deleted"

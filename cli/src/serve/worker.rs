@@ -116,17 +116,20 @@ fn file(
     let mut records: Vec<(String, OpenedVoucher)> = Vec::new();
     let (mut not_opened, mut refused, mut late) = (0u64, 0u64, 0u64);
     for (account, qs) in by_account {
-        let bytes: Vec<&[u8]> = qs.iter().map(|q| q.voucher.as_slice()).collect();
+        // Vouchers for windows not accepted now are counted and not opened.
+        let (current, stale): (Vec<&[u8]>, Vec<&[u8]>) =
+            qs.iter().map(|q| q.voucher.as_slice()).partition(|v| {
+                match (&accepting, VoucherHeader::peek(v)) {
+                    (Some(acc), Ok(h)) => acc.accepts(h.window),
+                    _ => true,
+                }
+            });
+        late += stale.len() as u64;
         let t = Instant::now();
-        let results = app.opener.open_batch(&bytes, account.as_bytes());
+        let results = app.opener.open_batch(&current, account.as_bytes());
         Metrics::time(&m.open_us, t);
-        for (r, v) in results.into_iter().zip(&bytes) {
-            let accepted = match (&accepting, VoucherHeader::peek(v)) {
-                (Some(acc), Ok(h)) => acc.accepts(h.window),
-                _ => true,
-            };
+        for r in results {
             match r {
-                Ok(_) if !accepted => late += 1,
                 Ok(OpenOutcome::Opened(rec)) => records.push((account.to_string(), rec)),
                 Ok(OpenOutcome::NoMatch) => not_opened += 1,
                 Err(_) => refused += 1,

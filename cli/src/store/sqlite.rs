@@ -87,6 +87,12 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Refuse a store of a version this build does not read before touching it (the WAL
+        // switch below rewrites the file header).
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if !(version == 0 || (2..=SCHEMA_VERSION).contains(&version)) {
+            return Err(StoreError::Version(version));
+        }
         // Switching to WAL needs a moment of exclusive access; another process opening the
         // same store at that instant gets SQLITE_BUSY without the busy handler, so retry.
         let mut tries = 0;
