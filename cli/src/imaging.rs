@@ -116,7 +116,10 @@ fn encode_png(img: &RgbImage) -> image::ImageResult<Vec<u8>> {
 }
 
 /// Encode as JPEG at `quality` and decode it back.
-fn jpeg_roundtrip(img: &RgbImage, quality: u8) -> image::ImageResult<(RgbImage, Vec<u8>)> {
+pub(crate) fn jpeg_roundtrip(
+    img: &RgbImage,
+    quality: u8,
+) -> image::ImageResult<(RgbImage, Vec<u8>)> {
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, quality).write_image(
         img.as_raw(),
@@ -258,7 +261,7 @@ fn evaluate_image(path: &Path) -> Result<ImageResult> {
 }
 
 /// The PNG and JPEG files directly in `dir`, sorted; notes the others on stderr.
-fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut images = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Fail::file(dir, e))? {
         let path = entry.map_err(|e| Fail::file(dir, e))?.path();
@@ -343,7 +346,7 @@ fn collision_margin(results: &[ImageResult]) -> Option<(u32, &str, &str)> {
     best
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -602,7 +605,7 @@ fn text_report(rows: &[Row], images: usize, q: &QualitySummary, margin: Margin<'
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.
-fn print_out(text: &str) -> Result<()> {
+pub(crate) fn print_out(text: &str) -> Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout

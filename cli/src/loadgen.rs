@@ -818,7 +818,11 @@ impl Operator {
                 Err(e) => return Err(e),
             };
             let received = m.received - base.received;
-            empty_polls = if m.queue_depth == 0.0 { empty_polls + 1 } else { 0 };
+            empty_polls = if m.queue_depth == 0.0 {
+                empty_polls + 1
+            } else {
+                0
+            };
             let drained = if self.restarts {
                 empty_polls >= 3
             } else {

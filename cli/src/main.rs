@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod fail;
 mod files;
+mod fuzzy_eval;
 mod httpc;
 mod imaging;
 mod loadgen;
@@ -89,6 +90,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Near-duplicate matching in plaintext (bands + multi-probe) over the images in a folder:
+    /// recall per edit against PDQ ≤ 31, false matches, identity stability; --sweep for the
+    /// (L, b, P) Pareto table. See docs/FUZZY.md.
+    EvalFuzzy(Box<fuzzy_eval::EvalFuzzyArgs>),
 }
 
 #[derive(Subcommand)]
@@ -178,6 +183,7 @@ fn run(cli: Cli) -> fail::Result<()> {
         } => bench::run(json, entries, &smax_costs),
         Command::Simulate(args) => simulate::run(&args),
         Command::EvalHash { dir, chart, json } => imaging::eval_hash(&dir, &chart, json),
+        Command::EvalFuzzy(args) => fuzzy_eval::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Loadgen(args) => loadgen::run(&args),
     }

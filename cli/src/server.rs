@@ -89,9 +89,9 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     // Vouchers for windows not accepted now (early, late, or outside the schedule) are counted
     // and not opened.
-    let (current, late): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = bytes.iter().partition(|v| {
-        VoucherHeader::peek(v).map_or(true, |h| accepting.accepts(h.window))
-    });
+    let (current, late): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = bytes
+        .iter()
+        .partition(|v| VoucherHeader::peek(v).map_or(true, |h| accepting.accepts(h.window)));
     let late = late.len();
     let results = opener.open_batch(&current, a.account.as_bytes());
     let mut opened = Vec::new();
@@ -107,8 +107,10 @@ pub fn server_open(a: &OpenArgs) -> Result<()> {
     }
     let malformed = opener.malformed();
     let mut store = open_store(&a.store)?;
-    let tagged: Vec<(String, OpenedVoucher)> =
-        opened.iter().map(|r| (a.account.clone(), r.clone())).collect();
+    let tagged: Vec<(String, OpenedVoucher)> = opened
+        .iter()
+        .map(|r| (a.account.clone(), r.clone()))
+        .collect();
     let filed = store
         .file(db.params(), &db.context(), &tagged, &[], now)
         .map_err(|e| store_fail(&a.store, e))?;

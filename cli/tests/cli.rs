@@ -886,7 +886,7 @@ fn a_batch_with_malformed_vouchers_among_good_ones_stores_the_good_ones() {
     let r = open(&s, &s.path("audit.sqlite"), &batch);
     assert_eq!(
         r,
-        serde_json::json!({"vouchers": 12, "opened": 3, "new": 3, "no_match": 2, "malformed_inner": 0, "refused": 7, "late": 0, "pruned": 0})
+        serde_json::json!({"vouchers": 12, "opened": 3, "new": 3, "dropped": 0, "other_database": 0, "no_match": 2, "malformed_inner": 0, "refused": 7, "late": 0, "pruned": 0})
     );
     // A batch of garbage only: exit 0, everything refused, nothing stored.
     let none = s.path("none.sqlite");
@@ -2188,7 +2188,7 @@ fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
     let r = open(&s, &store, &[a, b]);
     assert_eq!(
         r,
-        serde_json::json!({"vouchers": 2, "opened": 0, "new": 0, "no_match": 2, "malformed_inner": 1, "refused": 0, "late": 0, "pruned": 0})
+        serde_json::json!({"vouchers": 2, "opened": 0, "new": 0, "dropped": 0, "other_database": 0, "no_match": 2, "malformed_inner": 1, "refused": 0, "late": 0, "pruned": 0})
     );
     let text = ok(&server_open(
         &s.key,
@@ -2199,7 +2199,7 @@ fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
         std::slice::from_ref(&s.path("a.bmv")),
     ));
     assert!(
-        text.contains("0 opened (0 new), 1 not opened (of which 1 with a broken inner layer)"),
+        text.contains("0 opened (0 new, 0 dropped at capacity, 0 of another database's window), 1 not opened (of which 1 with a broken inner layer)"),
         "{text}"
     );
 }

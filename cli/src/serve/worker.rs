@@ -117,12 +117,12 @@ fn file(
     let (mut not_opened, mut refused, mut late) = (0u64, 0u64, 0u64);
     for (account, qs) in by_account {
         // Vouchers for windows not accepted now are counted and not opened.
-        let (current, stale): (Vec<&[u8]>, Vec<&[u8]>) =
-            qs.iter().map(|q| q.voucher.as_slice()).partition(|v| {
-                match (&accepting, VoucherHeader::peek(v)) {
-                    (Some(acc), Ok(h)) => acc.accepts(h.window),
-                    _ => true,
-                }
+        let (current, stale): (Vec<&[u8]>, Vec<&[u8]>) = qs
+            .iter()
+            .map(|q| q.voucher.as_slice())
+            .partition(|v| match (&accepting, VoucherHeader::peek(v)) {
+                (Some(acc), Ok(h)) => acc.accepts(h.window),
+                _ => true,
             });
         late += stale.len() as u64;
         let t = Instant::now();
