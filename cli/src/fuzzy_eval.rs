@@ -126,6 +126,9 @@ pub struct EvalFuzzyArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also write the JSON report to this file (the tables still go to stdout).
+    #[arg(long)]
+    pub json_file: Option<PathBuf>,
     /// Write a chart (SVG) of recall per edit for the configured (L, b, P).
     #[arg(long)]
     pub chart: Option<PathBuf>,
@@ -190,6 +193,8 @@ pub struct FalseMatches {
     pub calibration: Option<f64>,
     /// The rate used: the model, scaled up by the calibration when that exceeds 1.
     pub rate: f64,
+    /// The same for pairs at least 48 bits apart only (leaving out the near misses at 32–47).
+    pub far_rate: f64,
     /// What uniformly random hashes would give.
     pub uniform: f64,
 }
@@ -248,6 +253,9 @@ pub fn run(args: &EvalFuzzyArgs) -> Result<()> {
     };
     if let Some(chart) = &args.chart {
         crate::files::write_atomic(chart, out.chart_svg().as_bytes(), false)?;
+    }
+    if let Some(path) = &args.json_file {
+        crate::files::write_atomic(path, out.json()?.as_bytes(), false)?;
     }
     let text = if args.json { out.json()? } else { out.text() };
     crate::imaging::print_out(&text)
@@ -382,6 +390,11 @@ fn rows_of(
 /// Measured false hits below this are too few to calibrate the model with.
 const MIN_CALIBRATION_HITS: u64 = 20;
 
+/// Measured / modelled, when enough hits were measured.
+fn calibrate(measured: u64, model: f64) -> Option<f64> {
+    (measured >= MIN_CALIBRATION_HITS && model > 0.0).then(|| measured as f64 / model)
+}
+
 impl Row {
     /// False matches per image at a list of `list_size` hashes (see [`FalseMatches`]).
     pub fn false_matches(&self, pictures: usize, list_size: u64) -> FalseMatches {
@@ -394,9 +407,13 @@ impl Row {
             .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
             .copied()
             .unwrap_or(0.0);
-        let calibration = (self.false_hits >= MIN_CALIBRATION_HITS && model_total > 0.0)
-            .then(|| self.false_hits as f64 / model_total);
+        let calibration = calibrate(self.false_hits, model_total);
         let model = model_total / n * scale;
+        let far_model = (self.model_by_class[1] + self.model_by_class[2]) / n * scale;
+        let far_calibration = calibrate(
+            self.false_by_class[1] + self.false_by_class[2],
+            self.model_by_class[1] + self.model_by_class[2],
+        );
         let probes = (self.probes as f64).min((self.bits as f64).exp2());
         FalseMatches {
             measured: self.false_hits as f64 / n * scale,
@@ -404,6 +421,7 @@ impl Row {
             model_p99: p99 * scale,
             calibration,
             rate: model * calibration.unwrap_or(1.0).max(1.0),
+            far_rate: far_model * far_calibration.unwrap_or(1.0).max(1.0),
             uniform: list_size as f64
                 * self.k() as f64
                 * self.dihedral.list_variants() as f64

@@ -163,47 +163,79 @@ pub fn evaluate(
     account: &str,
     window: u64,
 ) -> std::result::Result<Option<Evaluated>, store::StoreError> {
-    evaluate_cached(store, account, window, None)
+    evaluate_cached(store, account, window, None, true)
+}
+
+/// [`evaluate`] without recording anything in the store (for reads: `server status`, the
+/// operator API), so that a read never moves the processing's checkpoints. A reveal a read
+/// finds is found again, and stored, by the next processing evaluation.
+pub fn evaluate_read_only(
+    store: &mut dyn Store,
+    account: &str,
+    window: u64,
+) -> std::result::Result<Option<Evaluated>, store::StoreError> {
+    evaluate_cached(store, account, window, None, false)
 }
 
 /// Accounts a long-running evaluator keeps in memory, so that evaluating an account again
 /// only inserts the records that arrived since (one elimination step each) instead of
 /// rebuilding it. The store stays the truth: records are always loaded from it, and a cached
-/// account is used only while its records are a prefix of the stored ones.
+/// account is used only while its records are a prefix of the stored ones. Bounded by the
+/// bytes its accounts' records take (not their number: one account at capacity with 64 KiB
+/// associated data holds ≈ 270 MB).
 pub struct AccountCache {
-    accounts: std::collections::HashMap<(String, u64), Account>,
+    accounts: std::collections::HashMap<(String, u64), (Account, usize)>,
     order: std::collections::VecDeque<(String, u64)>,
-    capacity: usize,
+    bytes: usize,
+    budget: usize,
+}
+
+/// The bytes an account's records take (approximately).
+fn account_bytes(acc: &Account) -> usize {
+    acc.records()
+        .map(|r| 128 + r.id().len() + r.adct_bytes().len() + 8 * r.dhf_len())
+        .sum()
 }
 
 impl AccountCache {
-    /// A cache of at most `capacity` accounts (least recently inserted evicted first).
-    pub fn new(capacity: usize) -> AccountCache {
+    /// A cache of accounts whose records take at most `budget` bytes (least recently
+    /// inserted evicted first; an account larger than the budget is not kept).
+    pub fn new(budget: usize) -> AccountCache {
         AccountCache {
             accounts: std::collections::HashMap::new(),
             order: std::collections::VecDeque::new(),
-            capacity: capacity.max(1),
+            bytes: 0,
+            budget,
         }
     }
 
     fn take(&mut self, key: &(String, u64)) -> Option<Account> {
-        self.accounts.remove(key)
+        let (acc, bytes) = self.accounts.remove(key)?;
+        self.bytes -= bytes;
+        Some(acc)
     }
 
     fn put(&mut self, key: (String, u64), acc: Account) {
-        if !self.accounts.contains_key(&key) {
+        let bytes = account_bytes(&acc);
+        if bytes > self.budget {
+            return;
+        }
+        if let Some((_, old)) = self.accounts.remove(&key) {
+            self.bytes -= old;
+        } else {
             self.order.push_back(key.clone());
         }
-        self.accounts.insert(key, acc);
-        while self.accounts.len() > self.capacity {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.accounts.remove(&old);
-                }
-                None => break,
+        self.accounts.insert(key, (acc, bytes));
+        self.bytes += bytes;
+        while self.bytes > self.budget {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, b)) = self.accounts.remove(&old) {
+                self.bytes -= b;
             }
         }
-        if self.order.len() > 2 * self.capacity {
+        if self.order.len() > 2 * self.accounts.len() + 16 {
             let live = &self.accounts;
             self.order.retain(|k| live.contains_key(k));
         }
@@ -252,6 +284,7 @@ pub fn evaluate_cached(
     account: &str,
     window: u64,
     mut cache: Option<&mut AccountCache>,
+    record: bool,
 ) -> std::result::Result<Option<Evaluated>, store::StoreError> {
     let Some(loaded) = store.load(account, window)? else {
         return Ok(None);
@@ -265,7 +298,9 @@ pub fn evaluate_cached(
         acc.reveal_keys().iter().map(RevealKey::to_bytes).collect();
     let keys: zeroize::Zeroizing<Vec<[u8; 32]>> =
         zeroize::Zeroizing::new(keys.iter().map(|k| **k).collect());
-    store.evaluated(account, window, version, &keys, &acc.evaluation_state())?;
+    if record {
+        store.evaluated(account, window, version, &keys, &acc.evaluation_state())?;
+    }
     let new_key = keys.len() > had;
     if let Some(c) = cache {
         c.put(key, acc);
@@ -354,7 +389,7 @@ pub fn server_status(a: &StatusArgs) -> Result<()> {
     let mut store = open_store(&a.q.store)?;
     let mut out = Vec::new();
     for w in windows_of(store.as_mut(), &a.q.store, &a.q.account, a.q.window)? {
-        let outcome = evaluate(store.as_mut(), &a.q.account, w)
+        let outcome = evaluate_read_only(store.as_mut(), &a.q.account, w)
             .map_err(|e| store_fail(&a.q.store, e))?
             .ok_or_else(|| Fail::msg("no such account and window in this store"))?
             .outcome;

@@ -1629,10 +1629,17 @@ fn a_revealed_window_stays_revealed_whatever_arrives_later() {
         "{text}"
     );
     // What keeps it revealed is the key its reveal found: the same records evaluated afresh
-    // (all the vouchers opened at once into a new store) reveal nothing.
+    // (all the vouchers opened at once into a new store, the listed ones spread out so that no
+    // run of arrivals holds T of them and the decoder cannot see through the synthetic ones)
+    // reveal nothing.
     let afresh = s.path("afresh.sqlite");
-    let mut all = listed.clone();
-    all.extend(batch);
+    let mut all = Vec::new();
+    let mut rest = batch.into_iter();
+    for l in &listed {
+        all.push(l.clone());
+        all.extend(rest.by_ref().take(40));
+    }
+    all.extend(rest);
     assert_eq!(open(&s, &afresh, &all)["opened"], 20 + opened);
     assert_eq!(
         status(&afresh, true)["windows"],

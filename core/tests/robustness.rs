@@ -721,3 +721,51 @@ fn a_store_that_rebuilds_accounts_still_reaches_the_genuine_group() {
     }
     assert!(revealed_at.is_some(), "never revealed");
 }
+
+#[test]
+fn made_up_keys_filed_in_bulk_do_not_blind_the_decoder() {
+    // T = 10, s_max = 16: 20 random records and two made-up keys of 50 records each, filed
+    // before the genuine ones. As errors, a made-up key's records lie in a low-rank space that
+    // collaborative decoding cannot see through; the account finds such keys first (dense runs
+    // of arrivals) and decodes the rest. The genuine group reveals about when it would among
+    // 120 random records.
+    let params = Params::with_rate(10, 16, 0.0).unwrap();
+    let f = fixture(80, params, 1);
+    let o = f.opener();
+    let c = client(&f.db, &seeded_client_key(16));
+    let genuine: Vec<OpenedVoucher> = (0..70)
+        .map(|i| {
+            open(
+                &o,
+                &make(&c, &f.listed[i], &format!("r{i}"), SyntheticChoice::Real),
+            )
+        })
+        .collect();
+    let reveal_at = |noise: Vec<OpenedVoucher>| {
+        let mut acc = Account::new(params, WINDOW);
+        for r in noise {
+            acc.insert(r).unwrap();
+        }
+        for (k, r) in genuine.iter().enumerate() {
+            acc.insert(r.clone()).unwrap();
+            if matches!(acc.evaluate(), Outcome::Revealed { .. }) {
+                return Some(k + 1);
+            }
+        }
+        None
+    };
+    let random: Vec<OpenedVoucher> = (0..120u64)
+        .flat_map(|i| forged_group(params, 10_000 + i, 1))
+        .collect();
+    let mut forged: Vec<OpenedVoucher> = (0..20u64)
+        .flat_map(|i| forged_group(params, 20_000 + i, 1))
+        .collect();
+    forged.extend(forged_group(params, 301, 50));
+    forged.extend(forged_group(params, 302, 50));
+    let control = reveal_at(random).expect("the control reveals");
+    let attacked = reveal_at(forged).expect("the genuine group reveals under made-up keys");
+    assert!(
+        attacked <= control + 8,
+        "control {control}, attacked {attacked}"
+    );
+}

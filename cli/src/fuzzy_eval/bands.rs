@@ -335,8 +335,8 @@ mod tests {
         assert_eq!(unique.len(), masks.len());
         // Every single-bit flip cheaper than the 300th probe is among the probes.
         let last = score(*masks.last().unwrap());
-        for i in 0..24 {
-            if f64::from(margins[i]) < last {
+        for (i, &m) in margins.iter().enumerate() {
+            if f64::from(m) < last {
                 assert!(masks.contains(&(1 << i)), "bit {i}");
             }
         }

@@ -221,11 +221,21 @@ impl Fit {
     }
 }
 
-/// Fits the points with at least [`MIN_FIT_EVENTS`] collisions; `None` with fewer than two.
+/// The measured rate must exceed the uniform `2^−b` this many times for a point to be in the
+/// tail that the fit describes.
+const TAIL_FACTOR: f64 = 10.0;
+
+/// Fits the tail: the points with at least [`MIN_FIT_EVENTS`] collisions whose rate is at least
+/// [`TAIL_FACTOR`] × `2^−b` (at small b the bulk of the pairs, about 128 bits apart, collides
+/// like uniform hashes; the b worth choosing are in the tail, where pairs closer than the bulk
+/// dominate). `None` with fewer than two such points.
 pub fn fit(points: &[CurvePoint]) -> Option<Fit> {
+    let in_tail = |p: &&CurvePoint| {
+        p.collisions >= MIN_FIT_EVENTS && p.rate() >= TAIL_FACTOR * (-f64::from(p.bits)).exp2()
+    };
     let xy: Vec<(f64, f64)> = points
         .iter()
-        .filter(|p| p.collisions >= MIN_FIT_EVENTS)
+        .filter(in_tail)
         .map(|p| (f64::from(p.bits), p.rate().log2()))
         .collect();
     if xy.len() < 2 {
@@ -239,12 +249,7 @@ pub fn fit(points: &[CurvePoint]) -> Option<Fit> {
     let sxx: f64 = xy.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let sxy: f64 = xy.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let slope = sxy / sxx;
-    let bits = || {
-        points
-            .iter()
-            .filter(|p| p.collisions >= MIN_FIT_EVENTS)
-            .map(|p| p.bits)
-    };
+    let bits = || points.iter().filter(in_tail).map(|p| p.bits);
     Some(Fit {
         c: (my - slope * mx).exp2(),
         alpha: -slope,

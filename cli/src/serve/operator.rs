@@ -2,7 +2,7 @@
 //! below-threshold state only behind `--audit`, health and aggregate metrics.
 
 use super::App;
-use crate::server::{evaluate, status_json};
+use crate::server::{evaluate_read_only, status_json};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -85,7 +85,7 @@ fn outcomes_once(
     let mut store = if fresh { app.fresh()? } else { app.take()? };
     let mut out = Vec::new();
     for w in store.windows(account)? {
-        if let Some(e) = evaluate(store.as_mut(), account, w)? {
+        if let Some(e) = evaluate_read_only(store.as_mut(), account, w)? {
             out.push((w, e.outcome));
         }
     }

@@ -20,7 +20,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) fn run(app: &App, index: usize, batch: usize, lease_ms: u64) {
     let mut store: Option<Box<dyn Store>> = None;
-    let mut cache = AccountCache::new(4096);
+    // 256 MiB of cached accounts per worker.
+    let mut cache = AccountCache::new(256 << 20);
     let mut last_prune = Instant::now();
     while !app.stop.load(std::sync::atomic::Ordering::SeqCst) {
         let s = match store.take() {
@@ -88,7 +89,7 @@ fn step(
     let t = Instant::now();
     for c in store.changed(64)? {
         worked = true;
-        if let Some(e) = evaluate_cached(store, &c.account, c.window, Some(cache))?
+        if let Some(e) = evaluate_cached(store, &c.account, c.window, Some(cache), true)?
             && e.new_key
         {
             Metrics::add(&app.metrics.reveals, 1);

@@ -189,7 +189,8 @@ impl Store for SqliteStore {
                 ])?;
             }
             tx.execute(
-                "UPDATE accounts SET held = ?3, dropped = dropped + ?4, version = version + 1
+                "UPDATE accounts SET held = ?3, dropped = dropped + ?4,
+                     version = version + (?3 > held)
                  WHERE account = ?1 AND window = ?2",
                 params![account, w, held, dropped],
             )?;

@@ -567,7 +567,7 @@ impl Account {
         }
         let mut remaining: Vec<usize> = self.first_by_x0.values().copied().collect();
         remaining.sort_unstable();
-        let mut groups = Vec::new();
+        let mut groups = self.chunk_groups(&mut remaining);
         while groups.len() < MAX_GROUP_ATTEMPTS {
             let (x0, rows) = self.columns_of(&remaining);
             match decode::decode(
@@ -593,6 +593,73 @@ impl Account {
             }
         }
         groups
+    }
+
+    /// Groups that are dense somewhere in arrival order: a fresh elimination over each run of
+    /// fewer than R = T − 1 + s_max columns (so that it never saturates and every dependency
+    /// stays within one client key) finds a key with at least T columns in the run; each group
+    /// found is extended to every remaining column that agrees with its polynomials and taken
+    /// out of `remaining`. This finds made-up keys filed in bulk — whose records, as errors, lie
+    /// in a low-rank space that collaborative decoding cannot see through — before decoding
+    /// what is left, and finds a key dense enough without decoding at all.
+    fn chunk_groups(&self, remaining: &mut Vec<usize>) -> Vec<Vec<usize>> {
+        let t = self.params.threshold() as usize;
+        let run = (self.params.dhf_coefficients() + self.params.s_max() as usize)
+            .saturating_sub(1)
+            .max(t);
+        let order = remaining.clone();
+        let mut taken: HashSet<usize> = HashSet::new();
+        let mut groups = Vec::new();
+        for chunk in order.chunks(run) {
+            let part: Vec<usize> = chunk
+                .iter()
+                .copied()
+                .filter(|c| !taken.contains(c))
+                .collect();
+            if part.len() < t {
+                continue;
+            }
+            for g in self.split(&part) {
+                if g.iter().any(|c| taken.contains(c)) {
+                    continue;
+                }
+                let full = self.extend(&g, remaining, &taken);
+                taken.extend(full.iter().copied());
+                groups.push(full);
+            }
+        }
+        remaining.retain(|c| !taken.contains(c));
+        groups
+    }
+
+    /// `group` with every column of `candidates` (not taken) that agrees, in all s_max rows,
+    /// with the polynomials through the group's first T − 1 columns; in column order.
+    fn extend(&self, group: &[usize], candidates: &[usize], taken: &HashSet<usize>) -> Vec<usize> {
+        let nodes = group
+            .get(..self.params.dhf_coefficients())
+            .unwrap_or(group)
+            .to_vec();
+        let mut out: Vec<usize> = group.to_vec();
+        for &c in candidates {
+            if taken.contains(&c) || group.contains(&c) {
+                continue;
+            }
+            let mut trial = nodes.clone();
+            trial.push(c);
+            let (x0, rows) = self.columns_of(&trial);
+            let all: Vec<usize> = (0..trial.len()).collect();
+            if decode::consistent(
+                &x0,
+                &rows,
+                &all,
+                self.params.dhf_coefficients(),
+                self.params.s_max() as usize,
+            ) {
+                out.push(c);
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// Whether the columns (distinct x0) number at least T and agree with one set of DHF

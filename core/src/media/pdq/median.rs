@@ -6,15 +6,23 @@ use super::{Dct16, PdqHash};
 
 /// One bit per coefficient: set when strictly above the median.
 pub(super) fn dct_to_hash(dct: &Dct16) -> PdqHash {
+    dct_to_hash_with_margins(dct).0
+}
+
+/// [`dct_to_hash`] plus each bit's margin: `|coefficient - median|`, in bit
+/// order (bit `k` is coefficient row `k / 16`, column `k % 16`).
+pub(super) fn dct_to_hash_with_margins(dct: &Dct16) -> (PdqHash, [f32; 256]) {
     let flat: Vec<f32> = dct.iter().flatten().copied().collect();
     let median = torben_median(&flat);
     let mut hash = PdqHash::ZERO;
-    for (k, &v) in flat.iter().enumerate() {
+    let mut margins = [0f32; 256];
+    for ((k, &v), margin) in flat.iter().enumerate().zip(margins.iter_mut()) {
         if v > median {
             hash.set_bit(k);
         }
+        *margin = (v - median).abs();
     }
-    hash
+    (hash, margins)
 }
 
 /// Torben Mogensen's median selection, as in the reference's `torben.cpp`

@@ -52,7 +52,9 @@
 //! `box_filter` (steps 2–3), `quality` (step 4), `dct` (step 5), `median`
 //! (step 6) and `dihedral` (the seven other orientations); [`PdqHash`] and
 //! its text format live in `hash256`. The public types and the two entry
-//! points, which chain the steps, are defined here.
+//! points, which chain the steps, are defined here; `margins` adds two entry
+//! points that also return each bit's margin (its coefficient's distance from
+//! the median), for near-duplicate matching by multi-probe banding.
 
 #![forbid(unsafe_code)]
 
@@ -62,10 +64,15 @@ mod dct;
 mod dihedral;
 mod hash256;
 mod luma;
+mod margins;
 mod median;
 mod quality;
 
 pub use hash256::PdqHash;
+pub use margins::{
+    HashMargins, PdqDihedralWithMargins, PdqWithMargins, pdq_hash_dihedral_with_margins,
+    pdq_hash_with_margins,
+};
 
 use crate::error::Result;
 use crate::media::ImageError;
@@ -173,22 +180,12 @@ pub struct PdqDihedral {
 /// [`MAX_DIMENSION`], or the pixel count exceeds [`MAX_PIXELS`]; with
 /// [`ImageError::BufferLength`] if `pixels` has the wrong length.
 pub fn pdq_hash(pixels: &[u8], width: u32, height: u32, format: PixelFormat) -> Result<PdqOutput> {
-    let (rows, cols) = validate(pixels, width, height, format)?;
-    if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
+    let Some((quality, dct)) = quality_and_dct(pixels, width, height, format, Blur64::Skip)? else {
         return Ok(PdqOutput {
             hash: PdqHash::ZERO,
             quality: 0,
         });
-    }
-    let luma = luma::luma_plane(pixels, format, rows * cols);
-    let image64 = if rows == DOWNSAMPLED && cols == DOWNSAMPLED {
-        // The reference uses an already-64x64 input verbatim.
-        blur::copy_64x64(&luma)
-    } else {
-        blur::blur_and_decimate(luma, rows, cols)
     };
-    let quality = quality::quality_metric(&image64);
-    let dct = dct::dct64_to_16(&image64);
     Ok(PdqOutput {
         hash: median::dct_to_hash(&dct),
         quality,
@@ -211,19 +208,49 @@ pub fn pdq_hash_dihedral(
     height: u32,
     format: PixelFormat,
 ) -> Result<PdqDihedral> {
-    let (rows, cols) = validate(pixels, width, height, format)?;
-    if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
+    let Some((quality, dct)) = quality_and_dct(pixels, width, height, format, Blur64::Apply)?
+    else {
         return Ok(PdqDihedral {
             quality: 0,
             hashes: [PdqHash::ZERO; 8],
         });
-    }
-    let luma = luma::luma_plane(pixels, format, rows * cols);
-    let image64 = blur::blur_and_decimate(luma, rows, cols);
-    let quality = quality::quality_metric(&image64);
-    let dct = dct::dct64_to_16(&image64);
+    };
     let hashes = dihedral::DIHEDRAL_TRANSFORMS.map(|t| median::dct_to_hash(&t.apply(&dct)));
     Ok(PdqDihedral { quality, hashes })
+}
+
+/// Whether an exactly-64×64 input is blurred: [`pdq_hash`] uses it verbatim
+/// (like the reference's `pdqHash256FromFloatLuma`), [`pdq_hash_dihedral`]
+/// blurs it (like the reference's dihedral entry point).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Blur64 {
+    Skip,
+    Apply,
+}
+
+/// Steps 1–5: validates the buffer and returns the quality score and the
+/// 16×16 DCT block, or `None` for an image with a side shorter than
+/// [`MIN_HASHABLE_DIM`] (which the reference hashes to zero).
+fn quality_and_dct(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    format: PixelFormat,
+    blur_64: Blur64,
+) -> Result<Option<(u32, Dct16)>> {
+    let (rows, cols) = validate(pixels, width, height, format)?;
+    if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
+        return Ok(None);
+    }
+    let luma = luma::luma_plane(pixels, format, rows * cols);
+    let image64 = if rows == DOWNSAMPLED && cols == DOWNSAMPLED && blur_64 == Blur64::Skip {
+        // The reference uses an already-64x64 input verbatim.
+        blur::copy_64x64(&luma)
+    } else {
+        blur::blur_and_decimate(luma, rows, cols)
+    };
+    let quality = quality::quality_metric(&image64);
+    Ok(Some((quality, dct::dct64_to_16(&image64))))
 }
 
 /// Checks dimensions and buffer length; returns `(rows, cols)`.
