@@ -187,11 +187,14 @@ pub struct FalseMatches {
     pub measured: f64,
     /// The distance model's mean expected false hits per image at the list size.
     pub model: f64,
-    /// The distance model at the 99th-percentile picture.
+    /// The distance model at the 99th-percentile picture, calibrated like `rate`.
     pub model_p99: f64,
-    /// Measured / modelled at the corpus (when there are hits to compare).
+    /// Measured / modelled at the corpus (when there are enough hits to compare).
     pub calibration: Option<f64>,
-    /// The rate used: the model, scaled up by the calibration when that exceeds 1.
+    /// The calibration applied (at least 1): this row's own, else the largest measured at the
+    /// same probe count (the model underestimates multi-probe hits on near pairs).
+    pub applied: f64,
+    /// The rate used: the model times the applied calibration.
     pub rate: f64,
     /// The same for pairs at least 48 bits apart only (leaving out the near misses at 32–47).
     pub far_rate: f64,
@@ -397,7 +400,15 @@ fn calibrate(measured: u64, model: f64) -> Option<f64> {
 
 impl Row {
     /// False matches per image at a list of `list_size` hashes (see [`FalseMatches`]).
-    pub fn false_matches(&self, pictures: usize, list_size: u64) -> FalseMatches {
+    /// Measured / modelled false hits at the corpus, when enough hits were measured.
+    pub fn calibration(&self) -> Option<f64> {
+        calibrate(self.false_hits, self.model_hits.iter().sum())
+    }
+
+    /// False matches per image at a list of `list_size` hashes (see [`FalseMatches`]);
+    /// `fallback` is the calibration applied when this row has too few measured hits for its
+    /// own.
+    pub fn false_matches(&self, pictures: usize, list_size: u64, fallback: f64) -> FalseMatches {
         let scale = list_size as f64 / pictures.saturating_sub(1).max(1) as f64;
         let n = self.model_hits.len().max(1) as f64;
         let model_total: f64 = self.model_hits.iter().sum();
@@ -407,7 +418,8 @@ impl Row {
             .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
             .copied()
             .unwrap_or(0.0);
-        let calibration = calibrate(self.false_hits, model_total);
+        let calibration = self.calibration();
+        let applied = calibration.unwrap_or(fallback).max(1.0);
         let model = model_total / n * scale;
         let far_model = (self.model_by_class[1] + self.model_by_class[2]) / n * scale;
         let far_calibration = calibrate(
@@ -418,10 +430,11 @@ impl Row {
         FalseMatches {
             measured: self.false_hits as f64 / n * scale,
             model,
-            model_p99: p99 * scale,
+            model_p99: p99 * scale * applied,
             calibration,
-            rate: model * calibration.unwrap_or(1.0).max(1.0),
-            far_rate: far_model * far_calibration.unwrap_or(1.0).max(1.0),
+            applied,
+            rate: model * applied,
+            far_rate: far_model * far_calibration.unwrap_or(applied).max(1.0),
             uniform: list_size as f64
                 * self.k() as f64
                 * self.dihedral.list_variants() as f64

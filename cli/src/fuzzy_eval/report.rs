@@ -68,7 +68,24 @@ impl Report<'_> {
     }
 
     fn false_matches(&self, row: &Row) -> FalseMatches {
-        row.false_matches(self.n(), self.args.list_size)
+        row.false_matches(
+            self.n(),
+            self.args.list_size,
+            self.fallback_calibration(row),
+        )
+    }
+
+    /// For a row with too few measured false hits: the largest calibration measured at the
+    /// same probe count, else at any, else 1.
+    fn fallback_calibration(&self, row: &Row) -> f64 {
+        let max = |same_p: bool| {
+            self.rows
+                .iter()
+                .filter(|r| !same_p || r.probes == row.probes)
+                .filter_map(Row::calibration)
+                .reduce(f64::max)
+        };
+        max(true).or_else(|| max(false)).unwrap_or(1.0)
     }
 
     fn in_budget(row: &Row) -> bool {
@@ -192,8 +209,13 @@ impl Report<'_> {
             row.false_images,
             self.n(),
             row.model_hits.iter().sum::<f64>(),
-            f.calibration
-                .map_or(String::new(), |c| format!(" (measured/model {c:.2})"))
+            f.calibration.map_or_else(
+                || format!(
+                    " (too few hits to compare; calibration {:.2} applied)",
+                    f.applied
+                ),
+                |c| format!(" (measured/model {c:.2})")
+            )
         );
         let _ = writeln!(
             s,
@@ -213,7 +235,7 @@ impl Report<'_> {
              {:.2e}",
             a.list_size,
             f.rate,
-            if f.rate > f.model {
+            if f.applied > 1.0 {
                 " × calibration"
             } else {
                 ""
@@ -438,6 +460,7 @@ impl Report<'_> {
             "false_per_image": {
                 "rate": f.rate, "far_rate_48_plus": f.far_rate, "model": f.model, "model_p99": f.model_p99,
                 "measured_scaled": f.measured, "calibration": f.calibration,
+                "calibration_applied": f.applied,
                 "uniform": f.uniform,
             },
             "false_reveal": {
