@@ -556,10 +556,21 @@ mod tests {
             let single = opener.open_voucher(v.clone(), ACCOUNT.to_vec()).unwrap();
             assert_eq!((r.opened, &r.id, r.window), (single.opened, &single.id, 1));
         }
-        let mut bad = vouchers;
+        // One malformed voucher never fails the batch: it comes back refused.
+        let mut bad = vouchers.clone();
         bad.push(vec![0; 10]);
+        let mixed = opener.open_vouchers(bad, ACCOUNT.to_vec()).unwrap();
+        assert_eq!(mixed.len(), 11);
+        assert!(!mixed[10].opened && mixed[10].refused.is_some() && mixed[10].record.is_none());
+        assert!(
+            mixed[..10]
+                .iter()
+                .zip(&batch)
+                .all(|(m, b)| m.opened == b.opened && m.refused.is_none())
+        );
+        // Only an account id that no voucher could open under fails it as a whole.
         assert!(matches!(
-            opener.open_vouchers(bad, ACCOUNT.to_vec()),
+            opener.open_vouchers(vouchers, vec![b'a'; 256]),
             Err(BlindMatchError::BadInput { .. })
         ));
     }
