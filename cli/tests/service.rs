@@ -272,12 +272,21 @@ fn operator(s: &Serve, path: &str) -> (u16, String) {
     (code, String::from_utf8(body).unwrap())
 }
 
-/// A metric's value from `/metrics`.
+/// A metric's value from `/metrics` (asked again for a few seconds if it is missing: the
+/// queue depth needs the store, which may be reconnecting).
 fn metric(s: &Serve, name: &str) -> u64 {
-    let (_, text) = operator(s, "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("{name} missing"))
+    let start = Instant::now();
+    loop {
+        let (_, text) = operator(s, "/metrics");
+        if let Some(v) = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{name} missing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Wait until the queue is empty (and every account evaluated), then the revealed ids per

@@ -54,10 +54,18 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     }
     let app2 = app.clone();
     let depth = tokio::task::spawn_blocking(move || {
-        let mut s = app2.take().ok()?;
-        let d = s.queue_depth().ok()?;
-        app2.put(s);
-        Some(d)
+        // Once more on a fresh connection if the pooled one failed.
+        let depth = |fresh: bool| {
+            let mut s = if fresh {
+                app2.fresh().ok()?
+            } else {
+                app2.take().ok()?
+            };
+            let d = s.queue_depth().ok()?;
+            app2.put(s);
+            Some(d)
+        };
+        depth(false).or_else(|| depth(true))
     })
     .await
     .ok()
