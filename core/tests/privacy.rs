@@ -12,16 +12,6 @@ use rand::SeedableRng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-fn client(db: &Arc<Database>, key: &ClientKey) -> Client {
-    Client::new(
-        db.clone(),
-        key,
-        ACCOUNT,
-        &DevicePolicy::permissive_for_tests(),
-    )
-    .unwrap()
-}
-
 fn opened(o: &Opener, v: &[u8]) -> Option<OpenedVoucher> {
     match o.open(v, ACCOUNT).unwrap() {
         OpenOutcome::Opened(r) => Some(r),

@@ -13,16 +13,6 @@ use blindmatch_core::*;
 use common::*;
 use std::sync::Arc;
 
-fn client(db: &Arc<Database>, key: &ClientKey) -> Client {
-    Client::new(
-        db.clone(),
-        key,
-        ACCOUNT,
-        &DevicePolicy::permissive_for_tests(),
-    )
-    .unwrap()
-}
-
 fn make(c: &Client, x: &MediaHash, id: &str, choice: SyntheticChoice) -> Vec<u8> {
     voucher_with_choice(
         c,

@@ -206,6 +206,17 @@ fn split_keys(keys: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
         .collect())
 }
 
+/// The stored reveal keys (their concatenation) with `keys` added, as one blob to store.
+fn merge_keys(stored: &[u8], keys: &[[u8; 32]]) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    let mut all = zeroize::Zeroizing::new(split_keys(stored)?);
+    for k in keys {
+        if !all.contains(k) {
+            all.push(*k);
+        }
+    }
+    Ok(zeroize::Zeroizing::new(all.concat()))
+}
+
 /// Decode stored records, checking each belongs to `window`.
 fn decode_records(
     window: u64,

@@ -22,7 +22,7 @@
 
 use super::{
     Changed, Filed, Loaded, Queued, SCHEMA_VERSION, Store, StoreError, by_window, capacity,
-    decode_records, split_keys, sql_u64,
+    decode_records, merge_keys, split_keys, sql_u64,
 };
 use blindmatch_core::Params;
 use blindmatch_core::server::{EvaluationState, OpenedVoucher};
@@ -494,13 +494,7 @@ impl Store for PostgresStore {
             tx.commit()?;
             return Ok(());
         };
-        let mut all = split_keys(row.get::<_, &[u8]>(0))?;
-        for k in keys {
-            if !all.contains(k) {
-                all.push(*k);
-            }
-        }
-        let blob = zeroize::Zeroizing::new(all.concat());
+        let blob = merge_keys(row.get::<_, &[u8]>(0), keys)?;
         let revealed = !blob.is_empty();
         tx.execute(
             &st.set_evaluated,

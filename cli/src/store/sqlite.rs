@@ -6,7 +6,7 @@
 
 use super::{
     Changed, Filed, Loaded, Queued, SCHEMA_VERSION, Store, StoreError, by_window, capacity,
-    decode_records, split_keys, sql_u64,
+    decode_records, merge_keys, split_keys, sql_u64,
 };
 use blindmatch_core::Params;
 use blindmatch_core::server::{EvaluationState, OpenedVoucher};
@@ -281,13 +281,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?;
-        let mut all = split_keys(&old.unwrap_or_default())?;
-        for k in keys {
-            if !all.contains(k) {
-                all.push(*k);
-            }
-        }
-        let blob = zeroize::Zeroizing::new(all.concat());
+        let blob = merge_keys(&old.unwrap_or_default(), keys)?;
         tx.execute(
             "UPDATE accounts SET evaluated = MAX(evaluated, ?3), reveal_keys = ?4,
                  revealed = (length(?4) > 0), next_checkpoint = MAX(next_checkpoint, ?5),

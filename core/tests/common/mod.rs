@@ -75,6 +75,17 @@ pub fn fixture_with_key(server: ServerSecretKey, n: u64, params: Params, epoch: 
     }
 }
 
+/// A device client for `key` on `db`, for [`ACCOUNT`], accepting any valid database.
+pub fn client(db: &Arc<Database>, key: &ClientKey) -> blindmatch_core::device::Client {
+    blindmatch_core::device::Client::new(
+        db.clone(),
+        key,
+        ACCOUNT,
+        &blindmatch_core::device::DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap()
+}
+
 impl Fixture {
     pub fn opener(&self) -> Opener {
         Opener::new(&self.server, self.db.manifest()).unwrap()
