@@ -205,6 +205,8 @@ described! {
         Manifest => "manifest",
         /// A voucher.
         Voucher => "voucher",
+        /// A near-duplicate probe bundle.
+        Bundle => "bundle",
         /// A voucher's decrypted inner layer.
         VoucherInnerLayer => "voucher inner layer",
         /// A stored opened-voucher record.
@@ -249,6 +251,11 @@ described! {
         ManifestSources => "manifest sources (at most 64)",
         /// Source names are 1 to 64 bytes of UTF-8.
         SourceName => "manifest source name (1 to 64 bytes of UTF-8)",
+        /// The fuzzy band layout: 1–32 bands of 8–64 bits, 1–64 probes per band, at most 512
+        /// probes, dihedral 0, and the kinds must include pdq.
+        ManifestFuzzy => "manifest fuzzy layout (1-32 bands of 8-64 bits, 1-64 probes per band, at most 512 probes, dihedral 0, kinds including pdq)",
+        /// A bundle's layer count must be the database's L·P.
+        BundleLayers => "bundle layer count (must be the database's bands x probes)",
         /// min_sources must be at least 1 and at most the number of sources.
         MinSources => "manifest min_sources (1 to the number of sources)",
         /// A cell of the table.
@@ -292,6 +299,8 @@ described! {
         /// Device policy: the database's root hash must be the pinned one (and a root must be
         /// pinned, unless the policy waives it by name).
         PolicyRoot => "database root hash is not the one the device policy pins",
+        /// Probe bundles need a fuzzy database.
+        NotFuzzy => "probe bundles need a fuzzy database (this one is exact)",
         /// The app id must be at most 64 bytes.
         Id => "id must be at most 64 bytes",
         /// The associated data must be at most 65532 bytes.

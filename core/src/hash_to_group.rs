@@ -80,5 +80,10 @@ pub fn hash_to_ristretto(msg: &[&[u8]], dst: &[u8]) -> Result<RistrettoPoint> {
 
 /// H(x) for a typed media hash: the hash kind is part of the input, so kinds never collide.
 pub(crate) fn hash_media(x: &MediaHash, dst: &[u8]) -> Result<RistrettoPoint> {
-    hash_to_ristretto(&[&x.encode()], dst)
+    hash_item(&x.encode(), dst)
+}
+
+/// H of an encoded item (`encode(x)`, or a band key).
+pub(crate) fn hash_item(item: &[u8], dst: &[u8]) -> Result<RistrettoPoint> {
+    hash_to_ristretto(&[item], dst)
 }

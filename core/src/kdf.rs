@@ -44,6 +44,11 @@ pub(crate) const ROOT: &[u8] = b"blindmatch-v2 root";
 /// Prefix of the message the manifest signature covers.
 pub(crate) const MANIFEST: &[u8] = b"blindmatch-v2 manifest";
 
+/// AEAD label of a bundle's inner layer (`docs/PROTOCOL.md` §13.3).
+pub(crate) const BUNDLE_RCT: &[u8] = b"blindmatch-v2 bundle rct";
+/// Prefix of a bundle's id.
+pub(crate) const BUNDLE_ID: &[u8] = b"blindmatch-v2 bundle id";
+
 /// Prefix of the client context hash (`docs/PROTOCOL.md` §6.1).
 pub(crate) const CONTEXT: &[u8] = b"blindmatch-v2 context";
 
@@ -67,6 +72,10 @@ pub(crate) mod client {
     pub(crate) const RATE: &[u8] = b"rate";
     /// Prefix of the HMAC input that keys an item's stream (coin and synthetic values).
     pub(crate) const ITEM: &[u8] = b"blindmatch-v2 item";
+    /// Prefix of the MinHash of a bundle's probe keys (the item's identity, §13.4).
+    pub(crate) const MINHASH: &[u8] = b"blindmatch-v2 minhash";
+    /// Prefix of a synthetic bundle's open-count draw (§13.5).
+    pub(crate) const OPEN_COUNT: &[u8] = b"blindmatch-v2 open count";
     /// Info of the device's hedge key for per-send randomness (informative: not on the wire).
     pub(crate) const HEDGE: &[u8] = b"blindmatch-v2 hedge";
 }

@@ -25,6 +25,7 @@
 mod database;
 mod encoding;
 mod error;
+pub mod fuzzy;
 mod hash;
 mod hash_to_group;
 mod hashlist;
@@ -57,3 +58,5 @@ pub use wire::voucher::{
     AD_BUCKETS, HEADER_LEN as VOUCHER_HEADER_LEN, MAX_ACCOUNT_LEN, MAX_AD_LEN, MAX_ID_LEN,
     VERSION as VOUCHER_VERSION, VoucherHeader, voucher_len,
 };
+pub use wire::bundle::{BUNDLE_VERSION, LAYER_LEN as BUNDLE_LAYER_LEN, bundle_len, is_bundle, peek_bundle};
+pub use database::FUZZY_FORMAT_VERSION;

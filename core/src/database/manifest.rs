@@ -3,6 +3,7 @@
 
 use crate::encoding::Reader;
 use crate::error::{Error, Field, Object, Result};
+use crate::fuzzy::FuzzyLayout;
 use crate::hash::HashKind;
 use crate::hash_to_group::MAX_DST_LEN;
 use crate::kdf;
@@ -63,6 +64,9 @@ pub struct Manifest {
     pub min_sources: u8,
     /// The sources and their counts (never their hashes).
     pub sources: Vec<Source>,
+    /// For a fuzzy database (format version 3): the band layout its PDQ hashes are listed
+    /// with. `None` for an exact database (format version 2).
+    pub fuzzy: Option<FuzzyLayout>,
 }
 
 mod hex_bytes {
@@ -112,11 +116,21 @@ impl Manifest {
             v.extend_from_slice(s.name.as_bytes());
             v.extend_from_slice(&s.count.to_le_bytes());
         }
+        if let Some(f) = &self.fuzzy {
+            v.extend_from_slice(&f.encode());
+        }
         v
     }
 
-    /// Decode and check every field's range.
-    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
+    /// The database format version this manifest is written under: 3 for a fuzzy database,
+    /// else 2.
+    pub fn format_version(&self) -> u16 {
+        if self.fuzzy.is_some() { 3 } else { 2 }
+    }
+
+    /// Decode and check every field's range, for database format `version` (2 or 3; a
+    /// version-3 manifest ends with the fuzzy layout).
+    pub fn decode(bytes: &[u8], version: u16) -> Result<Manifest> {
         let mut r = Reader::new(bytes, Object::Manifest);
         let epoch = r.u64()?;
         let created_unix = r.u64()?;
@@ -158,6 +172,11 @@ impl Manifest {
                 count: r.u64()?,
             });
         }
+        let fuzzy = if version >= 3 {
+            Some(FuzzyLayout::decode(r.array()?)?)
+        } else {
+            None
+        };
         r.finish()?;
         let m = Manifest {
             epoch,
@@ -174,6 +193,7 @@ impl Manifest {
             table_digest,
             min_sources,
             sources,
+            fuzzy,
         };
         m.check()?;
         Ok(m)
@@ -201,6 +221,9 @@ impl Manifest {
         h.update(self.kinds.iter().map(|k| k.id()).collect::<Vec<_>>());
         h.update([self.dst.len() as u8]);
         h.update(&self.dst);
+        if let Some(f) = &self.fuzzy {
+            h.update(f.encode());
+        }
         h.update(root);
         h.finalize().into()
     }
@@ -216,6 +239,9 @@ impl Manifest {
         }
         if self.kinds.is_empty() || self.kinds.windows(2).any(|w| w.first() >= w.last()) {
             return bad(Field::ManifestKinds);
+        }
+        if self.fuzzy.is_some() && !self.kinds.contains(&HashKind::Pdq) {
+            return bad(Field::ManifestFuzzy);
         }
         if self.dst.is_empty() || self.dst.len() > MAX_DST_LEN {
             return bad(Field::ManifestDst);

@@ -30,8 +30,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 const MAGIC: &[u8; 4] = b"BMDB";
-/// The database format version this build reads and writes.
+/// The database format version of an exact database (a fuzzy one is [`FUZZY_FORMAT_VERSION`]).
 pub const FORMAT_VERSION: u16 = 2;
+/// The database format version of a fuzzy database: a version-2 manifest followed by the band
+/// layout (`docs/PROTOCOL.md` §13.2).
+pub const FUZZY_FORMAT_VERSION: u16 = 3;
 const HEADER_LEN: usize = 12;
 /// Largest manifest accepted.
 const MAX_MANIFEST_LEN: u32 = 64 * 1024;
@@ -81,7 +84,7 @@ pub(crate) fn lay_out(
     let mlen = u32::try_from(mbytes.len()).expect("a checked manifest is under 64 KiB");
     let mut header = Vec::with_capacity(HEADER_LEN);
     header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&manifest.format_version().to_le_bytes());
     header.extend_from_slice(&0u16.to_le_bytes());
     header.extend_from_slice(&mlen.to_le_bytes());
     let signature = sign(&signed_message(&header, &mbytes));
@@ -123,7 +126,14 @@ struct Layout<'a> {
 
 fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     let mut r = Reader::new(bytes, Object::Database);
-    r.expect_header(MAGIC, FORMAT_VERSION)?;
+    r.expect_magic(MAGIC)?;
+    let version = r.u16()?;
+    if version != FORMAT_VERSION && version != FUZZY_FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            object: Object::Database,
+            found: version,
+        });
+    }
     if r.u16()? != 0 {
         return Err(Error::OutOfRange {
             field: Field::DatabaseFlags,
@@ -137,7 +147,7 @@ fn parse_layout(bytes: &[u8]) -> Result<Layout<'_>> {
     }
     let manifest_bytes = r.take(mlen as usize)?;
     let signature = r.array::<SIGNATURE_LEN>()?;
-    let manifest = Manifest::decode(manifest_bytes)?;
+    let manifest = Manifest::decode(manifest_bytes, version)?;
     let table_len = manifest.cells * 32;
     let rest = r.remaining() as u64;
     if rest < table_len {
@@ -310,7 +320,13 @@ impl Database {
     /// for chosen items.
     pub(crate) fn lookup(&self, x: &MediaHash) -> Result<RistrettoPoint> {
         self.check_kind(x)?;
-        let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, x);
+        self.lookup_item(&x.encode())
+    }
+
+    /// [`lookup`](Database::lookup) of an encoded item (`encode(x)` or a band key), without
+    /// the kind check.
+    pub(crate) fn lookup_item(&self, item: &[u8]) -> Result<RistrettoPoint> {
+        let pos = okvs::positions(&self.manifest.seed, self.manifest.cells, item);
         let mut cells = [RistrettoPoint::default(); 3];
         for (c, p) in cells.iter_mut().zip(pos) {
             let b = self.cell_bytes(p).ok_or(Error::Truncated {

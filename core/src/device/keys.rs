@@ -8,7 +8,6 @@
 //! only: never of device state, of the send, or of anything a reveal discloses (the synthetic
 //! key is its own HKDF output, not derived from k0, f, the DHF or adkey).
 
-use crate::hash::MediaHash;
 use crate::kdf::{self, client as label};
 use crate::keys::ClientKey;
 use crate::params::{Params, RATE_SCALE};
@@ -177,7 +176,7 @@ impl DeviceKeys {
     /// Real or synthetic, and a synthetic item's values, from the item's stream:
     /// `ChaCha20(key = HMAC(skey, ITEM ‖ encode(x)), nonce = 0)`, bytes 0..8 the coin,
     /// 8..24 x0, 24..88 the share, then 16 bytes per DHF value.
-    pub(crate) fn plan(&self, x: &MediaHash) -> Plan {
+    pub(crate) fn plan(&self, x: &[u8]) -> Plan {
         let stream = self.item_stream(x);
         let coin = u64::from_le_bytes(stream[..8].try_into().expect("8 bytes"));
         if scale(coin, u64::from(RATE_SCALE)) >= u64::from(self.rate_ppm) {
@@ -188,15 +187,15 @@ impl DeviceKeys {
 
     /// Whether the item's coin says synthetic, and its synthetic values whatever the coin
     /// says: the same work for every item (voucher creation selects afterwards).
-    pub(crate) fn item(&self, x: &MediaHash) -> (bool, SyntheticValues) {
+    pub(crate) fn item(&self, x: &[u8]) -> (bool, SyntheticValues) {
         let stream = self.item_stream(x);
         let coin = u64::from_le_bytes(stream[..8].try_into().expect("8 bytes"));
         let synthetic = scale(coin, u64::from(RATE_SCALE)) < u64::from(self.rate_ppm);
         (synthetic, synthetic_values(&stream))
     }
 
-    fn item_stream(&self, x: &MediaHash) -> Zeroizing<Vec<u8>> {
-        let ikey = hmac32(&self.skey, &[label::ITEM, &x.encode()]);
+    fn item_stream(&self, x: &[u8]) -> Zeroizing<Vec<u8>> {
+        let ikey = hmac32(&self.skey, &[label::ITEM, x]);
         let s = self.params.s_max() as usize;
         let mut stream = Zeroizing::new(vec![0u8; 88 + 16 * s]);
         ChaCha20::new(&(*ikey).into(), &[0u8; 12].into()).apply_keystream(&mut stream);
@@ -205,9 +204,22 @@ impl DeviceKeys {
 
     /// PRF(fkey, x): the DHF input x0 of a real item. Deterministic, so re-sending one item
     /// gives the same share and counts once.
-    pub(crate) fn prf_x0(&self, x: &MediaHash) -> Fp {
-        let out = hmac32(&self.fkey, &[label::PRF_INPUT, &x.encode()]);
+    pub(crate) fn prf_x0(&self, x: &[u8]) -> Fp {
+        let out = hmac32(&self.fkey, &[label::PRF_INPUT, x]);
         fp16(&out[..16])
+    }
+
+    /// The MinHash value of one probe key: `HMAC(fkey, MINHASH ‖ key)` (§13.4). The probe key
+    /// with the smallest value is the bundle's identity.
+    pub(crate) fn minhash(&self, key: &[u8]) -> Zeroizing<[u8; 32]> {
+        hmac32(&self.fkey, &[label::MINHASH, key])
+    }
+
+    /// A synthetic bundle's open-count draw: `LE64` of the first 8 bytes of
+    /// `HMAC(skey, OPEN_COUNT ‖ encode(x))` for the exact item x (§13.5).
+    pub(crate) fn open_count_draw(&self, x: &[u8]) -> u64 {
+        let out = hmac32(&self.skey, &[label::OPEN_COUNT, x]);
+        u64::from_le_bytes(out[..8].try_into().expect("8 bytes"))
     }
 
     /// The Shamir share f(x_s) at the abscissa derived from x0.
@@ -232,6 +244,7 @@ impl DeviceKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::MediaHash;
 
     fn keys(k: &ClientKey, p: &Params, w: u64) -> DeviceKeys {
         DeviceKeys::derive(k, p, &window_context(&[7; 32], w))
@@ -264,7 +277,7 @@ mod tests {
                 &[i.to_le_bytes(), [0; 4], [1; 4], [2; 4]].concat(),
             )
             .unwrap();
-            match (a.plan(&x), b.plan(&x)) {
+            match (a.plan(&x.encode()), b.plan(&x.encode())) {
                 (Plan::Real, Plan::Real) => {}
                 (Plan::Synthetic(u), Plan::Synthetic(v)) => {
                     assert_eq!((u.x0, u.share, &u.dhf), (v.x0, v.share, &v.dhf));

@@ -1,6 +1,7 @@
 //! The device wing: what an app embeds to make vouchers. It stands on the shared floor (wire
 //! formats, key schedule labels, the database format) and never on the server wing.
 
+mod bundle;
 mod keys;
 mod policy;
 mod state;

@@ -1,5 +1,6 @@
 //! Voucher creation: the device's one job. See [`crate::wire::voucher`] for the format.
 
+use super::bundle::Bands;
 use super::keys::{DeviceKeys, Plan, SyntheticValues, window_context};
 use super::policy::DevicePolicy;
 use super::state::{DeviceState, Used};
@@ -54,6 +55,7 @@ pub struct Client {
     ctx: [u8; 32],
     keys: Mutex<Option<(u64, Arc<DeviceKeys>)>>,
     inv2: Scalar,
+    bands: Option<Bands>,
 }
 
 impl core::fmt::Debug for Client {
@@ -83,7 +85,9 @@ impl Client {
                 param: Param::Account,
             });
         }
+        let bands = db.manifest().fuzzy.map(Bands::new);
         Ok(Client {
+            bands,
             ctx: db.context(),
             hedge: kdf::hkdf32(kdf::client::SALT, key.seed(), &[kdf::client::HEDGE]),
             db,
@@ -156,8 +160,26 @@ impl Client {
         self.make(x, id, ad, w, SyntheticChoice::ByRate, &mut os_rng())
     }
 
+    /// Whether the database is a fuzzy one: PDQ items then go into probe bundles
+    /// ([`Client::bundle`]) instead of vouchers.
+    pub fn is_fuzzy(&self) -> bool {
+        self.bands.is_some()
+    }
+
+    pub(crate) fn bands(&self) -> Option<&Bands> {
+        self.bands.as_ref()
+    }
+
+    pub(crate) fn account(&self) -> &[u8] {
+        &self.account
+    }
+
+    pub(crate) fn inv2(&self) -> Scalar {
+        self.inv2
+    }
+
     /// The keys of window `w`, derived once per window.
-    fn keys(&self, w: u64) -> Arc<DeviceKeys> {
+    pub(crate) fn keys(&self, w: u64) -> Arc<DeviceKeys> {
         let mut cache = self
             .keys
             .lock()
@@ -198,7 +220,7 @@ impl Client {
         let keys = self.keys(w);
         // Constant work: the coin, the synthetic values and (below) both inner layers are
         // computed for every item; the choice only selects.
-        let (by_rate, values) = keys.item(x);
+        let (by_rate, values) = keys.item(&x.encode());
         let synthetic = match choice {
             SyntheticChoice::ByRate => by_rate,
             SyntheticChoice::Real => false,
@@ -259,7 +281,7 @@ impl Client {
         let keys = self.keys(w);
         let mut q = [0u8; 32];
         rng.fill_bytes(&mut q);
-        let plan = keys.plan(x);
+        let plan = keys.plan(&x.encode());
         let real = matches!(plan, Plan::Real);
         let inner = match plan {
             Plan::Synthetic(v) => synthetic_inner(&v, bucket, rng),
@@ -271,7 +293,7 @@ impl Client {
 
     /// Whether the device makes `x` synthetic in window `w`.
     pub(crate) fn is_synthetic(&self, x: &MediaHash, w: u64) -> bool {
-        matches!(self.keys(w).plan(x), Plan::Synthetic(_))
+        matches!(self.keys(w).plan(&x.encode()), Plan::Synthetic(_))
     }
 
     /// The account's secret synthetic rate for window `w`, in ppm (simulations measure the
@@ -282,7 +304,7 @@ impl Client {
 
     /// The per-send RNG: ChaCha20 keyed by HMAC(hedge key, 32 bytes of `rng` ‖ encode(x) ‖
     /// LE64(w) ‖ u8(|id|) ‖ id ‖ LE32(|ad|) ‖ ad).
-    fn hedged_rng<R: CryptoRng + ?Sized>(
+    pub(crate) fn hedged_rng<R: CryptoRng + ?Sized>(
         &self,
         x: &MediaHash,
         id: &[u8],
@@ -349,13 +371,25 @@ impl Client {
 /// The operating system's generator, read afresh for every voucher: unlike a user-space
 /// generator it is not duplicated by `fork` (the hedge in `hedged_rng` covers a restored VM
 /// snapshot and a broken generator).
-fn os_rng() -> rand_core::UnwrapErr<rand::rngs::SysRng> {
+pub(crate) fn os_rng() -> rand_core::UnwrapErr<rand::rngs::SysRng> {
     rand_core::UnwrapErr(rand::rngs::SysRng)
 }
 
 fn real_inner(keys: &DeviceKeys, x: &MediaHash, q: &[u8; 32], id: &[u8], padded: &[u8]) -> Inner {
-    let x0 = keys.prf_x0(x);
-    let k_ad = kdf::adct_key(keys.adkey(), q);
+    real_inner_for(keys, &x.encode(), q, id, padded)
+}
+
+/// A real inner layer for the encoded item `item` (x0 = PRF(item)), its associated data keyed
+/// by `tag` (a voucher's Q, a bundle's id).
+pub(crate) fn real_inner_for(
+    keys: &DeviceKeys,
+    item: &[u8],
+    tag: &[u8; 32],
+    id: &[u8],
+    padded: &[u8],
+) -> Inner {
+    let x0 = keys.prf_x0(item);
+    let k_ad = kdf::adct_key(keys.adkey(), tag);
     let mut adct = Vec::with_capacity(padded.len() + aead::OVERHEAD);
     aead::seal_into(&k_ad, kdf::ADCT, &kdf::adct_aad(id), padded, &mut adct);
     Inner {
@@ -368,7 +402,7 @@ fn real_inner(keys: &DeviceKeys, x: &MediaHash, q: &[u8; 32], id: &[u8], padded:
 
 /// The item's synthetic values, and random bytes (fresh per send) in place of the adct: it
 /// never opens.
-fn synthetic_inner<R: CryptoRng + ?Sized>(
+pub(crate) fn synthetic_inner<R: CryptoRng + ?Sized>(
     v: &SyntheticValues,
     bucket: usize,
     rng: &mut R,

@@ -7,7 +7,6 @@
 //! `T[h_0(x)] + T[h_1(x)] + T[h_2(x)] = V(x)` for every listed x by peeling the 3-hypergraph;
 //! cells that peeling leaves free get independent uniformly random points.
 
-use crate::hash::MediaHash;
 use curve25519_dalek::RistrettoPoint;
 use sha2::{Digest, Sha256};
 
@@ -26,13 +25,13 @@ pub(crate) fn table_cells(n: u64, expansion: f64) -> u64 {
     3 * base.div_ceil(3)
 }
 
-/// The three cell indices of `x` in a table of `m` cells (m a multiple of 3) under `seed`.
-pub(crate) fn positions(seed: &[u8; 32], m: u64, x: &MediaHash) -> [u64; 3] {
+/// The three cell indices of an item (`encode(x)`, or a band key) in a table of `m` cells (m a multiple of 3) under `seed`.
+pub(crate) fn positions(seed: &[u8; 32], m: u64, item: &[u8]) -> [u64; 3] {
     let b = m / 3;
     let d = Sha256::new()
         .chain_update(crate::kdf::OKVS)
         .chain_update(seed)
-        .chain_update(x.encode())
+        .chain_update(item)
         .finalize();
     let mut out = [0u64; 3];
     for (i, (o, c)) in out.iter_mut().zip(d.chunks_exact(8)).enumerate() {

@@ -36,6 +36,24 @@ pub fn voucher_with_choice<R: CryptoRng + ?Sized>(
     client.make(x, id, ad, window, choice, rng)
 }
 
+/// Make a probe bundle (fuzzy databases) in window `window` with a forced real/synthetic
+/// choice and a caller's RNG, as [`voucher_with_choice`] does for vouchers. Apps use
+/// [`Client::bundle`].
+///
+/// # Errors
+/// As [`Client::bundle`].
+pub fn bundle_with_choice<R: CryptoRng + ?Sized>(
+    client: &Client,
+    item: &crate::media::pdq::HashMargins,
+    id: &[u8],
+    ad: &[u8],
+    window: u64,
+    choice: SyntheticChoice,
+    rng: &mut R,
+) -> Result<Vec<u8>> {
+    client.make_bundle(item, id, ad, window, choice, rng)
+}
+
 /// H(x): RFC 9380 hash of a typed media hash to ristretto255 under `dst` — the hash-to-group
 /// floor that `blindmatch bench` measures every operation against.
 ///

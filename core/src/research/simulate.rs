@@ -116,6 +116,7 @@ fn database(params: Params, seed: u64) -> Result<Arc<Database>> {
         })
         .collect();
     let manifest = crate::database::Manifest {
+        fuzzy: None,
         epoch: 1,
         created_unix: 0,
         cells,

@@ -5,7 +5,9 @@ use super::key::ServerSecretKey;
 use crate::database::{self, MAX_CELLS, MAX_SOURCE_NAME, MAX_SOURCES, Manifest, Source};
 use crate::error::{Error, Param, Result};
 use crate::hash::{HashKind, MediaHash};
-use crate::hash_to_group::hash_media;
+use crate::fuzzy::FuzzyLayout;
+use crate::hash_to_group::hash_item;
+use crate::media::pdq::PdqHash;
 use crate::kdf::DEFAULT_DST;
 use crate::params::Params;
 use crate::window::Schedule;
@@ -59,6 +61,9 @@ pub struct BuildOptions {
     pub max_attempts: u32,
     /// Kinds to list; `None` = the kinds present in the input (all kinds if it is empty).
     pub kinds: Option<Vec<HashKind>>,
+    /// Build a fuzzy database (format version 3) with this band layout: every listed PDQ hash
+    /// enters as its L band keys instead of itself (`docs/PROTOCOL.md` §13.2). `None` = exact.
+    pub fuzzy: Option<FuzzyLayout>,
 }
 
 impl Default for BuildOptions {
@@ -74,6 +79,7 @@ impl Default for BuildOptions {
             created_unix: None,
             max_attempts: 32,
             kinds: None,
+            fuzzy: None,
         }
     }
 }
@@ -112,7 +118,12 @@ impl DatabaseBuilder {
         progress: Progress<'_>,
     ) -> Result<Vec<u8>> {
         let (entries, source_meta, present) = select(sources, opts)?;
-        let kinds = listed_kinds(opts, &entries, present)?;
+        let mut kinds = listed_kinds(opts, &entries, present)?;
+        if opts.fuzzy.is_some() && !kinds.contains(&HashKind::Pdq) {
+            kinds.push(HashKind::Pdq);
+            kinds.sort();
+        }
+        let entries = items(&entries, opts.fuzzy.as_ref());
         if !(okvs::MIN_EXPANSION..=okvs::MAX_EXPANSION).contains(&opts.expansion) {
             return Err(Error::InvalidParameter {
                 param: Param::Expansion,
@@ -158,6 +169,7 @@ impl DatabaseBuilder {
             table_digest: [0; 32],
             min_sources: opts.min_sources,
             sources: source_meta,
+            fuzzy: opts.fuzzy,
         };
         assemble(key, manifest, &compressed)
     }
@@ -222,7 +234,7 @@ fn listed_kinds(
 /// gives α·H(x).
 fn blind(
     key: &ServerSecretKey,
-    entries: &[MediaHash],
+    entries: &[Vec<u8>],
     dst: &[u8],
     progress: Progress<'_>,
 ) -> Result<Vec<RistrettoPoint>> {
@@ -234,7 +246,7 @@ fn blind(
         .map(|chunk| {
             let v = chunk
                 .iter()
-                .map(|x| hash_media(x, dst).map(|h| h * *half_alpha))
+                .map(|x| hash_item(x, dst).map(|h| h * *half_alpha))
                 .collect::<Result<Vec<_>>>();
             let d = done.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
             progress(d, n);
@@ -247,7 +259,7 @@ fn blind(
 type Peeled = ([u8; 32], Vec<[u64; 3]>, Vec<(u32, u32)>);
 
 /// Fresh random seeds until the 3-hypergraph peels.
-fn find_seed(entries: &[MediaHash], m: u64, attempts: u32, rng: &mut impl Rng) -> Result<Peeled> {
+fn find_seed(entries: &[Vec<u8>], m: u64, attempts: u32, rng: &mut impl Rng) -> Result<Peeled> {
     for _ in 0..attempts {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
@@ -286,6 +298,33 @@ fn free_points(count: usize, rng: &mut impl Rng) -> Vec<RistrettoPoint> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The table's items: `encode(x)` of every entry, except that in a fuzzy database a PDQ hash
+/// enters as its band keys (deduplicated: listed hashes may share a band value).
+fn items(entries: &[MediaHash], fuzzy: Option<&FuzzyLayout>) -> Vec<Vec<u8>> {
+    let Some(layout) = fuzzy else {
+        return entries.iter().map(MediaHash::encode).collect();
+    };
+    let positions = layout.positions();
+    let mut out: Vec<Vec<u8>> = entries
+        .par_iter()
+        .flat_map_iter(|x| match x.kind() {
+            HashKind::Pdq => {
+                let mut bytes = [0u8; 32];
+                bytes.copy_from_slice(x.as_bytes());
+                let hash = PdqHash(bytes);
+                crate::fuzzy::listed_keys(&positions, &hash)
+                    .into_iter()
+                    .map(|k| k.to_vec())
+                    .collect::<Vec<_>>()
+            }
+            _ => vec![x.encode()],
+        })
+        .collect();
+    out.par_sort_unstable();
+    out.dedup();
+    out
 }
 
 type Selected = (Vec<MediaHash>, Vec<Source>, Vec<HashKind>);

@@ -10,6 +10,7 @@ use crate::kdf;
 use crate::params::Params;
 use crate::primitives::aead;
 use crate::window::Schedule;
+use crate::wire::bundle::{self, Bundle, is_bundle};
 use crate::wire::voucher::{Inner, Voucher, inner_aad};
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rayon::prelude::*;
@@ -38,6 +39,8 @@ pub struct Opener {
     params: Params,
     schedule: Schedule,
     malformed: AtomicU64,
+    /// K = L·P for a fuzzy database.
+    layers: Option<usize>,
 }
 
 impl Drop for Opener {
@@ -71,6 +74,7 @@ impl Opener {
             params: manifest.params,
             schedule: manifest.schedule,
             malformed: AtomicU64::new(0),
+            layers: manifest.fuzzy.map(|f| f.layers()),
         })
     }
 
@@ -145,6 +149,9 @@ impl Opener {
     /// [`Opener::malformed`]).
     pub fn open(&self, voucher: &[u8], account: &[u8]) -> Result<OpenOutcome> {
         check_account(account)?;
+        if is_bundle(voucher) {
+            return self.open_bundle(voucher, account).map(|(o, _)| o);
+        }
         let (p, s_half) = self.prepare(voucher)?;
         let s = RistrettoPoint::double_and_compress_batch(&[s_half]);
         let s = s
@@ -167,6 +174,13 @@ impl Opener {
         vouchers
             .par_chunks(64)
             .flat_map_iter(|chunk| {
+                if chunk.iter().any(|v| is_bundle(v.as_ref())) {
+                    // Bundles batch their own K layers.
+                    return chunk
+                        .iter()
+                        .map(|v| self.open(v.as_ref(), account))
+                        .collect::<Vec<_>>();
+                }
                 let prepared: Vec<Result<(Voucher<'_>, RistrettoPoint)>> =
                     chunk.iter().map(|v| self.prepare(v.as_ref())).collect();
                 let points: Vec<RistrettoPoint> = prepared
@@ -187,6 +201,73 @@ impl Opener {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+impl Opener {
+    /// Open a probe bundle (`docs/PROTOCOL.md` §13.6) filed under `account`, and say how many
+    /// of its K outer layers opened (0 for [`OpenOutcome::NoMatch`] by a closed bundle). Every
+    /// layer is tried: the count is what the server learns besides the outcome, and what the
+    /// synthetic open counts are built to hide.
+    ///
+    /// # Errors
+    /// As [`Opener::open`]; [`Error::OutOfRange`] ([`Field::BundleLayers`]) when the database
+    /// is not fuzzy or the bundle's K is not its L·P.
+    pub fn open_bundle(&self, bundle: &[u8], account: &[u8]) -> Result<(OpenOutcome, u32)> {
+        check_account(account)?;
+        let layers = self.layers.ok_or(Error::OutOfRange {
+            field: Field::BundleLayers,
+        })?;
+        let b = Bundle::parse(bundle, self.epoch, self.params.s_max(), layers)?;
+        if !self.schedule.contains(b.header.window) {
+            return Err(Error::OutOfRange {
+                field: Field::Window,
+            });
+        }
+        let halves = b
+            .layers
+            .iter()
+            .map(|l| encoding::point(&l.q, Field::VoucherQ).map(|q| q * self.half_alpha))
+            .collect::<Result<Vec<_>>>()?;
+        let encoded = RistrettoPoint::double_and_compress_batch(&halves);
+        let mut opened = 0u32;
+        let mut rkey: Option<Zeroizing<[u8; 32]>> = None;
+        for (l, s) in b.layers.iter().zip(&encoded) {
+            let s = Zeroizing::new(s.to_bytes());
+            let (tau, pad) = kdf::outer_keys(b.header_bytes, account, &l.q, &s);
+            if bool::from(tau.ct_eq(&l.tau)) {
+                opened += 1;
+                if rkey.is_none() {
+                    let mut k = Zeroizing::new([0u8; 32]);
+                    for ((k, w), p) in k.iter_mut().zip(l.wrapped.iter()).zip(pad.iter()) {
+                        *k = w ^ p;
+                    }
+                    rkey = Some(k);
+                }
+            }
+        }
+        let Some(rkey) = rkey else {
+            return Ok((OpenOutcome::NoMatch, 0));
+        };
+        let aad = bundle::inner_aad(b.header_bytes, &b.layers, account)?;
+        let inner = aead::open(&rkey, kdf::BUNDLE_RCT, &aad, b.rct)
+            .and_then(|pt| Inner::read(&pt, self.params.s_max()).ok());
+        let Some(mut inner) = inner else {
+            self.malformed.fetch_add(1, Ordering::Relaxed);
+            return Ok((OpenOutcome::NoMatch, opened));
+        };
+        Ok((
+            OpenOutcome::Opened(OpenedVoucher::new(
+                b.header.id,
+                b.header.window,
+                bundle::bundle_id(&b.layers),
+                inner.x0,
+                inner.share,
+                std::mem::take(&mut inner.dhf),
+                std::mem::take(&mut inner.adct),
+            )),
+            opened,
+        ))
     }
 }
 

@@ -2,3 +2,4 @@
 //! shared [`crate::encoding::Reader`]; byte offsets are known here and nowhere else.
 
 pub(crate) mod voucher;
+pub(crate) mod bundle;

@@ -102,11 +102,12 @@ impl VoucherHeader {
     }
 }
 
-impl Codec for VoucherHeader {
-    fn encode(&self, out: &mut Vec<u8>) {
+impl VoucherHeader {
+    /// Write the header under another object's magic and version (a bundle's, §13.3).
+    pub(crate) fn encode_as(&self, magic: &[u8; 2], version: u8, out: &mut Vec<u8>) {
         let start = out.len();
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        out.extend_from_slice(magic);
+        out.push(version);
         out.extend_from_slice(&self.epoch.to_le_bytes());
         out.extend_from_slice(&self.window.to_le_bytes());
         out.push(u8::try_from(self.id.len()).expect("ids are checked to be at most 64 bytes"));
@@ -114,10 +115,11 @@ impl Codec for VoucherHeader {
         out.resize(start + HEADER_LEN, 0);
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.expect_magic(MAGIC)?;
+    /// Read a header under another object's magic and version.
+    pub(crate) fn read_as(r: &mut Reader<'_>, magic: &[u8; 2], version: u8) -> Result<Self> {
+        r.expect_magic(magic)?;
         let v = r.u8()?;
-        if v != VERSION {
+        if v != version {
             return Err(Error::UnsupportedVersion {
                 object: r.object(),
                 found: v.into(),
@@ -139,6 +141,16 @@ impl Codec for VoucherHeader {
             window,
             id: id.to_vec(),
         })
+    }
+}
+
+impl Codec for VoucherHeader {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_as(MAGIC, VERSION, out);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        VoucherHeader::read_as(r, MAGIC, VERSION)
     }
 }
 
