@@ -103,10 +103,18 @@ fn every_truncation_and_every_header_flip_is_a_typed_error() {
         Err(Error::BadMagic { .. })
     ));
     let mut ver = b.clone();
-    ver[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    ver[4..6].copy_from_slice(&(FUZZY_FORMAT_VERSION + 1).to_le_bytes());
     assert!(matches!(
         Database::open(ver, &f.public, None),
-        Err(Error::UnsupportedVersion { found: 3, .. })
+        Err(Error::UnsupportedVersion { found: 4, .. })
+    ));
+    // Version 3 (fuzzy) expects the band layout after the sources: an exact manifest under a
+    // version-3 header is truncated.
+    let mut v3 = b.clone();
+    v3[4..6].copy_from_slice(&FUZZY_FORMAT_VERSION.to_le_bytes());
+    assert!(matches!(
+        Database::open(v3, &f.public, None),
+        Err(Error::Truncated { .. })
     ));
     // A version-1 database (the format before counting windows) names its version.
     let mut v1 = b.clone();
@@ -165,7 +173,7 @@ fn out_of_range_manifest_fields_are_rejected_even_when_signed() {
         let mut mb = info.manifest.encode();
         mb[off..off + 4].copy_from_slice(&v.to_le_bytes());
         assert!(matches!(
-            Manifest::decode(&mb),
+            Manifest::decode(&mb, 2),
             Err(Error::OutOfRange {
                 field: Field::ManifestParams
             })

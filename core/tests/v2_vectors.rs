@@ -845,7 +845,7 @@ fn compute() -> Value {
     let ins = Inspected::read(DB_FILE).unwrap();
     assert_eq!(ins.root, root);
     assert_eq!(ins.manifest.context(&ins.root), ctx);
-    assert_eq!(Manifest::decode(mbytes).unwrap().encode(), mbytes);
+    assert_eq!(Manifest::decode(mbytes, 2).unwrap().encode(), mbytes);
     let db = Arc::new(Database::open(DB_FILE, &public, Some(&root)).unwrap());
     let c = client(db.clone());
     let keys = derive(&seed, &m, &wctx);

@@ -229,9 +229,11 @@ fn check_inspected(data: &[u8], ins: &Inspected) {
     assert_eq!(ins.file_len, data.len() as u64);
     // The manifest decoder is canonical: it re-encodes to the bytes it was read from.
     let mlen = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes")) as usize;
+    let version = u16::from_le_bytes(data[4..6].try_into().expect("2 bytes"));
     assert_eq!(ins.manifest.encode(), &data[12..12 + mlen]);
+    assert_eq!(ins.manifest.format_version(), version);
     assert_eq!(
-        Manifest::decode(&data[12..12 + mlen]).as_ref(),
+        Manifest::decode(&data[12..12 + mlen], version).as_ref(),
         Ok(&ins.manifest)
     );
 }
@@ -280,7 +282,8 @@ pub fn database_mutated(data: &[u8]) -> Verdict {
 /// the header says it is, and assemble it with the table that follows the signature.
 pub fn reseal_database(key: &ServerSecretKey, bytes: &[u8]) -> Option<Vec<u8>> {
     let mlen = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
-    let manifest = Manifest::decode(bytes.get(12..12 + mlen)?).ok()?;
+    let version = u16::from_le_bytes(bytes.get(4..6)?.try_into().ok()?);
+    let manifest = Manifest::decode(bytes.get(12..12 + mlen)?, version).ok()?;
     let table = bytes.get(12 + mlen + 64..)?;
     assemble(key, manifest, table).ok()
 }

@@ -120,7 +120,7 @@ pub(crate) fn decode(cells: [RistrettoPoint; 3]) -> RistrettoPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::HashKind;
+    use crate::hash::{HashKind, MediaHash};
     use curve25519_dalek::Scalar;
     use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as G;
     use proptest::prelude::*;
@@ -136,7 +136,7 @@ mod tests {
         let m = table_cells(1000, 1.25);
         assert_eq!(m % 3, 0);
         for i in 0..1000 {
-            let p = positions(&[9; 32], m, &h(i));
+            let p = positions(&[9; 32], m, &h(i).encode());
             assert!(p[0] < m / 3 && p[1] >= m / 3 && p[1] < 2 * m / 3 && p[2] < m);
         }
     }
@@ -147,7 +147,7 @@ mod tests {
         fn members_decode_to_their_values(n in 0u64..300, seed in any::<[u8; 32]>()) {
             let m = table_cells(n, 1.3);
             let keys: Vec<MediaHash> = (0..n).map(h).collect();
-            let pos: Vec<[u64; 3]> = keys.iter().map(|k| positions(&seed, m, k)).collect();
+            let pos: Vec<[u64; 3]> = keys.iter().map(|k| positions(&seed, m, &k.encode())).collect();
             let rnd = |tag: u8, i: u64| G * Scalar::hash_from_bytes::<sha2::Sha512>(&[&[tag][..], &i.to_le_bytes()].concat());
             let vals: Vec<RistrettoPoint> = (0..n).map(|i| rnd(0, i)).collect();
             if let Some(order) = peel(&pos, m) {
@@ -157,7 +157,7 @@ mod tests {
                 }
                 // A non-member decodes to a member's value only if it lands on exactly that
                 // member's three cells (probability n/b³: ~10⁻¹¹ for a 1M-entry table).
-                let other = positions(&seed, m, &h(1_000_000));
+                let other = positions(&seed, m, &h(1_000_000).encode());
                 if !pos.contains(&other) {
                     let d = decode([t[other[0] as usize], t[other[1] as usize], t[other[2] as usize]]);
                     prop_assert!(!vals.contains(&d));
