@@ -3,6 +3,8 @@
 use crate::fail::{Context, Fail, Result};
 use crate::files;
 use blindmatch_core::device::*;
+use blindmatch_core::fuzzy::FuzzyLayout;
+use blindmatch_core::media::pdq::HashMargins;
 use blindmatch_core::media::{self, PdqOutcome};
 use blindmatch_core::server::*;
 use blindmatch_core::*;
@@ -114,6 +116,19 @@ pub struct DbBuild {
     /// OKVS cells per listed hash (1.23–8) [default: core's, 1.25].
     #[arg(long)]
     expansion: Option<f64>,
+    /// Build a fuzzy database: PDQ hashes are listed as band keys, so re-encoded and resized
+    /// copies of a listed picture match (devices send probe bundles; format version 3).
+    #[arg(long)]
+    fuzzy: bool,
+    /// Fuzzy: number of bands L (1–32) [default: 6].
+    #[arg(long, requires = "fuzzy")]
+    bands: Option<u8>,
+    /// Fuzzy: bits per band b (8–64) [default: 32].
+    #[arg(long, requires = "fuzzy")]
+    band_bits: Option<u8>,
+    /// Fuzzy: probes per band P (1–64; L·P ≤ 512) [default: 14].
+    #[arg(long, requires = "fuzzy")]
+    probes: Option<u8>,
     /// The database file to write.
     #[arg(long)]
     out: PathBuf,
@@ -149,9 +164,23 @@ fn build_options(a: &DbBuild) -> Result<BuildOptions> {
         a.window_count.unwrap_or(d.schedule.count()),
     )
     .what("window schedule")?;
+    let fuzzy = if a.fuzzy {
+        let r = FuzzyLayout::RECOMMENDED;
+        Some(
+            FuzzyLayout::new(
+                a.bands.unwrap_or(r.bands()),
+                a.band_bits.unwrap_or(r.band_bits()),
+                a.probes.unwrap_or(r.probes()),
+            )
+            .what("--bands/--band-bits/--probes")?,
+        )
+    } else {
+        None
+    };
     Ok(BuildOptions {
         params,
         schedule,
+        fuzzy,
         epoch: a.epoch,
         min_sources: a.min_sources,
         expansion: a.expansion.unwrap_or(d.expansion),
@@ -323,9 +352,10 @@ pub struct VoucherArgs {
     /// Associated data attached to every voucher.
     #[arg(long, default_value = "")]
     ad: String,
-    /// Kind used to hash FILEs.
-    #[arg(long, default_value = "sha256")]
-    kind: String,
+    /// Kind used to hash FILEs [default: the database's: pdq for a fuzzy database (FILEs are
+    /// pictures and each gets a probe bundle), else its one listed kind].
+    #[arg(long)]
+    kind: Option<String>,
     /// A media hash given directly as KIND:HEX (repeatable).
     #[arg(long = "hash")]
     hashes: Vec<String>,
@@ -353,6 +383,64 @@ pub fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// One item to make a voucher for: a media hash, or a picture's PDQ hash with its margins
+/// (a probe bundle on a fuzzy database).
+enum Item {
+    Hash(MediaHash),
+    Picture(Box<HashMargins>),
+}
+
+/// The kind FILEs are hashed with: `--kind`, else the database's — pdq for a fuzzy database,
+/// else its only listed kind.
+fn file_kind(flag: Option<&str>, client: &Client) -> Result<HashKind> {
+    if let Some(k) = flag {
+        return HashKind::from_name(k).what("--kind");
+    }
+    if client.is_fuzzy() {
+        return Ok(HashKind::Pdq);
+    }
+    match client.database().manifest().kinds.as_slice() {
+        [one] => Ok(*one),
+        kinds => Err(Fail::msg(format!(
+            "the database lists {} kinds ({}): give --kind",
+            kinds.len(),
+            kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// A picture's PDQ hash and per-bit margins (for a probe bundle), behind the quality gate.
+pub fn pdq_margins_file(path: &Path, gate: bool) -> Result<Option<Box<HashMargins>>> {
+    let img = image::open(path)
+        .map_err(|e| Fail::at(path, format!("cannot decode image: {e}")))?
+        .to_rgb8();
+    let out = media::pdq::pdq_hash_with_margins(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        media::pdq::PixelFormat::Rgb8,
+    )
+    .at(path)?;
+    let min = if gate {
+        media::DEFAULT_MIN_PDQ_QUALITY
+    } else {
+        0
+    };
+    if out.quality < min {
+        eprintln!(
+            "{}: PDQ quality {} is below the gate ({min}); not hashed",
+            path.display(),
+            out.quality
+        );
+        return Ok(None);
+    }
+    Ok(Some(Box::new(out.original)))
 }
 
 /// Hash a media file with `kind`; PDQ decodes the image and applies the quality gate.
@@ -445,29 +533,40 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
         }
         None => None,
     };
-    let kind = HashKind::from_name(&a.kind).what("--kind")?;
-    let mut items: Vec<(String, MediaHash)> = Vec::new();
+    let kind = file_kind(a.kind.as_deref(), &client)?;
+    let fuzzy = client.is_fuzzy() && kind == HashKind::Pdq;
+    let mut items: Vec<(String, Item)> = Vec::new();
     for (i, h) in a.hashes.iter().enumerate() {
-        items.push((
-            format!("hash-{i}"),
-            MediaHash::from_typed_hex(h).what("--hash")?,
-        ));
+        let h = MediaHash::from_typed_hex(h).what("--hash")?;
+        if client.is_fuzzy() && h.kind() == HashKind::Pdq {
+            return Err(Fail::msg(
+                "--hash pdq:HEX on a fuzzy database: probe bundles need the picture (its bits' margins), give the image FILE",
+            ));
+        }
+        items.push((format!("hash-{i}"), Item::Hash(h)));
     }
     for f in &a.files {
-        if let Some((h, _)) = hash_file(kind, f, true)? {
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            items.push((truncate_id(&name).to_string(), h));
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let item = if fuzzy {
+            pdq_margins_file(f, true)?.map(Item::Picture)
+        } else {
+            hash_file(kind, f, true)?.map(|(h, _)| Item::Hash(h))
+        };
+        if let Some(item) = item {
+            items.push((truncate_id(&name).to_string(), item));
         }
     }
     // Make every voucher first, then write: an error leaves no voucher files behind.
     let mut made = Vec::with_capacity(items.len());
-    for (id, h) in &items {
-        let v = client
-            .voucher(h, id.as_bytes(), a.ad.as_bytes(), now)
-            .what(&format!("voucher for {id}"))?;
+    for (id, item) in &items {
+        let v = match item {
+            Item::Hash(h) => client.voucher(h, id.as_bytes(), a.ad.as_bytes(), now),
+            Item::Picture(m) => client.bundle(m, id.as_bytes(), a.ad.as_bytes(), now),
+        }
+        .what(&format!("voucher for {id}"))?;
         made.push((id, v));
     }
     files::ensure_dir(&a.out)?;

@@ -2210,3 +2210,104 @@ fn a_voucher_with_a_broken_inner_layer_is_filed_like_a_closed_one() {
         "{text}"
     );
 }
+
+/// A picture of the repository's PDQ test data.
+fn test_picture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/data/pdq")
+        .join(name)
+}
+
+#[test]
+fn a_jpeg_copy_of_a_listed_picture_opens_through_a_fuzzy_database_and_an_unrelated_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&["server", "keygen", "--out", p(&d.join("keys"))]);
+    let key = d.join("keys/server.key");
+    let listed = ["astronaut.png", "camera.png", "rocket.png"];
+    // The list: the originals' PDQ hashes, as `blindmatch hash --kind pdq` prints them.
+    let mut hash = strings(&["hash", "--kind", "pdq"]);
+    hash.extend(listed.iter().map(|n| p(&test_picture(n)).to_string()));
+    let mut list = String::new();
+    for line in ok(&hash).lines() {
+        let h = line.split_whitespace().next().unwrap();
+        list.push_str(h.trim_start_matches("pdq:"));
+        list.push('\n');
+    }
+    std::fs::write(d.join("list.txt"), list).unwrap();
+    let db = d.join("fuzzy.bmdb");
+    let mut build = db_build(&key, &[p(&d.join("list.txt"))], "pdq", &T3, &db);
+    build.insert(build.len() - 2, "--fuzzy".into());
+    ok(&build);
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["db", "inspect", "--json", p(&db)])).unwrap();
+    assert_eq!(
+        info["manifest"]["fuzzy"],
+        serde_json::json!({"bands": 6, "band_bits": 32, "probes": 14})
+    );
+    // JPEG quality-70 copies of the listed pictures, and an unrelated picture.
+    let mut media = Vec::new();
+    for n in listed {
+        let img = image::open(test_picture(n)).unwrap().to_rgb8();
+        let out = d.join(n.replace(".png", "-q70.jpg"));
+        let mut f = std::fs::File::create(&out).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut f, 70)
+            .encode_image(&img)
+            .unwrap();
+        media.push(out);
+    }
+    media.push(test_picture("text.png"));
+    let public = d.join("keys/server.pub");
+    let s = Setup {
+        dir,
+        key,
+        public,
+        db: db.clone(),
+        root: String::new(),
+        media: media.clone(),
+    };
+    let client = s.client_key();
+    // No --kind: the database is fuzzy, so the files are pictures and get probe bundles.
+    let bundles = vouchers(&s, &client, &media, "bundles");
+    assert_eq!(bundles.len(), 4);
+    let sizes: Vec<u64> = bundles
+        .iter()
+        .map(|b| std::fs::metadata(b).unwrap().len())
+        .collect();
+    assert!(sizes.iter().all(|l| *l == sizes[0]), "{sizes:?}");
+    assert_eq!(&std::fs::read(&bundles[0]).unwrap()[..3], b"BB\x01");
+    let store = s.path("store.sqlite");
+    let r = open(&s, &store, &bundles);
+    assert_eq!(
+        (r["opened"].as_u64(), r["no_match"].as_u64()),
+        (Some(3), Some(1)),
+        "{r}"
+    );
+    let st = status(&store, false);
+    let w = &st["windows"][0];
+    assert_eq!(w["state"], "revealed", "{st}");
+    let mut ids: Vec<&str> = w["real"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["astronaut-q70.jpg", "camera-q70.jpg", "rocket-q70.jpg"]
+    );
+    // A bare PDQ hash has no margins to probe with: refused with a clear message.
+    fails(
+        &client_voucher(
+            &s,
+            &db,
+            &client,
+            NOW,
+            &s.path("bare"),
+            &["--hash", &format!("pdq:{}", "ab".repeat(32))],
+            &[],
+        ),
+        "probe bundles need the picture",
+    );
+}

@@ -308,11 +308,22 @@ mod tests {
 
     #[test]
     fn layout_ranges_are_checked() {
-        for (l, b, p) in [(0, 32, 1), (33, 32, 1), (6, 7, 1), (6, 65, 1), (6, 32, 0), (6, 32, 65), (16, 32, 64)] {
+        for (l, b, p) in [
+            (0, 32, 1),
+            (33, 32, 1),
+            (6, 7, 1),
+            (6, 65, 1),
+            (6, 32, 0),
+            (6, 32, 65),
+            (16, 32, 64),
+        ] {
             assert!(FuzzyLayout::new(l, b, p).is_err(), "{l} {b} {p}");
         }
         assert!(FuzzyLayout::decode([6, 32, 14, 1]).is_err());
-        assert_eq!(FuzzyLayout::decode([6, 32, 14, 0]).unwrap(), FuzzyLayout::RECOMMENDED);
+        assert_eq!(
+            FuzzyLayout::decode([6, 32, 14, 0]).unwrap(),
+            FuzzyLayout::RECOMMENDED
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub mod hazmat;
 pub mod research;
 
 // The public interface of the floor.
+pub use database::FUZZY_FORMAT_VERSION;
 pub use database::{AuditReport, Database, FORMAT_VERSION, Inspected, Manifest, Source};
 pub use error::{AuditProblem, Error, Field, HashProblem, Object, Param, Result};
 pub use hash::{HashKind, MediaHash};
@@ -54,9 +55,10 @@ pub use hashlist::{MAX_LINE as MAX_HASH_LIST_LINE, parse as parse_hash_list};
 pub use keys::{CLIENT_KEY_LEN, ClientKey, PUBLIC_KEY_LEN, ServerPublicKey};
 pub use params::{MAX_SMAX, MAX_THRESHOLD, MIN_THRESHOLD, Params, RATE_SCALE};
 pub use window::{CLOCK_SLACK_SECS, MAX_WINDOWS, MIN_WINDOW_SECS, Schedule};
+pub use wire::bundle::{
+    BUNDLE_VERSION, LAYER_LEN as BUNDLE_LAYER_LEN, bundle_len, is_bundle, peek_bundle,
+};
 pub use wire::voucher::{
     AD_BUCKETS, HEADER_LEN as VOUCHER_HEADER_LEN, MAX_ACCOUNT_LEN, MAX_AD_LEN, MAX_ID_LEN,
     VERSION as VOUCHER_VERSION, VoucherHeader, voucher_len,
 };
-pub use wire::bundle::{BUNDLE_VERSION, LAYER_LEN as BUNDLE_LAYER_LEN, bundle_len, is_bundle, peek_bundle};
-pub use database::FUZZY_FORMAT_VERSION;

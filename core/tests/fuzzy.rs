@@ -67,7 +67,11 @@ fn fuzzy_db(listed: &[&str], params: Params) -> Fuzzy {
         &opts,
     )
     .unwrap();
-    assert_eq!(&bytes[4..6], &3u16.to_le_bytes(), "a fuzzy database is format 3");
+    assert_eq!(
+        &bytes[4..6],
+        &3u16.to_le_bytes(),
+        "a fuzzy database is format 3"
+    );
     let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
     Fuzzy { server, db }
 }
@@ -86,7 +90,10 @@ fn real(c: &Client, item: &HashMargins, id: &[u8], seed: u64) -> Vec<u8> {
 
 #[test]
 fn a_jpeg_copy_of_a_listed_picture_opens_and_an_unrelated_picture_does_not() {
-    let f = fuzzy_db(&["astronaut.png", "rocket.png"], Params::new(3, 4, 0, 0).unwrap());
+    let f = fuzzy_db(
+        &["astronaut.png", "rocket.png"],
+        Params::new(3, 4, 0, 0).unwrap(),
+    );
     let c = client(&f.db, &seeded_client_key(1));
     let astronaut = picture("astronaut.png");
     for (name, copy) in [
@@ -142,13 +149,17 @@ fn one_items_many_opened_probes_count_once_and_re_sends_are_idempotent_by_bundle
     let (o1, layers) = open(&f, &first);
     // The original hits its own band keys: every band's exact probe opens.
     assert_eq!(layers, u32::from(FuzzyLayout::RECOMMENDED.bands()));
-    let OpenOutcome::Opened(r1) = o1 else { panic!() };
+    let OpenOutcome::Opened(r1) = o1 else {
+        panic!()
+    };
     let mut account = Account::new(*f.db.params(), WINDOW);
     assert_eq!(account.insert(r1.clone()).unwrap(), Inserted::New);
     // The same bundle opened again is a no-op (idempotency by the bundle id).
     assert_eq!(account.insert(r1.clone()).unwrap(), Inserted::Duplicate);
     // A re-send (fresh Q's, so another bundle id) of the same picture joins its column.
-    let OpenOutcome::Opened(r2) = open(&f, &real(&c, &item, b"a", 11)).0 else { panic!() };
+    let OpenOutcome::Opened(r2) = open(&f, &real(&c, &item, b"a", 11)).0 else {
+        panic!()
+    };
     assert_ne!(r1.q(), r2.q());
     assert_eq!(r1.x0(), r2.x0());
     assert_eq!(account.insert(r2).unwrap(), Inserted::New);
@@ -180,7 +191,10 @@ fn synthetic_bundles_open_the_same_number_of_layers_on_every_re_send() {
                 n
             })
             .collect();
-        assert!(per_send.iter().all(|n| *n == per_send[0]), "{name}: {per_send:?}");
+        assert!(
+            per_send.iter().all(|n| *n == per_send[0]),
+            "{name}: {per_send:?}"
+        );
         assert!((1..=6).contains(&per_send[0]));
         counts.push(per_send[0]);
     }
@@ -194,7 +208,10 @@ fn a_bundle_filed_under_another_account_or_tampered_does_not_open() {
     let c = client(&f.db, &seeded_client_key(5));
     let b = real(&c, &margins(&picture("astronaut.png")), b"a", 5);
     let opener = Opener::new(&f.server, f.db.manifest()).unwrap();
-    assert_eq!(opener.open_bundle(&b, b"mallory").unwrap(), (OpenOutcome::NoMatch, 0));
+    assert_eq!(
+        opener.open_bundle(&b, b"mallory").unwrap(),
+        (OpenOutcome::NoMatch, 0)
+    );
     // A flipped byte in the inner layer: the outer layers open, the result is still NoMatch.
     let mut t = b.clone();
     let last = t.len() - 1;
@@ -209,7 +226,10 @@ fn a_bundle_filed_under_another_account_or_tampered_does_not_open() {
     let tmp: Vec<u8> = s[a..a + 96].to_vec();
     s.copy_within(z..z + 96, a);
     s[z..z + 96].copy_from_slice(&tmp);
-    assert_eq!(opener.open_bundle(&s, ACCOUNT).unwrap().0, OpenOutcome::NoMatch);
+    assert_eq!(
+        opener.open_bundle(&s, ACCOUNT).unwrap().0,
+        OpenOutcome::NoMatch
+    );
     // An exact voucher opener refuses bundles structurally; bundles need K = L·P.
     let mut wrong_k = b.clone();
     wrong_k[84] ^= 1;
@@ -228,10 +248,18 @@ fn variants_of_a_listed_picture_reveal_at_the_threshold_through_the_account() {
     let c = client(&f.db, &seeded_client_key(6));
     let mut account = Account::new(*f.db.params(), WINDOW);
     let opener = Opener::new(&f.server, f.db.manifest()).unwrap();
-    for (i, name) in ["astronaut.png", "camera.png", "rocket.png"].iter().enumerate() {
+    for (i, name) in ["astronaut.png", "camera.png", "rocket.png"]
+        .iter()
+        .enumerate()
+    {
         let copy = jpeg(&picture(name), 70);
         let b = c
-            .bundle(&margins(&copy), format!("id{i}").as_bytes(), name.as_bytes(), NOW)
+            .bundle(
+                &margins(&copy),
+                format!("id{i}").as_bytes(),
+                name.as_bytes(),
+                NOW,
+            )
             .unwrap();
         if let OpenOutcome::Opened(r) = opener.open(&b, ACCOUNT).unwrap() {
             account.insert(r).unwrap();
@@ -241,7 +269,14 @@ fn variants_of_a_listed_picture_reveal_at_the_threshold_through_the_account() {
         Outcome::Revealed { real, .. } => {
             let mut ads: Vec<Vec<u8>> = real.into_iter().map(|m| m.ad).collect();
             ads.sort();
-            assert_eq!(ads, vec![b"astronaut.png".to_vec(), b"camera.png".to_vec(), b"rocket.png".to_vec()]);
+            assert_eq!(
+                ads,
+                vec![
+                    b"astronaut.png".to_vec(),
+                    b"camera.png".to_vec(),
+                    b"rocket.png".to_vec()
+                ]
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -14,7 +14,9 @@ use crate::hash_to_group::hash_item;
 use crate::kdf;
 use crate::media::pdq::HashMargins;
 use crate::primitives::aead;
-use crate::wire::bundle::{BUNDLE_VERSION, Bundle, MAGIC as BUNDLE_MAGIC, bundle_id, bundle_len, inner_aad};
+use crate::wire::bundle::{
+    BUNDLE_VERSION, Bundle, MAGIC as BUNDLE_MAGIC, bundle_id, bundle_len, inner_aad,
+};
 use crate::wire::voucher::{MAX_ID_LEN, Outer, VoucherHeader, bucket_for, pad_ad};
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::traits::MultiscalarMul;
@@ -87,7 +89,10 @@ fn identity(keys: &DeviceKeys, probes: &[([u8; BAND_KEY_LEN], bool)]) -> [u8; BA
             continue;
         }
         let v = keys.minhash(key);
-        if best.as_ref().is_none_or(|(b, _)| v.as_slice() < b.as_slice()) {
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| v.as_slice() < b.as_slice())
+        {
             best = Some((v, *key));
         }
     }
@@ -103,9 +108,22 @@ impl Client {
     /// # Errors
     /// As [`Client::voucher`]; [`Error::InvalidParameter`] ([`Param::NotFuzzy`]) when the
     /// database is not a fuzzy one.
-    pub fn bundle(&self, item: &HashMargins, id: &[u8], ad: &[u8], now_unix: u64) -> Result<Vec<u8>> {
+    pub fn bundle(
+        &self,
+        item: &HashMargins,
+        id: &[u8],
+        ad: &[u8],
+        now_unix: u64,
+    ) -> Result<Vec<u8>> {
         let w = self.window_at(now_unix)?;
-        self.make_bundle(item, id, ad, w, SyntheticChoice::ByRate, &mut super::voucher::os_rng())
+        self.make_bundle(
+            item,
+            id,
+            ad,
+            w,
+            SyntheticChoice::ByRate,
+            &mut super::voucher::os_rng(),
+        )
     }
 
     /// [`check_state`](Client::check_state) and [`bundle`](Client::bundle) at one time.
@@ -121,7 +139,14 @@ impl Client {
         now_unix: u64,
     ) -> Result<Vec<u8>> {
         let w = self.check_state(state, now_unix)?;
-        self.make_bundle(item, id, ad, w, SyntheticChoice::ByRate, &mut super::voucher::os_rng())
+        self.make_bundle(
+            item,
+            id,
+            ad,
+            w,
+            SyntheticChoice::ByRate,
+            &mut super::voucher::os_rng(),
+        )
     }
 
     /// As [`bundle`](Client::bundle) in window `w` with an explicit choice and RNG.
@@ -220,7 +245,10 @@ impl Client {
                 [half_beta, half_gamma],
                 [h, RISTRETTO_BASEPOINT_POINT],
             ));
-            halves.push(RistrettoPoint::multiscalar_mul([half_beta, half_gamma], [p, *l]));
+            halves.push(RistrettoPoint::multiscalar_mul(
+                [half_beta, half_gamma],
+                [p, *l],
+            ));
             drawn.zeroize();
             half_beta.zeroize();
             half_gamma.zeroize();
@@ -228,7 +256,9 @@ impl Client {
         let encoded = RistrettoPoint::double_and_compress_batch(&halves);
         let mut layers = Vec::with_capacity(probes.len());
         for (pair, closed) in encoded.chunks_exact(2).zip(closed) {
-            let [q, s] = pair else { unreachable!("chunks of two") };
+            let [q, s] = pair else {
+                unreachable!("chunks of two")
+            };
             let q = q.to_bytes();
             let s = Zeroizing::new(s.to_bytes());
             let (mut tau, pad) = kdf::outer_keys(header, self.account(), &q, &s);

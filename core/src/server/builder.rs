@@ -4,11 +4,11 @@
 use super::key::ServerSecretKey;
 use crate::database::{self, MAX_CELLS, MAX_SOURCE_NAME, MAX_SOURCES, Manifest, Source};
 use crate::error::{Error, Param, Result};
-use crate::hash::{HashKind, MediaHash};
 use crate::fuzzy::FuzzyLayout;
+use crate::hash::{HashKind, MediaHash};
 use crate::hash_to_group::hash_item;
-use crate::media::pdq::PdqHash;
 use crate::kdf::DEFAULT_DST;
+use crate::media::pdq::PdqHash;
 use crate::params::Params;
 use crate::window::Schedule;
 

@@ -92,12 +92,17 @@ pub struct VoucherHeader {
 }
 
 impl VoucherHeader {
-    /// Read the header (magic, version, epoch, id) of a voucher and check its padding.
+    /// Read the header (magic, version, epoch, window, id) of a voucher — or of a probe
+    /// bundle (`"BB"`, `docs/PROTOCOL.md` §13.3), whose header has the same fields — and check
+    /// its padding.
     ///
     /// # Errors
     /// [`Error::BadMagic`], [`Error::UnsupportedVersion`], [`Error::Truncated`], or
     /// [`Error::OutOfRange`] for [`Field::VoucherId`].
     pub fn peek(bytes: &[u8]) -> Result<VoucherHeader> {
+        if super::bundle::is_bundle(bytes) {
+            return super::bundle::peek_bundle(bytes);
+        }
         VoucherHeader::read(&mut Reader::new(bytes, Object::Voucher))
     }
 }
