@@ -46,6 +46,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("hash_list", checks::hash_list),
     ("pdq", checks::pdq),
     ("account", checks::account),
+    ("bundle", checks::bundle),
 ];
 
 /// Inputs that still crash a check because the bug in core is not fixed yet, as
@@ -130,6 +131,86 @@ fn fixtures_load() {
 
 // ---------------------------------------------------------------------------------------------
 // Writing the fixtures and seeds (ignored: run by hand, see the module docs).
+
+#[test]
+#[ignore = "writes fuzz/fixtures/{fuzzy.bmdb,bundle.bb}; run by hand"]
+fn regenerate_fuzzy() {
+    let key = ServerSecretKey::from_bytes(&checks::server_secret_bytes()).unwrap();
+    let items = checks::fuzzy_items();
+    let opts = BuildOptions {
+        params: checks::fixture_params(),
+        epoch: checks::FIXTURE_EPOCH,
+        created_unix: Some(1_700_000_000),
+        fuzzy: Some(checks::fuzzy_layout()),
+        ..Default::default()
+    };
+    let hashes = items
+        .iter()
+        .map(|m| MediaHash::new(HashKind::Pdq, &m.hash.0).unwrap())
+        .collect();
+    let sources = [SourceList {
+        name: "alpha".into(),
+        hashes,
+    }];
+    let db_bytes = DatabaseBuilder::build(&key, &sources, &opts).unwrap();
+    let db = Arc::new(Database::open(db_bytes.clone(), &key.public(), None).unwrap());
+    let client = Client::new(
+        db,
+        &ClientKey::import(&checks::client_key_bytes()).unwrap(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
+    let bundle = bundle_with_choice(
+        &client,
+        &items[0],
+        b"item-0",
+        b"associated data",
+        WINDOW,
+        SyntheticChoice::Real,
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let dir = Path::new(FIXTURES);
+    std::fs::write(dir.join("fuzzy.bmdb"), &db_bytes).unwrap();
+    std::fs::write(dir.join("bundle.bb"), &bundle).unwrap();
+    let seeds = Path::new(REGRESSIONS).join("bundle");
+    std::fs::create_dir_all(&seeds).unwrap();
+    let patch = |op: u8, off: usize, val: u8| {
+        let o = (off as u16).to_le_bytes();
+        vec![op, o[0], o[1], val]
+    };
+    let with = |mode: u8, p: Vec<u8>| [vec![mode], p].concat();
+    for (name, bytes) in [
+        ("ok-fixture", vec![1]),
+        ("ok-raw", [&[0u8][..], &bundle].concat()),
+        ("ok-wrong-tau", with(1, patch(0, 86 + 32, 1))),
+        ("err-empty", vec![0]),
+        ("err-layers", with(1, patch(0, 84, 1))),
+        ("err-truncated", with(1, patch(2, bundle.len() - 1, 0))),
+        ("err-version", with(1, patch(4, 2, 2))),
+        ("err-epoch", with(1, patch(0, 3, 1))),
+        (
+            "err-q-identity",
+            with(1, (0..32).flat_map(|i| patch(4, 86 + i, 0)).collect()),
+        ),
+        ("err-corrupt-inner", with(1, patch(0, bundle.len() - 1, 1))),
+        (
+            "err-fuzzy-database-as-bundle",
+            [&[0u8][..], &db_bytes[..200]].concat(),
+        ),
+    ] {
+        std::fs::write(seeds.join(name), bytes).unwrap();
+    }
+    // A fuzzy database is a seed of the database target too (the fixture key signed it).
+    std::fs::write(
+        Path::new(REGRESSIONS)
+            .join("database")
+            .join("ok-fuzzy.bmdb"),
+        &db_bytes,
+    )
+    .unwrap();
+}
 
 #[test]
 #[ignore = "writes fuzz/fixtures; run by hand"]

@@ -18,8 +18,9 @@
 #![allow(clippy::missing_panics_doc)]
 
 use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
+use blindmatch_core::fuzzy::FuzzyLayout;
 use blindmatch_core::hazmat::okvs_lookup;
-use blindmatch_core::media::pdq::{self, PdqHash, PixelFormat};
+use blindmatch_core::media::pdq::{self, HashMargins, PdqHash, PixelFormat};
 use blindmatch_core::research::{SyntheticChoice, hash_to_group, voucher_with_choice};
 use blindmatch_core::server::{
     Account, Inserted, OpenOutcome, OpenedVoucher, Opener, Outcome, ServerSecretKey, assemble,
@@ -110,6 +111,8 @@ pub fn unlisted() -> Vec<MediaHash> {
 }
 
 static DB_FILE: &[u8] = include_bytes!("../fixtures/database.bmdb");
+static FUZZY_DB_FILE: &[u8] = include_bytes!("../fixtures/fuzzy.bmdb");
+static BUNDLE_FILE: &[u8] = include_bytes!("../fixtures/bundle.bb");
 static VOUCHER_FILE: &[u8] = include_bytes!("../fixtures/voucher.bv");
 
 /// Everything the checks share, built once per process from the fixture files.
@@ -161,6 +164,57 @@ pub fn fixture() -> &'static Fixture {
             "{STALE}"
         );
         f
+    })
+}
+
+/// The fuzzy fixture's band layout: small, so bundles stay short (K = 4).
+pub fn fuzzy_layout() -> FuzzyLayout {
+    FuzzyLayout::new(2, 16, 2).expect("a valid layout")
+}
+
+/// The PDQ items the fuzzy fixture lists, with fixed margins (a device's input).
+pub fn fuzzy_items() -> Vec<HashMargins> {
+    (0..4u8)
+        .map(|i| HashMargins {
+            hash: PdqHash(std::array::from_fn(|j| {
+                (j as u8).wrapping_mul(29) ^ i.wrapping_mul(101)
+            })),
+            margins: std::array::from_fn(|k| ((k * 37 + usize::from(i)) % 101) as f32),
+        })
+        .collect()
+}
+
+/// The fuzzy fixture: a format-3 database listing [`fuzzy_items`] and a real bundle for the
+/// first, made with the fixed client key.
+pub struct FuzzyFixture {
+    /// The fuzzy database file.
+    pub db_bytes: &'static [u8],
+    /// The server's opener for it.
+    pub opener: Opener,
+    /// A real bundle for `fuzzy_items()[0]`.
+    pub bundle: &'static [u8],
+}
+
+/// The shared fuzzy fixture (regenerated with
+/// `cargo test -p blindmatch-core --test fuzz_regressions -- --ignored regenerate_fuzzy`).
+pub fn fuzzy_fixture() -> &'static FuzzyFixture {
+    static F: OnceLock<FuzzyFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let key = ServerSecretKey::from_bytes(&server_secret_bytes()).expect(STALE);
+        let db = Database::open(FUZZY_DB_FILE, &key.public(), None).expect(STALE);
+        let opener = Opener::new(&key, db.manifest()).expect(STALE);
+        assert!(
+            matches!(
+                opener.open_bundle(BUNDLE_FILE, FIXTURE_ACCOUNT),
+                Ok((OpenOutcome::Opened(_), n)) if n >= 1
+            ),
+            "{STALE}"
+        );
+        FuzzyFixture {
+            db_bytes: FUZZY_DB_FILE,
+            opener,
+            bundle: BUNDLE_FILE,
+        }
     })
 }
 
@@ -360,6 +414,53 @@ pub fn reseal_voucher(f: &Fixture, patches: &[u8]) -> Option<Vec<u8>> {
     blindmatch_core::server::reseal_voucher(&f.key, f.voucher, FIXTURE_ACCOUNT, |plain| {
         apply_patches(plain, patches, true);
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe bundles.
+
+/// `Opener::open_bundle` (and `open`, `open_batch`, the header peek) for the fuzzy fixture on
+/// arbitrary bytes. The first input byte is a mode: if odd, the rest is a list of patches to
+/// the fixture bundle; if even, the rest is the bundle.
+pub fn bundle(data: &[u8]) -> Verdict {
+    let f = fuzzy_fixture();
+    let (mode, rest) = data.split_first().map_or((0, &[][..]), |(m, p)| (*m, p));
+    let bytes = if mode & 1 == 1 {
+        let mut b = f.bundle.to_vec();
+        apply_patches(&mut b, rest, false);
+        b
+    } else {
+        rest.to_vec()
+    };
+    let before = f.opener.malformed();
+    let header = VoucherHeader::peek(&bytes);
+    let counted = f.opener.open_bundle(&bytes, FIXTURE_ACCOUNT);
+    let out = f.opener.open(&bytes, FIXTURE_ACCOUNT);
+    let batch = f.opener.open_batch(&[&bytes], FIXTURE_ACCOUNT);
+    assert_eq!(batch.as_slice(), std::slice::from_ref(&out));
+    if bytes.get(..2) == Some(b"BB") {
+        assert_eq!(counted.as_ref().map(|(o, _)| o), out.as_ref());
+    }
+    match &counted {
+        Ok((OpenOutcome::Opened(rec), n)) => {
+            assert!(*n >= 1, "opened with no layer open");
+            assert!(*n as usize <= fuzzy_layout().layers());
+            let h = header.as_ref().expect("an opened bundle's header parses");
+            assert_eq!(rec.id(), h.id.as_slice());
+            assert_eq!(rec.dhf_len(), f.opener.params().s_max() as usize);
+            let stored = rec.to_bytes();
+            assert_eq!(OpenedVoucher::from_bytes(&stored).as_ref(), Ok(rec));
+        }
+        Ok((OpenOutcome::NoMatch, n)) if *n >= 1 => {
+            assert!(
+                f.opener.malformed() > before,
+                "a no-match the opener did not count"
+            );
+            return Err(Rejection::MalformedInner);
+        }
+        _ => {}
+    }
+    counted.map(|_| ()).map_err(Rejection::Core)
 }
 
 /// A device client for `key` on the fixture database, under the fixture account.
