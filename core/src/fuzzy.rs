@@ -350,6 +350,32 @@ mod tests {
         assert_eq!(probe_masks(&[1.0; 8], 1), vec![Some(0)]);
     }
 
+    /// The vectors of `docs/PROTOCOL.md` §13.8.
+    #[test]
+    fn layout_and_band_key_vectors() {
+        let pos = FuzzyLayout::RECOMMENDED.positions();
+        assert_eq!(&pos[0][..8], &[140, 144, 180, 120, 10, 63, 211, 92]);
+        assert_eq!(&pos[5][..8], &[81, 119, 115, 247, 17, 98, 78, 212]);
+        let o = FuzzyLayout::new(8, 64, 2).unwrap().positions();
+        assert_eq!(&o[1][..8], &[205, 184, 196, 16, 95, 228, 59, 170]);
+        let h = PdqHash::from_hex(
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+        )
+        .unwrap();
+        let keys: Vec<String> = listed_keys(&pos, &h).iter().map(hex::encode).collect();
+        assert_eq!(
+            keys,
+            [
+                "0509008e8b729200000000",
+                "050901ac80bff900000000",
+                "05090261b119fb00000000",
+                "0509039a16c0a600000000",
+                "05090471bb99d900000000",
+                "050905ad6f5a3e00000000",
+            ]
+        );
+    }
+
     #[test]
     fn band_keys_pack_bits_in_band_order() {
         let mut h = PdqHash::ZERO;
