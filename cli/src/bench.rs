@@ -175,6 +175,7 @@ pub fn run(json: bool, entries: u64, smax_costs: &[u32]) -> Result<()> {
     voucher_making(&mut b, &parties.client, &built.listed);
     opening(&mut b, &parties);
     reveal(&mut b, built.params, &parties)?;
+    fuzzy(&mut b, &built)?;
     account_costs(&mut b, smax_costs)?;
     account_insert_100k(&mut b)?;
     print(&b, json)
@@ -379,6 +380,124 @@ fn opening(b: &mut Bench, p: &Parties) {
         open_floor / cores as f64,
         format!("{cores} cores: {:.0} vouchers/s", 1e6 / open_bn),
     );
+}
+
+/// Probe bundles on a fuzzy database of the recommended layout (K = 84 layers): making a
+/// real and a synthetic bundle (single core, alternately) and opening one (single core).
+/// The items are synthetic PDQ hashes with pseudo-random margins; half of them are listed.
+fn fuzzy(b: &mut Bench, built: &Built) -> Result<()> {
+    use blindmatch_core::fuzzy::FuzzyLayout;
+    use blindmatch_core::media::pdq::{HashMargins, PdqHash};
+    let layout = FuzzyLayout::RECOMMENDED;
+    let k = layout.layers() as f64;
+    let n = 64u8;
+    let items: Vec<HashMargins> = (0..n)
+        .map(|i| HashMargins {
+            hash: PdqHash(std::array::from_fn(|j| {
+                (j as u8).wrapping_mul(131) ^ i.wrapping_mul(59)
+            })),
+            margins: std::array::from_fn(|m| ((m * 37 + usize::from(i) * 11) % 97) as f32),
+        })
+        .collect();
+    let listed: Vec<MediaHash> = items
+        .iter()
+        .step_by(2)
+        .map(|m| MediaHash::new(HashKind::Pdq, &m.hash.0))
+        .collect::<std::result::Result<_, _>>()
+        .what("pdq")?;
+    let opts = BuildOptions {
+        params: built.params,
+        fuzzy: Some(layout),
+        ..Default::default()
+    };
+    let bytes = DatabaseBuilder::build(
+        &built.server,
+        &[SourceList {
+            name: "bench".into(),
+            hashes: listed,
+        }],
+        &opts,
+    )
+    .what("fuzzy database")?;
+    let db = Arc::new(Database::open(bytes, &built.public, None).what("open")?);
+    let client = Client::new(
+        db.clone(),
+        &ClientKey::generate(),
+        ACCOUNT,
+        &DevicePolicy::default().pin_root(*db.root_hash()),
+    )
+    .what("client")?;
+    let opener = Opener::new(&built.server, db.manifest()).what("opener")?;
+    let make = |choice| {
+        time_us(3, items.len(), || {
+            for m in &items {
+                black_box(
+                    bundle_with_choice(&client, m, b"bench", b"", 0, choice, &mut rand::rng()).ok(),
+                );
+            }
+        })
+    };
+    let (mut real, mut synth) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        real.push(b.single.install(|| make(SyntheticChoice::Real)));
+        synth.push(b.single.install(|| make(SyntheticChoice::Synthetic)));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (real, synth) = (median(&mut real), median(&mut synth));
+    let (h2g, dec, ms2, bc, vm) = (
+        b.floors.h2g,
+        b.floors.decompress,
+        b.floors.multiscalar2,
+        b.floors.batch_compress,
+        b.floors.var_mul,
+    );
+    let per_layer = h2g + 3.0 * dec + 2.0 * ms2 + 2.0 * bc;
+    b.row(
+        "bundle_real",
+        real,
+        k * per_layer,
+        format!("K = {k} layers; floor = K × (H2G + 3 decompress + 2 two-term multiscalar + 2 batch compress)"),
+    );
+    b.row(
+        "bundle_synthetic",
+        synth,
+        real,
+        "constant work: floor = bundle_real of this run, so ratio = synthetic / real".into(),
+    );
+    let mut rng = rand::rng();
+    let bundles: Vec<Vec<u8>> = items
+        .iter()
+        .map(|m| {
+            bundle_with_choice(
+                &client,
+                m,
+                b"bench",
+                b"ad",
+                0,
+                SyntheticChoice::Real,
+                &mut rng,
+            )
+        })
+        .collect::<std::result::Result<_, _>>()
+        .what("bundle")?;
+    let len = bundles.first().map_or(0, Vec::len);
+    let open = b.single.install(|| {
+        time_us(3, bundles.len(), || {
+            for v in &bundles {
+                black_box(opener.open_bundle(v, ACCOUNT).ok());
+            }
+        })
+    });
+    b.row(
+        "bundle_open",
+        open,
+        k * (dec + vm + bc),
+        format!("1 core, all K layers tried; floor = K × (decompress + var-base mul + compress); {len} bytes per bundle"),
+    );
+    Ok(())
 }
 
 /// An account at the default T and s_max: T real + s_max synthetic opened vouchers.
