@@ -26,7 +26,7 @@ pub const MAX_PROBES: u8 = 64;
 pub const MAX_LAYERS: usize = 512;
 /// The flip rate of the synthetic open-count formula, as a fraction `RHO_NUM / RHO_DEN`
 /// (`docs/PROTOCOL.md` §13.5).
-pub const RHO: (u32, u32) = (1, 32);
+pub const RHO: (u32, u32) = (1, 256);
 
 /// The band layout of a fuzzy database: L bands of b bits, P probes per band.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
