@@ -358,10 +358,9 @@ mod tests {
         assert_eq!(&pos[5][..8], &[81, 119, 115, 247, 17, 98, 78, 212]);
         let o = FuzzyLayout::new(8, 64, 2).unwrap().positions();
         assert_eq!(&o[1][..8], &[205, 184, 196, 16, 95, 228, 59, 170]);
-        let h = PdqHash::from_hex(
-            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
-        )
-        .unwrap();
+        let h =
+            PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
+                .unwrap();
         let keys: Vec<String> = listed_keys(&pos, &h).iter().map(hex::encode).collect();
         assert_eq!(
             keys,

@@ -298,3 +298,42 @@ fn an_exact_database_refuses_bundles_on_both_sides() {
     // Another epoch would be reported first; same epoch here: the layer count is refused.
     assert!(exact.open_bundle(&b, ACCOUNT).is_err());
 }
+
+#[test]
+fn the_default_device_policy_refuses_narrow_bands() {
+    let server = ServerSecretKey::generate();
+    let item = margins(&picture("astronaut.png"));
+    let build = |bits: u8| {
+        let opts = BuildOptions {
+            fuzzy: Some(FuzzyLayout::new(6, bits, 4).unwrap()),
+            ..Default::default()
+        };
+        let hashes = vec![MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap()];
+        let bytes = DatabaseBuilder::build(
+            &server,
+            &[SourceList {
+                name: "t".into(),
+                hashes,
+            }],
+            &opts,
+        )
+        .unwrap();
+        Arc::new(Database::open(bytes, &server.public(), None).unwrap())
+    };
+    let key = seeded_client_key(8);
+    let narrow = build(16);
+    let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*narrow.root_hash());
+    assert_eq!(
+        Client::new(narrow, &key, ACCOUNT, &policy).unwrap_err(),
+        Error::PolicyRefused {
+            param: Param::PolicyFuzzy
+        }
+    );
+    let wide = build(blindmatch_core::device::MIN_BAND_BITS);
+    let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*wide.root_hash());
+    assert!(
+        Client::new(wide, &key, ACCOUNT, &policy)
+            .unwrap()
+            .is_fuzzy()
+    );
+}

@@ -10,6 +10,12 @@ use crate::database::Manifest;
 use crate::error::{Error, Param, Result};
 use subtle::ConstantTimeEq;
 
+/// The default policy's narrowest band of a fuzzy database: with short bands unrelated
+/// pictures match (at b = 16 a band of two unrelated pictures collides about once in 35 000
+/// pairs on clip art, `docs/FUZZY.md`), so a server could widen what "near-duplicate" means
+/// until ordinary pictures reveal.
+pub const MIN_BAND_BITS: u8 = 28;
+
 /// Bounds a device checks a database's parameters against before making any voucher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DevicePolicy {
@@ -20,6 +26,7 @@ pub struct DevicePolicy {
     min_rate_width_ppm: u32,
     min_window_secs: u64,
     max_window_secs: u64,
+    min_band_bits: u8,
     root: RootPin,
 }
 
@@ -37,7 +44,7 @@ enum RootPin {
 impl Default for DevicePolicy {
     /// T ≥ 10, s_max ≥ 16, the synthetic-rate range within [0.2 %, 10 %] and at least 0.5
     /// percentage points wide (a fixed or narrow rate is no secret), windows between one hour
-    /// and 31 days.
+    /// and 31 days, fuzzy bands of at least [`MIN_BAND_BITS`] bits.
     fn default() -> Self {
         DevicePolicy {
             min_threshold: 10,
@@ -47,6 +54,7 @@ impl Default for DevicePolicy {
             min_rate_width_ppm: 5_000,
             min_window_secs: 3600,
             max_window_secs: 31 * 86_400,
+            min_band_bits: MIN_BAND_BITS,
             root: RootPin::Unset,
         }
     }
@@ -63,6 +71,7 @@ impl DevicePolicy {
             min_rate_width_ppm: 0,
             min_window_secs: 0,
             max_window_secs: u64::MAX,
+            min_band_bits: 0,
             root: RootPin::Waived,
         }
     }
@@ -87,7 +96,8 @@ impl DevicePolicy {
     /// # Errors
     /// [`Error::PolicyRefused`] naming the parameter ([`Param::PolicyRoot`] for a root that
     /// is not the pinned one, or no pin at all; [`Param::PolicyThreshold`],
-    /// [`Param::PolicySMax`], [`Param::PolicyRate`], [`Param::PolicyWindow`]).
+    /// [`Param::PolicySMax`], [`Param::PolicyRate`], [`Param::PolicyWindow`],
+    /// [`Param::PolicyFuzzy`]).
     pub fn check(&self, m: &Manifest, root: &[u8; 32]) -> Result<()> {
         let refuse = |param| Err(Error::PolicyRefused { param });
         match &self.root {
@@ -108,6 +118,11 @@ impl DevicePolicy {
         let len = m.schedule.length();
         if len < self.min_window_secs || len > self.max_window_secs {
             return refuse(Param::PolicyWindow);
+        }
+        if let Some(f) = &m.fuzzy
+            && f.band_bits() < self.min_band_bits
+        {
+            return refuse(Param::PolicyFuzzy);
         }
         Ok(())
     }
