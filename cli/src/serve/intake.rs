@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// Largest voucher: 308 + 8·(1024 + 1) + 65 536 bytes, rounded up.
-pub(crate) const MAX_VOUCHER: usize = 74_000;
+/// Largest voucher or probe bundle: a bundle of 512 layers with s_max = 1024 and the
+/// largest bucket is 214 + 96·512 + 8·(1024 + 1) + 65 536 = 123 102 bytes (a voucher at most
+/// 74 044), rounded up.
+pub(crate) const MAX_VOUCHER: usize = 124_000;
 /// Most vouchers in one request.
 pub(crate) const MAX_FRAMES: usize = 1024;
 
