@@ -301,6 +301,8 @@ described! {
         /// Device policy: the database's root hash must be the pinned one (and a root must be
         /// pinned, unless the policy waives it by name).
         PolicyRoot => "database root hash is not the one the device policy pins",
+        /// A fuzzy database matches PDQ hashes by probe bundles, not vouchers.
+        PdqNeedsBundle => "a fuzzy database matches PDQ pictures by probe bundles (from the picture's hash and margins), not vouchers",
         /// Probe bundles need a fuzzy database.
         NotFuzzy => "probe bundles need a fuzzy database (this one is exact)",
         /// The app id must be at most 64 bytes.

@@ -142,15 +142,16 @@ impl FuzzyLayout {
     }
 
     /// D as probabilities of opening 1 … L layers: Binomial(L, π) conditioned on at least one,
-    /// with `π = (1 − ρ)^(b − w)`, `w = ⌊log2 P⌋`, ρ = [`RHO`].
+    /// with `π = (1 − ρ)^(b − w)`, `w = ⌊log2 P⌋`, ρ = [`RHO`]; every power by repeated
+    /// multiplication in binary64, exactly as `docs/PROTOCOL.md` §13.5 writes it.
     pub fn open_count_pmf(&self) -> Vec<f64> {
-        let l = i32::from(self.bands);
-        let w = i32::from(self.probes).ilog2() as i32;
+        let l = u32::from(self.bands);
+        let w = u32::from(self.probes).ilog2();
         let rho = f64::from(RHO.0) / f64::from(RHO.1);
-        let pi = (1.0 - rho).powi(i32::from(self.band_bits) - w);
-        let none = (1.0 - pi).powi(l);
+        let pi = pow(1.0 - rho, u32::from(self.band_bits) - w);
+        let none = pow(1.0 - pi, l);
         (1..=l)
-            .map(|c| binomial(l, c) * pi.powi(c) * (1.0 - pi).powi(l - c) / (1.0 - none))
+            .map(|c| binomial(l, c) * pow(pi, c) * pow(1.0 - pi, l - c) / (1.0 - none))
             .collect()
     }
 }
@@ -201,6 +202,14 @@ pub fn probe_masks(margins: &[f32], count: usize) -> Vec<Option<u64>> {
         .iter()
         .filter_map(|&i| margins.get(i).map(|m| f64::from(*m)))
         .collect();
+    // A set's score: the binary64 sum of its margins in increasing rank, computed afresh.
+    let score = |set: u64| -> f64 {
+        sorted
+            .iter()
+            .enumerate()
+            .filter(|&(r, _)| set >> r & 1 == 1)
+            .fold(0.0, |acc, (_, m)| acc + m)
+    };
     let to_mask = |set: u64| -> u64 {
         order
             .iter()
@@ -219,14 +228,16 @@ pub fn probe_masks(margins: &[f32], count: usize) -> Vec<Option<u64>> {
         let Some(Reverse(c)) = heap.pop() else { break };
         out.push(Some(to_mask(c.set)));
         let top = 63 - c.set.leading_zeros() as usize;
-        if let (Some(&cur), Some(&next)) = (sorted.get(top), sorted.get(top + 1)) {
+        if top + 1 < sorted.len() {
+            let shifted = c.set & !(1 << top) | 1 << (top + 1);
+            let expanded = c.set | 1 << (top + 1);
             heap.push(Reverse(Candidate {
-                score: c.score - cur + next,
-                set: c.set & !(1 << top) | 1 << (top + 1),
+                score: score(shifted),
+                set: shifted,
             }));
             heap.push(Reverse(Candidate {
-                score: c.score + next,
-                set: c.set | 1 << (top + 1),
+                score: score(expanded),
+                set: expanded,
             }));
         }
     }
@@ -234,7 +245,13 @@ pub fn probe_masks(margins: &[f32], count: usize) -> Vec<Option<u64>> {
     out
 }
 
-fn binomial(n: i32, k: i32) -> f64 {
+/// x^n by n − 1 multiplications from the left (1 for n = 0).
+fn pow(x: f64, n: u32) -> f64 {
+    (0..n).fold(1.0, |acc, _| acc * x)
+}
+
+/// C(n, k) as binary64: the product of (n − i)/(i + 1) for i = 0 … k − 1, from the left.
+fn binomial(n: u32, k: u32) -> f64 {
     (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
 }
 
@@ -358,6 +375,17 @@ mod tests {
         assert_eq!(&pos[5][..8], &[81, 119, 115, 247, 17, 98, 78, 212]);
         let o = FuzzyLayout::new(8, 64, 2).unwrap().positions();
         assert_eq!(&o[1][..8], &[205, 184, 196, 16, 95, 228, 59, 170]);
+        assert_eq!(
+            FuzzyLayout::RECOMMENDED.open_count_cdf(),
+            [
+                0x0004_fe0c_7382_21c8,
+                0x006c_d4ca_2e72_8050,
+                0x04ec_b88f_5529_b8c0,
+                0x2100_54df_512b_dc00,
+                0x7e70_18a3_1c96_bc00,
+                u64::MAX
+            ]
+        );
         let h =
             PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
                 .unwrap();

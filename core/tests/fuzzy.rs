@@ -288,6 +288,15 @@ fn an_exact_database_refuses_bundles_on_both_sides() {
     let c = client(&fx.db, &seeded_client_key(7));
     let item = margins(&picture("astronaut.png"));
     assert!(!c.is_fuzzy());
+    // And a fuzzy database refuses an exact PDQ voucher (it would never open).
+    let fz = fuzzy_db(&["rocket.png"], Params::new(3, 4, 0, 0).unwrap());
+    let pdq = MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap();
+    assert_eq!(
+        client(&fz.db, &seeded_client_key(7)).voucher(&pdq, b"i", b"", NOW),
+        Err(Error::InvalidParameter {
+            param: Param::PdqNeedsBundle
+        })
+    );
     assert!(matches!(
         c.bundle(&item, b"i", b"", NOW),
         Err(Error::InvalidParameter { .. })

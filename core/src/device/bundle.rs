@@ -101,6 +101,15 @@ fn identity(keys: &DeviceKeys, probes: &[([u8; BAND_KEY_LEN], bool)]) -> [u8; BA
 }
 
 impl Client {
+    /// Whether the item's bundle is synthetic in window `w`, and its identity (research only).
+    pub(crate) fn bundle_identity(&self, item: &HashMargins, w: u64) -> Option<(bool, [u8; 11])> {
+        let bands = self.bands()?;
+        let keys = self.keys(w);
+        let ident = identity(&keys, &bands.probe_keys(item));
+        let (synthetic, _) = keys.item(&ident);
+        Some((synthetic, ident))
+    }
+
     /// Make a probe bundle for a picture's PDQ hash and margins (from
     /// [`pdq_hash_with_margins`](crate::media::pdq::pdq_hash_with_margins)) on a fuzzy
     /// database, for app id `id` and associated data `ad` at time `now_unix`.

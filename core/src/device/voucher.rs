@@ -214,6 +214,12 @@ impl Client {
         }
         let bucket = bucket_for(ad.len())?;
         self.db.check_kind(x)?;
+        if self.bands.is_some() && x.kind() == crate::hash::HashKind::Pdq {
+            // A fuzzy database lists PDQ hashes only as band keys: a voucher would never open.
+            return Err(Error::InvalidParameter {
+                param: Param::PdqNeedsBundle,
+            });
+        }
         if !self.db.schedule().contains(w) {
             return Err(Error::OutsideSchedule);
         }

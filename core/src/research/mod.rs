@@ -125,3 +125,15 @@ pub fn account_rate_ppm(client: &Client, window: u64) -> u32 {
 pub fn is_synthetic(client: &Client, x: &MediaHash, window: u64) -> bool {
     client.is_synthetic(x, window)
 }
+
+/// Whether `client` makes a picture's probe bundle synthetic in `window` (by its identity,
+/// `docs/PROTOCOL.md` §13.4), and its identity (the band key the bundle's x0 comes from) —
+/// what only the device knows; demos and evaluations use them to check the server's result
+/// and to measure how often near-duplicates share an identity. `None` on an exact database.
+pub fn bundle_identity(
+    client: &Client,
+    item: &crate::media::pdq::HashMargins,
+    window: u64,
+) -> Option<(bool, [u8; 11])> {
+    client.bundle_identity(item, window)
+}
