@@ -296,8 +296,8 @@ described! {
         PolicyRate => "synthetic-rate range outside the device policy's bounds",
         /// Device policy: window length within the policy's bounds.
         PolicyWindow => "window length outside the device policy's bounds",
-        /// Device policy: a fuzzy database's bands at least the policy's minimum width.
-        PolicyFuzzy => "fuzzy band width below the device policy's minimum",
+        /// Device policy: a fuzzy database's layout within the policy's bounds.
+        PolicyFuzzy => "fuzzy layout outside the device policy's bounds (band width, bands or probes)",
         /// Device policy: the database's root hash must be the pinned one (and a root must be
         /// pinned, unless the policy waives it by name).
         PolicyRoot => "database root hash is not the one the device policy pins",

@@ -170,7 +170,6 @@ fn one_items_many_opened_probes_count_once_and_re_sends_are_idempotent_by_bundle
 fn synthetic_bundles_open_the_same_number_of_layers_on_every_re_send() {
     let f = fuzzy_db(&["astronaut.png"], Params::new(3, 4, 0, 0).unwrap());
     let c = client(&f.db, &seeded_client_key(4));
-    let mut counts = Vec::new();
     for name in ["camera.png", "rocket.png", "text.png", "astronaut.png"] {
         let item = margins(&picture(name));
         let per_send: Vec<u32> = (0..4)
@@ -196,10 +195,64 @@ fn synthetic_bundles_open_the_same_number_of_layers_on_every_re_send() {
             "{name}: {per_send:?}"
         );
         assert!((1..=6).contains(&per_send[0]));
-        counts.push(per_send[0]);
     }
-    // A listed item's synthetic bundle opens its drawn count, not its real hits.
-    let _ = counts;
+}
+
+#[test]
+fn synthetic_open_counts_follow_the_published_distribution() {
+    // K = 12 layers (L = 6, P = 2) keeps this fast; D depends on (L, b, P) only.
+    let server = ServerSecretKey::generate();
+    let layout = FuzzyLayout::new(6, 32, 2).unwrap();
+    let opts = BuildOptions {
+        params: Params::new(3, 4, 0, 0).unwrap(),
+        fuzzy: Some(layout),
+        ..Default::default()
+    };
+    let listed = vec![MediaHash::new(HashKind::Pdq, &[7; 32]).unwrap()];
+    let bytes = DatabaseBuilder::build(
+        &server,
+        &[SourceList {
+            name: "t".into(),
+            hashes: listed,
+        }],
+        &opts,
+    )
+    .unwrap();
+    let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
+    let c = client(&db, &seeded_client_key(9));
+    let opener = Opener::new(&server, db.manifest()).unwrap();
+    let n = 200;
+    let mut hist = [0usize; 7];
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+    for i in 0..n {
+        let item = HashMargins {
+            hash: blindmatch_core::media::pdq::PdqHash(rand::RngExt::random(&mut rng)),
+            margins: std::array::from_fn(|k| ((k * 31 + i * 17) % 89) as f32),
+        };
+        let b = bundle_with_choice(
+            &c,
+            &item,
+            b"s",
+            b"",
+            WINDOW,
+            SyntheticChoice::Synthetic,
+            &mut rng,
+        )
+        .unwrap();
+        let (o, opened) = opener.open_bundle(&b, ACCOUNT).unwrap();
+        assert!(matches!(o, OpenOutcome::Opened(_)));
+        hist[opened as usize] += 1;
+    }
+    assert_eq!(hist[0], 0);
+    for (count, p) in (1..=6).zip(layout.open_count_pmf()) {
+        let expect = p * n as f64;
+        let sigma = (n as f64 * p * (1.0 - p)).sqrt().max(1.0);
+        let got = hist[count] as f64;
+        assert!(
+            (got - expect).abs() <= 5.0 * sigma,
+            "{count} layers: {got} opened, {expect:.1} expected ({hist:?})"
+        );
+    }
 }
 
 #[test]
@@ -338,6 +391,32 @@ fn the_default_device_policy_refuses_narrow_bands() {
             param: Param::PolicyFuzzy
         }
     );
+    // Too many bands, or too many probes, are refused too.
+    for (bands, bits, probes) in [(9, 28, 4), (8, 32, 17)] {
+        let opts = BuildOptions {
+            fuzzy: Some(FuzzyLayout::new(bands, bits, probes).unwrap()),
+            ..Default::default()
+        };
+        let hashes = vec![MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap()];
+        let bytes = DatabaseBuilder::build(
+            &server,
+            &[SourceList {
+                name: "t".into(),
+                hashes,
+            }],
+            &opts,
+        )
+        .unwrap();
+        let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
+        let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*db.root_hash());
+        assert_eq!(
+            Client::new(db, &key, ACCOUNT, &policy).unwrap_err(),
+            Error::PolicyRefused {
+                param: Param::PolicyFuzzy
+            },
+            "{bands} {bits} {probes}"
+        );
+    }
     let wide = build(blindmatch_core::device::MIN_BAND_BITS);
     let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*wide.root_hash());
     assert!(

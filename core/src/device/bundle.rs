@@ -22,7 +22,7 @@ use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::traits::MultiscalarMul;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use rand::{CryptoRng, Rng};
-use subtle::{Choice, ConditionallySelectable, ConstantTimeLess};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
 use zeroize::{Zeroize, Zeroizing};
 
 /// A fuzzy database's band layout as a device uses it: positions and the open-count CDF.
@@ -81,23 +81,37 @@ impl Bands {
 }
 
 /// The identity of an item (§13.4): the probe key with the smallest MinHash value among its
-/// non-padding probes, so most re-encoded copies of one picture share it.
+/// non-padding probes, so most re-encoded copies of one picture share it. Constant time: every
+/// probe's value is computed and compared, and the running minimum is selected without
+/// branching on secrets (which probe is the identity depends on fkey).
 fn identity(keys: &DeviceKeys, probes: &[([u8; BAND_KEY_LEN], bool)]) -> [u8; BAND_KEY_LEN] {
-    let mut best: Option<(Zeroizing<[u8; 32]>, [u8; BAND_KEY_LEN])> = None;
+    let mut best_value = Zeroizing::new([0xFFu8; 32]);
+    let mut best_key = [0u8; BAND_KEY_LEN];
+    let mut found = Choice::from(0);
     for (key, pad) in probes {
-        if *pad {
-            continue;
-        }
         let v = keys.minhash(key);
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| v.as_slice() < b.as_slice())
-        {
-            best = Some((v, *key));
+        let take = !Choice::from(u8::from(*pad)) & (!found | ct_lt_bytes(&v, &best_value));
+        for (b, x) in best_value.iter_mut().zip(v.iter()) {
+            b.conditional_assign(x, take);
         }
+        for (b, x) in best_key.iter_mut().zip(key.iter()) {
+            b.conditional_assign(x, take);
+        }
+        found |= take;
     }
-    // Band 0's exact probe is never a padding probe, so there is always one.
-    best.map_or([0; BAND_KEY_LEN], |(_, k)| k)
+    // Band 0's exact probe is never a padding probe, so one was always taken.
+    best_key
+}
+
+/// `a < b` for 32-byte big-endian strings, in constant time.
+fn ct_lt_bytes(a: &[u8; 32], b: &[u8; 32]) -> Choice {
+    let mut lt = Choice::from(0);
+    let mut eq = Choice::from(1);
+    for (x, y) in a.iter().zip(b.iter()) {
+        lt |= eq & x.ct_lt(y);
+        eq &= x.ct_eq(y);
+    }
+    lt
 }
 
 impl Client {
@@ -292,5 +306,48 @@ impl Client {
             layers.swap(i, j);
         }
         Ok(layers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+
+    #[test]
+    fn identity_is_the_smallest_minhash_among_non_padding_probes() {
+        let key = crate::keys::ClientKey::generate();
+        let keys = DeviceKeys::derive(
+            &key,
+            &Params::new(3, 4, 0, 0).unwrap(),
+            &super::super::keys::window_context(&[9; 32], 0),
+        );
+        for seed in 0..20u64 {
+            let probes: Vec<([u8; BAND_KEY_LEN], bool)> = (0..30u64)
+                .map(|i| (fuzzy::band_key((i % 6) as u8, seed * 1000 + i), i % 7 == 3))
+                .collect();
+            let naive = probes
+                .iter()
+                .filter(|(_, pad)| !pad)
+                .min_by(|a, b| {
+                    keys.minhash(&a.0)
+                        .as_slice()
+                        .cmp(keys.minhash(&b.0).as_slice())
+                })
+                .unwrap()
+                .0;
+            assert_eq!(identity(&keys, &probes), naive);
+        }
+    }
+
+    #[test]
+    fn ct_lt_bytes_is_lexicographic() {
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        assert!(!bool::from(ct_lt_bytes(&a, &b)));
+        b[31] = 1;
+        assert!(bool::from(ct_lt_bytes(&a, &b)));
+        a[0] = 1;
+        assert!(!bool::from(ct_lt_bytes(&a, &b)));
     }
 }

@@ -7,6 +7,6 @@ mod policy;
 mod state;
 mod voucher;
 
-pub use policy::{DevicePolicy, MIN_BAND_BITS};
+pub use policy::{DevicePolicy, MAX_BANDS, MAX_LAYERS, MIN_BAND_BITS};
 pub use state::DeviceState;
 pub use voucher::{Client, SyntheticChoice};

@@ -15,6 +15,12 @@ use subtle::ConstantTimeEq;
 /// pairs on clip art, `docs/FUZZY.md`), so a server could widen what "near-duplicate" means
 /// until ordinary pictures reveal.
 pub const MIN_BAND_BITS: u8 = 28;
+/// The default policy's largest number of bands and of probes in all: every band a forwarded
+/// copy hits adds to the layers that open, which the server sees (`docs/SECURITY.md` §10), and
+/// every probe is another chance for an unrelated picture to match.
+pub const MAX_BANDS: u8 = 8;
+/// See [`MAX_BANDS`].
+pub const MAX_LAYERS: usize = 128;
 
 /// Bounds a device checks a database's parameters against before making any voucher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +33,8 @@ pub struct DevicePolicy {
     min_window_secs: u64,
     max_window_secs: u64,
     min_band_bits: u8,
+    max_bands: u8,
+    max_layers: usize,
     root: RootPin,
 }
 
@@ -44,7 +52,8 @@ enum RootPin {
 impl Default for DevicePolicy {
     /// T ≥ 10, s_max ≥ 16, the synthetic-rate range within [0.2 %, 10 %] and at least 0.5
     /// percentage points wide (a fixed or narrow rate is no secret), windows between one hour
-    /// and 31 days, fuzzy bands of at least [`MIN_BAND_BITS`] bits.
+    /// and 31 days, fuzzy layouts of bands of at least [`MIN_BAND_BITS`] bits, at most
+    /// [`MAX_BANDS`] bands and at most [`MAX_LAYERS`] probes.
     fn default() -> Self {
         DevicePolicy {
             min_threshold: 10,
@@ -55,6 +64,8 @@ impl Default for DevicePolicy {
             min_window_secs: 3600,
             max_window_secs: 31 * 86_400,
             min_band_bits: MIN_BAND_BITS,
+            max_bands: MAX_BANDS,
+            max_layers: MAX_LAYERS,
             root: RootPin::Unset,
         }
     }
@@ -72,6 +83,8 @@ impl DevicePolicy {
             min_window_secs: 0,
             max_window_secs: u64::MAX,
             min_band_bits: 0,
+            max_bands: u8::MAX,
+            max_layers: usize::MAX,
             root: RootPin::Waived,
         }
     }
@@ -120,7 +133,9 @@ impl DevicePolicy {
             return refuse(Param::PolicyWindow);
         }
         if let Some(f) = &m.fuzzy
-            && f.band_bits() < self.min_band_bits
+            && (f.band_bits() < self.min_band_bits
+                || f.bands() > self.max_bands
+                || f.layers() > self.max_layers)
         {
             return refuse(Param::PolicyFuzzy);
         }
