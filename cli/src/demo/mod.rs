@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod fuzzy;
+
 const ITEMS: usize = 300;
 const MATCHING: usize = 14;
 const THRESHOLD: u32 = 10;
@@ -120,6 +122,7 @@ pub fn run(dir: Option<PathBuf>, listed: u64) -> Result<()> {
     };
     let tally = play_account(&media, &client, &mut server_side)?;
     summary(&tally, &server_side.store_path);
+    fuzzy::run(&dir, &server, &public)?;
     Ok(())
 }
 
