@@ -425,3 +425,47 @@ fn the_default_device_policy_refuses_narrow_bands() {
             .is_fuzzy()
     );
 }
+
+#[test]
+fn the_identity_memory_keeps_copies_of_one_picture_in_one_column() {
+    use blindmatch_core::device::IdentityMemory;
+    let f = fuzzy_db(
+        &["astronaut.png", "camera.png"],
+        Params::new(3, 4, 0, 0).unwrap(),
+    );
+    let c = client(&f.db, &seeded_client_key(10));
+    let original = margins(&picture("astronaut.png"));
+    let half = margins(&picture("astronaut-half.png"));
+    assert!(original.hash.hamming_distance(&half.hash) <= 31);
+    let x0 = |b: &[u8]| match open(&f, b).0 {
+        OpenOutcome::Opened(r) => r.x0(),
+        OpenOutcome::NoMatch => panic!("a listed picture's copy did not open"),
+    };
+    // Without memory each copy has its own MinHash identity (here they differ).
+    let plain = (
+        x0(&c.bundle(&original, b"a", b"", NOW).unwrap()),
+        x0(&c.bundle(&half, b"b", b"", NOW).unwrap()),
+    );
+    assert_ne!(
+        plain.0, plain.1,
+        "the test pictures' identities differ without memory"
+    );
+    // With memory the half-size copy reuses the original's identity: one column.
+    let mut memory = IdentityMemory::new();
+    let first = x0(&c
+        .bundle_remembering(&mut memory, &original, b"a", b"", NOW)
+        .unwrap());
+    let second = x0(&c
+        .bundle_remembering(&mut memory, &half, b"b", b"", NOW)
+        .unwrap());
+    assert_eq!(first, plain.0);
+    assert_eq!(second, first);
+    // An unrelated picture keeps its own identity, and the memory survives a round trip.
+    let mut memory = IdentityMemory::from_bytes(&memory.to_bytes()).unwrap();
+    let cam = margins(&picture("camera.png"));
+    let third = x0(&c
+        .bundle_remembering(&mut memory, &cam, b"c", b"", NOW)
+        .unwrap());
+    assert_eq!(third, x0(&c.bundle(&cam, b"c", b"", NOW).unwrap()));
+    assert_eq!(memory.len(), 2);
+}
