@@ -429,27 +429,36 @@ fn the_default_device_policy_refuses_narrow_bands() {
 #[test]
 fn the_identity_memory_keeps_copies_of_one_picture_in_one_column() {
     use blindmatch_core::device::IdentityMemory;
-    let f = fuzzy_db(
-        &["astronaut.png", "camera.png"],
-        Params::new(3, 4, 0, 0).unwrap(),
-    );
-    let c = client(&f.db, &seeded_client_key(10));
     let original = margins(&picture("astronaut.png"));
     let half = margins(&picture("astronaut-half.png"));
     assert!(original.hash.hamming_distance(&half.hash) <= 31);
+    // Without memory each copy has its own MinHash identity; keyed by the database's context,
+    // it differs for most databases: take the first of a few where it does.
+    let mut found = None;
+    for seed in 0..16 {
+        let f = fuzzy_db(
+            &["astronaut.png", "camera.png"],
+            Params::new(3, 4, 0, 0).unwrap(),
+        );
+        let c = client(&f.db, &seeded_client_key(10 + seed));
+        let x0 = |b: &[u8]| match open(&f, b).0 {
+            OpenOutcome::Opened(r) => r.x0(),
+            OpenOutcome::NoMatch => panic!("a listed picture's copy did not open"),
+        };
+        let plain = (
+            x0(&c.bundle(&original, b"a", b"", NOW).unwrap()),
+            x0(&c.bundle(&half, b"b", b"", NOW).unwrap()),
+        );
+        if plain.0 != plain.1 {
+            found = Some((f, c, plain));
+            break;
+        }
+    }
+    let (f, c, plain) = found.expect("copies with different identities in one of 16 databases");
     let x0 = |b: &[u8]| match open(&f, b).0 {
         OpenOutcome::Opened(r) => r.x0(),
         OpenOutcome::NoMatch => panic!("a listed picture's copy did not open"),
     };
-    // Without memory each copy has its own MinHash identity (here they differ).
-    let plain = (
-        x0(&c.bundle(&original, b"a", b"", NOW).unwrap()),
-        x0(&c.bundle(&half, b"b", b"", NOW).unwrap()),
-    );
-    assert_ne!(
-        plain.0, plain.1,
-        "the test pictures' identities differ without memory"
-    );
     // With memory the half-size copy reuses the original's identity: one column.
     let mut memory = IdentityMemory::new();
     let first = x0(&c
