@@ -187,8 +187,6 @@ pub fn fuzzy_items() -> Vec<HashMargins> {
 /// The fuzzy fixture: a format-3 database listing [`fuzzy_items`] and a real bundle for the
 /// first, made with the fixed client key.
 pub struct FuzzyFixture {
-    /// The fuzzy database file.
-    pub db_bytes: &'static [u8],
     /// The server's opener for it.
     pub opener: Opener,
     /// A real bundle for `fuzzy_items()[0]`.
@@ -211,7 +209,6 @@ pub fn fuzzy_fixture() -> &'static FuzzyFixture {
             "{STALE}"
         );
         FuzzyFixture {
-            db_bytes: FUZZY_DB_FILE,
             opener,
             bundle: BUNDLE_FILE,
         }
