@@ -53,26 +53,8 @@ fn fuzzy_db(listed: &[&str], params: Params) -> Fuzzy {
         .iter()
         .map(|n| MediaHash::new(HashKind::Pdq, &margins(&picture(n)).hash.0).unwrap())
         .collect();
-    let opts = BuildOptions {
-        params,
-        fuzzy: Some(FuzzyLayout::RECOMMENDED),
-        ..Default::default()
-    };
-    let bytes = DatabaseBuilder::build(
-        &server,
-        &[SourceList {
-            name: "test".into(),
-            hashes,
-        }],
-        &opts,
-    )
-    .unwrap();
-    assert_eq!(
-        &bytes[4..6],
-        &3u16.to_le_bytes(),
-        "a fuzzy database is format 3"
-    );
-    let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
+    let db = fuzzy_db_of(&server, hashes, FuzzyLayout::RECOMMENDED, params);
+    assert_eq!(db.manifest().format_version(), FUZZY_FORMAT_VERSION);
     Fuzzy { server, db }
 }
 
@@ -203,22 +185,8 @@ fn synthetic_open_counts_follow_the_published_distribution() {
     // K = 12 layers (L = 6, P = 2) keeps this fast; D depends on (L, b, P) only.
     let server = ServerSecretKey::generate();
     let layout = FuzzyLayout::new(6, 32, 2).unwrap();
-    let opts = BuildOptions {
-        params: Params::new(3, 4, 0, 0).unwrap(),
-        fuzzy: Some(layout),
-        ..Default::default()
-    };
     let listed = vec![MediaHash::new(HashKind::Pdq, &[7; 32]).unwrap()];
-    let bytes = DatabaseBuilder::build(
-        &server,
-        &[SourceList {
-            name: "t".into(),
-            hashes: listed,
-        }],
-        &opts,
-    )
-    .unwrap();
-    let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
+    let db = fuzzy_db_of(&server, listed, layout, Params::new(3, 4, 0, 0).unwrap());
     let c = client(&db, &seeded_client_key(9));
     let opener = Opener::new(&server, db.manifest()).unwrap();
     let n = 200;
@@ -361,54 +329,39 @@ fn an_exact_database_refuses_bundles_on_both_sides() {
     assert!(exact.open_bundle(&b, ACCOUNT).is_err());
 }
 
+/// A fuzzy database of `layout` listing `hashes`, under `server`.
+fn fuzzy_db_of(
+    server: &ServerSecretKey,
+    hashes: Vec<MediaHash>,
+    layout: FuzzyLayout,
+    params: Params,
+) -> Arc<Database> {
+    let opts = BuildOptions {
+        params,
+        fuzzy: Some(layout),
+        ..Default::default()
+    };
+    let sources = [SourceList {
+        name: "t".into(),
+        hashes,
+    }];
+    let bytes = DatabaseBuilder::build(server, &sources, &opts).unwrap();
+    Arc::new(Database::open(bytes, &server.public(), None).unwrap())
+}
+
 #[test]
-fn the_default_device_policy_refuses_narrow_bands() {
+fn the_default_device_policy_refuses_narrow_bands_and_large_layouts() {
     let server = ServerSecretKey::generate();
     let item = margins(&picture("astronaut.png"));
-    let build = |bits: u8| {
-        let opts = BuildOptions {
-            fuzzy: Some(FuzzyLayout::new(6, bits, 4).unwrap()),
-            ..Default::default()
-        };
-        let hashes = vec![MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap()];
-        let bytes = DatabaseBuilder::build(
-            &server,
-            &[SourceList {
-                name: "t".into(),
-                hashes,
-            }],
-            &opts,
-        )
-        .unwrap();
-        Arc::new(Database::open(bytes, &server.public(), None).unwrap())
-    };
+    let hashes = vec![MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap()];
     let key = seeded_client_key(8);
-    let narrow = build(16);
-    let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*narrow.root_hash());
-    assert_eq!(
-        Client::new(narrow, &key, ACCOUNT, &policy).unwrap_err(),
-        Error::PolicyRefused {
-            param: Param::PolicyFuzzy
-        }
-    );
-    // Too many bands, or too many probes, are refused too.
-    for (bands, bits, probes) in [(9, 28, 4), (8, 32, 17)] {
-        let opts = BuildOptions {
-            fuzzy: Some(FuzzyLayout::new(bands, bits, probes).unwrap()),
-            ..Default::default()
-        };
-        let hashes = vec![MediaHash::new(HashKind::Pdq, &item.hash.0).unwrap()];
-        let bytes = DatabaseBuilder::build(
-            &server,
-            &[SourceList {
-                name: "t".into(),
-                hashes,
-            }],
-            &opts,
-        )
-        .unwrap();
-        let db = Arc::new(Database::open(bytes, &server.public(), None).unwrap());
-        let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*db.root_hash());
+    let policy_for =
+        |db: &Database| blindmatch_core::device::DevicePolicy::default().pin_root(*db.root_hash());
+    // Bands too narrow, too many bands, too many probes.
+    for (bands, bits, probes) in [(6, 16, 4), (9, 28, 4), (8, 32, 17)] {
+        let layout = FuzzyLayout::new(bands, bits, probes).unwrap();
+        let db = fuzzy_db_of(&server, hashes.clone(), layout, Params::default());
+        let policy = policy_for(&db);
         assert_eq!(
             Client::new(db, &key, ACCOUNT, &policy).unwrap_err(),
             Error::PolicyRefused {
@@ -417,8 +370,9 @@ fn the_default_device_policy_refuses_narrow_bands() {
             "{bands} {bits} {probes}"
         );
     }
-    let wide = build(blindmatch_core::device::MIN_BAND_BITS);
-    let policy = blindmatch_core::device::DevicePolicy::default().pin_root(*wide.root_hash());
+    let layout = FuzzyLayout::new(6, blindmatch_core::device::MIN_BAND_BITS, 4).unwrap();
+    let wide = fuzzy_db_of(&server, hashes, layout, Params::default());
+    let policy = policy_for(&wide);
     assert!(
         Client::new(wide, &key, ACCOUNT, &policy)
             .unwrap()
