@@ -2,9 +2,11 @@
 //! maker that combines them.
 
 use crate::error::{Result, bad_input, guard};
-use crate::hashing::{HashKind, TypedHash};
+use crate::hashing::{HashKind, TypedHash, decode_rgb};
 use blindmatch_core::device::{Client, DevicePolicy, DeviceState};
-use blindmatch_core::{self as core, AD_BUCKETS, MAX_AD_LEN, ServerPublicKey, research};
+use blindmatch_core::media::pdq::{self, HashMargins};
+use blindmatch_core::media::{self, PdqOutcome};
+use blindmatch_core::{self as core, AD_BUCKETS, MAX_AD_LEN, MediaHash, ServerPublicKey, research};
 use std::sync::Arc;
 
 pub use blindmatch_core::VoucherHeader;
@@ -103,6 +105,29 @@ impl From<&core::Schedule> for WindowSchedule {
     }
 }
 
+/// The band layout of a fuzzy database (core's `FuzzyLayout`, as plain values): `bands` (L)
+/// bands of `band_bits` (b) bits, `probes` (P) probes per band; every probe bundle has
+/// L·P outer layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct FuzzyLayout {
+    /// L, the number of bands (1–32).
+    pub bands: u8,
+    /// b, the bits per band (8–64).
+    pub band_bits: u8,
+    /// P, the probes per band (1–64; L·P at most 512).
+    pub probes: u8,
+}
+
+impl From<&core::fuzzy::FuzzyLayout> for FuzzyLayout {
+    fn from(l: &core::fuzzy::FuzzyLayout) -> Self {
+        FuzzyLayout {
+            bands: l.bands(),
+            band_bits: l.band_bits(),
+            probes: l.probes(),
+        }
+    }
+}
+
 /// What a verified database says about itself (all public, from the signed manifest).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct DatabaseInfo {
@@ -128,6 +153,9 @@ pub struct DatabaseInfo {
     pub root_hash_hex: String,
     /// Short fingerprint of the server key the database verified against.
     pub server_fingerprint: String,
+    /// For a fuzzy database (near-duplicate matching of PDQ hashes): its band layout; `None`
+    /// for an exact database.
+    pub fuzzy: Option<FuzzyLayout>,
 }
 
 /// A loaded, verified blinded database: its signature checked against a pinned server key,
@@ -240,7 +268,14 @@ impl Database {
             root_hash: self.inner.root_hash().to_vec(),
             root_hash_hex: hex::encode(self.inner.root_hash()),
             server_fingerprint: self.inner.server_key().fingerprint(),
+            fuzzy: m.fuzzy.as_ref().map(FuzzyLayout::from),
         }
+    }
+
+    /// Whether this is a fuzzy database: pictures are matched as near-duplicates of listed
+    /// PDQ hashes, and `VoucherMaker::create_voucher_for_image` sends a probe bundle for each.
+    pub fn is_fuzzy(&self) -> bool {
+        self.inner.manifest().fuzzy.is_some()
     }
 
     /// Full audit (for auditors, slow): every table cell a canonical non-identity point and
@@ -253,22 +288,48 @@ impl Database {
     }
 
     /// The length of a voucher carrying `associated_data_len` bytes of associated data
-    /// (vouchers are padded to a few size buckets). `BadInput` above 65532 bytes.
+    /// (vouchers are padded to a few size buckets). `BadInput` above 65532 bytes. On a fuzzy
+    /// database a picture is sent as a probe bundle instead: see `bundle_len`.
     pub fn voucher_len(&self, associated_data_len: u32) -> Result<u32> {
         guard(|| {
-            // Core pads the associated data and its length prefix to the smallest bucket that
-            // holds both; the prefix is what the largest bucket holds beyond MAX_AD_LEN.
-            let prefix = AD_BUCKETS.last().map_or(0, |largest| largest - MAX_AD_LEN);
-            let padded = associated_data_len as usize + prefix;
-            let bucket = AD_BUCKETS.into_iter().find(|b| padded <= *b).ok_or(
-                core::Error::InvalidParameter {
-                    param: core::Param::AssociatedData,
-                },
-            )?;
-            let len = core::voucher_len(self.inner.params().s_max(), bucket);
+            let len =
+                core::voucher_len(self.inner.params().s_max(), ad_bucket(associated_data_len)?);
             u32::try_from(len).map_err(|_| bad_input("voucher length"))
         })
     }
+
+    /// The length of a probe bundle (what `VoucherMaker::create_voucher_for_image` makes for a
+    /// picture on a fuzzy database) carrying `associated_data_len` bytes of associated data:
+    /// every bundle of one database has one of a few sizes, whatever the picture. `BadInput`
+    /// above 65532 bytes or for an exact database.
+    pub fn bundle_len(&self, associated_data_len: u32) -> Result<u32> {
+        guard(|| {
+            let layout = self
+                .inner
+                .manifest()
+                .fuzzy
+                .ok_or(core::Error::InvalidParameter {
+                    param: core::Param::NotFuzzy,
+                })?;
+            let bucket = ad_bucket(associated_data_len)?;
+            let len = core::bundle_len(self.inner.params().s_max(), layout.layers(), bucket);
+            u32::try_from(len).map_err(|_| bad_input("bundle length"))
+        })
+    }
+}
+
+/// The associated-data bucket of `associated_data_len` bytes: core pads the associated data
+/// and its length prefix to the smallest bucket that holds both; the prefix is what the
+/// largest bucket holds beyond MAX_AD_LEN.
+fn ad_bucket(associated_data_len: u32) -> Result<usize> {
+    let prefix = AD_BUCKETS.last().map_or(0, |largest| largest - MAX_AD_LEN);
+    let padded = associated_data_len as usize + prefix;
+    Ok(AD_BUCKETS
+        .into_iter()
+        .find(|b| padded <= *b)
+        .ok_or(core::Error::InvalidParameter {
+            param: core::Param::AssociatedData,
+        })?)
 }
 
 /// An account's client key: a 32-byte secret seed shared by the account's devices. Export it
@@ -355,6 +416,48 @@ impl VoucherMaker {
         let inner = Client::new(database.inner.clone(), &key.inner, account, policy)?;
         Ok(Arc::new(VoucherMaker { inner, database }))
     }
+
+    /// A picture's PDQ item for this database, from its file bytes: the hash and margins for a
+    /// probe bundle on a fuzzy database, else the PDQ hash for a voucher; `None` below the
+    /// quality gate. `KindNotListed` (before decoding) for an exact database without PDQ.
+    fn picture(&self, image: &[u8], min_quality: Option<u32>) -> Result<Option<Picture>> {
+        let fuzzy = self.inner.is_fuzzy();
+        if !fuzzy
+            && !self
+                .inner
+                .database()
+                .manifest()
+                .kinds
+                .contains(&HashKind::Pdq)
+        {
+            return Err(core::Error::KindNotListed {
+                kind: HashKind::Pdq,
+            }
+            .into());
+        }
+        let gate = min_quality.unwrap_or(media::DEFAULT_MIN_PDQ_QUALITY);
+        let rgb = decode_rgb(image)?;
+        let (w, h) = rgb.dimensions();
+        if fuzzy {
+            let out = pdq::pdq_hash_with_margins(rgb.as_raw(), w, h, pdq::PixelFormat::Rgb8)?;
+            return Ok((out.quality >= gate).then(|| Picture::Bundle(Box::new(out.original))));
+        }
+        // The same hash as `pdq_hash_image` (and `pdq_hash` of the decoded pixels) gives.
+        Ok(
+            match media::pdq_media_hash(rgb.as_raw(), w, h, pdq::PixelFormat::Rgb8, gate)? {
+                PdqOutcome::Hash { hash, .. } => Some(Picture::Voucher(hash)),
+                PdqOutcome::LowQuality { .. } => None,
+            },
+        )
+    }
+}
+
+/// What a picture is sent as (see `VoucherMaker::picture`).
+enum Picture {
+    /// A probe bundle (fuzzy database): the PDQ hash and its bits' margins.
+    Bundle(Box<HashMargins>),
+    /// An exact PDQ voucher.
+    Voucher(MediaHash),
 }
 
 #[uniffi::export]
@@ -422,6 +525,12 @@ impl VoucherMaker {
     /// The database this maker writes vouchers for.
     pub fn database(&self) -> Arc<Database> {
         self.database.clone()
+    }
+
+    /// Whether the database is a fuzzy one: `create_voucher_for_image` then sends probe
+    /// bundles, which match re-encoded and resized copies of listed pictures.
+    pub fn is_fuzzy(&self) -> bool {
+        self.inner.is_fuzzy()
     }
 
     /// The counting window a time (Unix seconds) falls in; `OutsideSchedule` for a time
@@ -492,6 +601,76 @@ impl VoucherMaker {
                 vouchers: self.vouchers(&requests, now_unix)?,
                 state: st.to_bytes(),
             })
+        })
+    }
+
+    /// Make what to upload for a picture, from its image file's bytes (PNG or JPEG, decoded as
+    /// `pdq_hash_image` decodes it), at time `now_unix`, with the app's id for it and
+    /// associated data as `create_voucher`. On a fuzzy database it is a probe bundle, which
+    /// opens for near-duplicates of a listed picture; on an exact database that lists `pdq`,
+    /// a voucher of the picture's PDQ hash (as `create_voucher` makes from `pdq_hash`). Upload
+    /// either the same way: `Opener.open_voucher` opens both. `None` when the picture's PDQ
+    /// quality is below `min_quality` (by default `default_min_pdq_quality()`): it is not
+    /// matched, send nothing. Errors as `create_voucher`; `KindNotListed` for an exact
+    /// database without `pdq`; `BadInput` for bytes that do not decode. A few ms per picture
+    /// (decoding, PDQ, and on a fuzzy database one blinding per probe): call off the main
+    /// thread.
+    #[uniffi::method(default(min_quality = None))]
+    pub fn create_voucher_for_image(
+        &self,
+        image: Vec<u8>,
+        id: Vec<u8>,
+        associated_data: Vec<u8>,
+        now_unix: u64,
+        min_quality: Option<u32>,
+    ) -> Result<Option<Vec<u8>>> {
+        guard(|| {
+            let Some(picture) = self.picture(&image, min_quality)? else {
+                return Ok(None);
+            };
+            Ok(Some(match picture {
+                Picture::Bundle(item) => {
+                    self.inner.bundle(&item, &id, &associated_data, now_unix)?
+                }
+                Picture::Voucher(x) => self.inner.voucher(&x, &id, &associated_data, now_unix)?,
+            }))
+        })
+    }
+
+    /// `create_voucher_for_image` for an app that keeps the device state (as
+    /// `create_voucher_with_state`): check the state for `now_unix` and make the picture's
+    /// upload at that one time. Returns it and the new state blob: store the blob before
+    /// sending. `None` below the quality gate (the state is not checked then: keep the old
+    /// blob). Errors as both calls; on an error there is no new state (keep the old blob).
+    #[uniffi::method(default(min_quality = None))]
+    pub fn create_voucher_for_image_with_state(
+        &self,
+        image: Vec<u8>,
+        id: Vec<u8>,
+        associated_data: Vec<u8>,
+        state: Option<Vec<u8>>,
+        now_unix: u64,
+        min_quality: Option<u32>,
+    ) -> Result<Option<VoucherWithState>> {
+        guard(|| {
+            let mut st = decode_state(state)?;
+            let Some(picture) = self.picture(&image, min_quality)? else {
+                return Ok(None);
+            };
+            let voucher = match picture {
+                Picture::Bundle(item) => {
+                    self.inner
+                        .bundle_with_state(&mut st, &item, &id, &associated_data, now_unix)?
+                }
+                Picture::Voucher(x) => {
+                    self.inner
+                        .voucher_with_state(&mut st, &x, &id, &associated_data, now_unix)?
+                }
+            };
+            Ok(Some(VoucherWithState {
+                voucher,
+                state: st.to_bytes(),
+            }))
         })
     }
 
@@ -600,7 +779,8 @@ pub struct VoucherHeader {
     pub id: Vec<u8>,
 }
 
-/// Read a voucher's public header (epoch, window and id) without opening it.
+/// Read a voucher's public header (epoch, window and id) without opening it; the same for a
+/// probe bundle (a fuzzy database's upload for a picture), whose header has the same fields.
 #[uniffi::export]
 pub fn peek_voucher(voucher: Vec<u8>) -> Result<VoucherHeader> {
     guard(|| Ok(VoucherHeader::peek(&voucher)?))

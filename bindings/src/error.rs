@@ -271,7 +271,7 @@ pub(crate) fn bad_input(reason: &str) -> BlindMatchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blindmatch_core::{HashKind, HashProblem, Object, Param};
+    use blindmatch_core::{Field, HashKind, HashProblem, Object, Param};
 
     #[test]
     fn a_panic_becomes_internal() {
@@ -336,6 +336,44 @@ mod tests {
                     kind: std::io::ErrorKind::NotFound,
                 },
                 "Io",
+            ),
+            // Fuzzy databases and probe bundles: structural, so BadInput.
+            (
+                CoreError::InvalidParameter {
+                    param: Param::NotFuzzy,
+                },
+                "BadInput",
+            ),
+            (
+                CoreError::OutOfRange {
+                    field: Field::BundleLayers,
+                },
+                "BadInput",
+            ),
+            (
+                CoreError::OutOfRange {
+                    field: Field::ManifestFuzzy,
+                },
+                "BadInput",
+            ),
+            (
+                CoreError::Truncated {
+                    object: Object::Bundle,
+                },
+                "BadInput",
+            ),
+            (
+                CoreError::BadMagic {
+                    object: Object::Bundle,
+                },
+                "BadInput",
+            ),
+            (
+                CoreError::UnsupportedVersion {
+                    object: Object::Bundle,
+                    found: 2,
+                },
+                "UnsupportedVersion",
             ),
         ];
         for (e, want) in cases {

@@ -1,7 +1,8 @@
 //! Typed media hashes and on-device media hashing: SHA-256, SHA-1 and MD5 of bytes or a file,
-//! and PDQ of a decoded RGB, RGBA or luma buffer with a quality gate.
+//! and PDQ of a decoded RGB, RGBA or luma buffer, or of a PNG or JPEG file's bytes, with a
+//! quality gate.
 
-use crate::error::{Result, guard};
+use crate::error::{Result, bad_input, guard};
 use blindmatch_core::MediaHash;
 use blindmatch_core::media::{self, ExactKind, PdqOutcome};
 
@@ -149,6 +150,54 @@ pub fn pdq_hash(
             },
         )
     })
+}
+
+/// PDQ of an image file's bytes (PNG or JPEG): decoded to 8-bit RGB (alpha dropped, colour
+/// values kept; no EXIF rotation), then hashed as `pdq_hash` hashes an RGB buffer, with the
+/// same quality gate. `BadInput` for bytes that are not a PNG or JPEG image, a corrupt or
+/// truncated one, or one beyond the decoder's limits (a side over 32768 pixels, or more than
+/// 512 MiB to decode). Call off the main thread.
+#[uniffi::export(default(min_quality = None))]
+pub fn pdq_hash_image(image: Vec<u8>, min_quality: Option<u32>) -> Result<PdqResult> {
+    guard(|| {
+        let rgb = decode_rgb(&image)?;
+        let (width, height) = rgb.dimensions();
+        pdq_hash(
+            rgb.into_raw(),
+            width,
+            height,
+            PixelFormat::Rgb8,
+            min_quality,
+        )
+    })
+}
+
+/// Decode a PNG or JPEG file's bytes to 8-bit RGB, alpha dropped (as `image`'s `to_rgb8`):
+/// what `pdq_hash_image` and `VoucherMaker::create_voucher_for_image` hash. Errors are
+/// `BadInput` with a fixed reason by category (the decoder's own message is not forwarded).
+pub(crate) fn decode_rgb(bytes: &[u8]) -> Result<image::RgbImage> {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(media::pdq::MAX_DIMENSION);
+    limits.max_image_height = Some(media::pdq::MAX_DIMENSION);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| bad_input("the image could not be read"))?;
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| {
+        bad_input(match e {
+            image::ImageError::Unsupported(_) => {
+                "not a PNG or JPEG image (or an unsupported variant)"
+            }
+            image::ImageError::Limits(_) => {
+                "the image exceeds the decoder's limits (a side over 32768 pixels, or over 512 MiB)"
+            }
+            image::ImageError::Decoding(_) => {
+                "the image could not be decoded (corrupt or truncated)"
+            }
+            _ => "the image could not be decoded",
+        })
+    })?;
+    Ok(decoded.into_rgb8())
 }
 
 /// Parse a hash from hex (upper or lower case) as `kind`.

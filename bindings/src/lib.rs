@@ -6,8 +6,8 @@
 //!
 //! | side | API |
 //! |---|---|
-//! | device | [`Database`] (read into memory, verified against a pinned server key), [`ClientKey`], [`VoucherMaker`] (one account, the device policy pinned to the database's root hash, the device state blob), the hashing functions ([`sha256`], [`pdq_hash`], …) |
-//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]), [`Opener`], [`Account`] (one per account id and counting window; [`InsertResult`], [`RevealOutcome`], reveal keys) |
+//! | device | [`Database`] (read into memory, verified against a pinned server key), [`ClientKey`], [`VoucherMaker`] (one account, the device policy pinned to the database's root hash, the device state blob; [`VoucherMaker::create_voucher_for_image`] sends a picture as a probe bundle on a fuzzy database), the hashing functions ([`sha256`], [`pdq_hash`], [`pdq_hash_image`], …) |
+//! | server / researcher | [`ServerKey`] (keygen, [`ServerKey::build_database`]; [`BuildOptions::with_fuzzy`] for near-duplicate matching of pictures), [`Opener`], [`Account`] (one per account id and counting window; [`InsertResult`], [`RevealOutcome`], reveal keys) |
 //!
 //! Protocol v2: vouchers are made for a time the app passes (`now_unix`), which places them in
 //! one of the database's counting windows; accounts are counted per window.
@@ -43,14 +43,14 @@ mod research;
 mod server;
 
 pub use device::{
-    ClientKey, Database, DatabaseInfo, DatabaseParams, SyntheticChoice, VoucherHeader,
+    ClientKey, Database, DatabaseInfo, DatabaseParams, FuzzyLayout, SyntheticChoice, VoucherHeader,
     VoucherMaker, VoucherRequest, VoucherWithState, VouchersWithState, WindowSchedule,
     peek_voucher,
 };
 pub use error::{BlindMatchError, PolicyParameter};
 pub use hashing::{
     HashKind, PdqResult, PixelFormat, TypedHash, default_min_pdq_quality, hash_bytes, hash_file,
-    hash_from_hex, md5, parse_hash_list, parse_typed_hash, pdq_hash, sha1, sha256,
+    hash_from_hex, md5, parse_hash_list, parse_typed_hash, pdq_hash, pdq_hash_image, sha1, sha256,
     typed_hash_to_string,
 };
 pub use research::{SimulationRow, simulate};
@@ -1101,5 +1101,316 @@ mod tests {
         )
         .unwrap();
         check(sequential.evaluate().unwrap());
+    }
+
+    /// A picture of core's PDQ test data (PNG file bytes).
+    fn picture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../core/tests/data/pdq/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(path).unwrap()
+    }
+
+    /// A JPEG copy of an image file at `quality`.
+    fn jpeg(image: &[u8], quality: u8) -> Vec<u8> {
+        let img = image::load_from_memory(image).unwrap().to_rgb8();
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    fn png(img: &image::RgbaImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    /// A fuzzy database (recommended layout, T, s_max 4, rate 0) listing the PDQ hashes of
+    /// `listed`, a device with the test policy and an opener.
+    fn fuzzy_world(listed: &[&str], t: u32) -> (Arc<Database>, World) {
+        let server = ServerKey::generate();
+        let hashes = listed
+            .iter()
+            .map(|n| pdq_hash_image(picture(n), None).unwrap().hash.unwrap())
+            .collect();
+        let options = options(t, 4).with_fuzzy();
+        let bytes = server
+            .build_database(
+                vec![HashList {
+                    name: "test".into(),
+                    hashes,
+                }],
+                options,
+            )
+            .unwrap();
+        let db = Database::from_bytes(bytes, server.public_key(), None).unwrap();
+        let world = World {
+            maker: test_maker(&db),
+            opener: Opener::new(server, db.clone()).unwrap(),
+        };
+        (db, world)
+    }
+
+    #[test]
+    fn a_fuzzy_database_opens_bundles_for_near_duplicates_of_listed_pictures() {
+        let (db, w) = fuzzy_world(&["astronaut.png", "rocket.png"], 3);
+        assert!(db.is_fuzzy() && w.maker.is_fuzzy());
+        assert_eq!(
+            db.info().fuzzy,
+            Some(FuzzyLayout {
+                bands: 6,
+                band_bits: 32,
+                probes: 14
+            })
+        );
+        let now = at(2, 60);
+        let copy = jpeg(&picture("astronaut.png"), 70);
+        let bundle = w
+            .maker
+            .create_voucher_for_image(copy, b"copy".to_vec(), b"ad".to_vec(), now, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(&bundle[..2], b"BB");
+        assert_eq!(bundle.len() as u32, db.bundle_len(2).unwrap());
+        let header = peek_voucher(bundle.clone()).unwrap();
+        assert_eq!(
+            (header.epoch, header.window, header.id),
+            (7, 2, b"copy".to_vec())
+        );
+        let opened = w
+            .opener
+            .open_voucher(bundle.clone(), ACCOUNT.to_vec())
+            .unwrap();
+        assert!(opened.opened && opened.record.is_some());
+        assert_eq!((opened.id.as_slice(), opened.window), (&b"copy"[..], 2));
+        // An unrelated picture: no match, with the id and window from the bundle's header.
+        let other = w
+            .maker
+            .create_voucher_for_image(picture("camera.png"), b"cam".to_vec(), vec![], now, None)
+            .unwrap()
+            .unwrap();
+        let closed = w
+            .opener
+            .open_voucher(other.clone(), ACCOUNT.to_vec())
+            .unwrap();
+        assert_eq!(
+            (closed.opened, closed.id.as_slice(), closed.window),
+            (false, &b"cam"[..], 2)
+        );
+        // A batch: per-bundle results; a truncated bundle and an exact voucher are refused
+        // (an exact voucher's length is not this database's), not failing the batch.
+        let batch = w
+            .opener
+            .open_vouchers(
+                vec![bundle.clone(), other, bundle[..bundle.len() - 1].to_vec()],
+                ACCOUNT.to_vec(),
+            )
+            .unwrap();
+        assert!(batch[0].opened && !batch[1].opened && batch[1].refused.is_none());
+        assert!(batch[2].refused.is_some() && !batch[2].opened);
+        // The state variant returns the state blob; re-using it in an older window is refused.
+        let made = w
+            .maker
+            .create_voucher_for_image_with_state(
+                picture("rocket.png"),
+                b"r".to_vec(),
+                vec![],
+                None,
+                now,
+                None,
+            )
+            .unwrap()
+            .unwrap();
+        assert!(
+            w.opener
+                .open_voucher(made.voucher, ACCOUNT.to_vec())
+                .unwrap()
+                .opened
+        );
+        assert!(matches!(
+            w.maker.create_voucher_for_image_with_state(
+                picture("rocket.png"),
+                b"r".to_vec(),
+                vec![],
+                Some(made.state),
+                at(1, 0),
+                None,
+            ),
+            Err(BlindMatchError::StaleWindow { .. })
+        ));
+    }
+
+    #[test]
+    fn jpeg_copies_of_three_listed_pictures_reveal_at_t_3() {
+        let names = ["astronaut.png", "camera.png", "rocket.png", "text.png"];
+        let (_, w) = fuzzy_world(&names, 3);
+        let account = w.opener.new_account(2);
+        let mut state = None;
+        for name in &names[..3] {
+            let made = w
+                .maker
+                .create_voucher_for_image_with_state(
+                    jpeg(&picture(name), 70),
+                    name.as_bytes().to_vec(),
+                    name.as_bytes().to_vec(),
+                    state.take(),
+                    at(2, 0),
+                    None,
+                )
+                .unwrap()
+                .unwrap();
+            state = Some(made.state);
+            let r = w
+                .opener
+                .open_voucher(made.voucher, ACCOUNT.to_vec())
+                .unwrap();
+            assert_eq!(account.add(r).unwrap(), InsertResult::New, "{name}");
+        }
+        match account.evaluate().unwrap() {
+            RevealOutcome::Revealed { real, .. } => {
+                let ads = sorted(real.into_iter().map(|m| m.ad).collect());
+                assert_eq!(
+                    ads,
+                    sorted(names[..3].iter().map(|n| n.as_bytes().to_vec()).collect())
+                );
+            }
+            other => panic!("expected a reveal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pictures_on_exact_databases_and_bad_images() {
+        let server = ServerKey::generate();
+        let astronaut = pdq_hash_image(picture("astronaut.png"), None).unwrap();
+        assert!(astronaut.quality >= default_min_pdq_quality());
+        let hash = astronaut.hash.unwrap();
+        // The hash of the decoded RGB pixels, alpha dropped.
+        let rgba = image::load_from_memory(&picture("astronaut.png")).unwrap();
+        let rgb = rgba.to_rgb8();
+        let direct = pdq_hash(
+            rgb.as_raw().clone(),
+            rgb.width(),
+            rgb.height(),
+            PixelFormat::Rgb8,
+            None,
+        )
+        .unwrap();
+        assert_eq!(direct.hash.as_ref(), Some(&hash));
+        let list = HashList {
+            name: "pdq".into(),
+            hashes: vec![hash.clone(), listed(0)],
+        };
+        let bytes = server.build_database(vec![list], options(2, 2)).unwrap();
+        let db = Database::from_bytes(bytes, server.public_key(), None).unwrap();
+        assert!(!db.is_fuzzy() && db.info().fuzzy.is_none());
+        assert!(matches!(
+            db.bundle_len(0),
+            Err(BlindMatchError::BadInput { .. })
+        ));
+        let maker = test_maker(&db);
+        assert!(!maker.is_fuzzy());
+        let opener = Opener::new(server.clone(), db.clone()).unwrap();
+        let now = at(0, 0);
+        let v = maker
+            .create_voucher_for_image(picture("astronaut.png"), b"a".to_vec(), vec![], now, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.len() as u32, db.voucher_len(0).unwrap());
+        let forced = maker
+            .create_voucher_for_simulation(hash, vec![], vec![], 0, SyntheticChoice::Real)
+            .unwrap();
+        assert!(
+            opener
+                .open_voucher(forced, ACCOUNT.to_vec())
+                .unwrap()
+                .opened
+        );
+        assert!(opener.open_voucher(v, ACCOUNT.to_vec()).unwrap().opened);
+        // A flat picture is below the quality gate: nothing to send (unless the gate is 0).
+        let flat = png(&image::RgbaImage::from_pixel(
+            64,
+            64,
+            image::Rgba([90, 90, 90, 255]),
+        ));
+        assert_eq!(pdq_hash_image(flat.clone(), None).unwrap().hash, None);
+        assert_eq!(
+            maker.create_voucher_for_image(flat.clone(), vec![], vec![], now, None),
+            Ok(None)
+        );
+        assert_eq!(
+            maker.create_voucher_for_image_with_state(
+                flat.clone(),
+                vec![],
+                vec![],
+                None,
+                now,
+                None
+            ),
+            Ok(None)
+        );
+        assert!(matches!(
+            maker.create_voucher_for_image(flat, vec![], vec![], now, Some(0)),
+            Ok(Some(_))
+        ));
+        // Bytes that are not an image, a truncated PNG: BadInput, never the bytes.
+        for bad in [
+            vec![],
+            b"not an image at all".to_vec(),
+            picture("rocket.png")[..500].to_vec(),
+        ] {
+            match maker.create_voucher_for_image(bad.clone(), vec![], vec![], now, None) {
+                Err(BlindMatchError::BadInput { reason, line: None }) => {
+                    assert!(reason.contains("image") && !reason.contains("not an image at all"))
+                }
+                other => panic!("expected BadInput, got {other:?}"),
+            }
+            assert!(matches!(
+                pdq_hash_image(bad, None),
+                Err(BlindMatchError::BadInput { .. })
+            ));
+        }
+        // An exact database without PDQ: the error the existing API gives for an unlisted kind.
+        let sha_only =
+            Database::from_bytes(build(&server, 1, options(2, 2)), server.public_key(), None)
+                .unwrap();
+        assert!(matches!(
+            test_maker(&sha_only).create_voucher_for_image(
+                picture("astronaut.png"),
+                vec![],
+                vec![],
+                now,
+                None
+            ),
+            Err(BlindMatchError::KindNotListed { .. })
+        ));
+        // Fuzzy options: the layout is checked; a fuzzy database needs PDQ hashes.
+        let o = options(2, 2);
+        assert_eq!(o.fuzzy_layout(), None);
+        assert_eq!(
+            o.with_fuzzy_layout(4, 16, 8).unwrap().fuzzy_layout(),
+            Some(FuzzyLayout {
+                bands: 4,
+                band_bits: 16,
+                probes: 8
+            })
+        );
+        for (l, b, p) in [(0, 32, 14), (6, 7, 14), (6, 32, 0), (32, 32, 64)] {
+            assert!(matches!(
+                o.with_fuzzy_layout(l, b, p),
+                Err(BlindMatchError::BadInput { .. })
+            ));
+        }
+        // A fuzzy database always lists pdq, whatever the lists hold.
+        let list = HashList {
+            name: "sha".into(),
+            hashes: vec![listed(0)],
+        };
+        let bytes = server.build_database(vec![list], o.with_fuzzy()).unwrap();
+        let fuzzy = Database::from_bytes(bytes, server.public_key(), None).unwrap();
+        assert!(fuzzy.is_fuzzy() && fuzzy.info().kinds.contains(&HashKind::Pdq));
     }
 }

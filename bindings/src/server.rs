@@ -1,7 +1,7 @@
 //! The server and researcher side: the server key, building a database from hash lists,
 //! opening vouchers, and accumulating an account up to the threshold reveal.
 
-use crate::device::{Database, DatabaseParams, WindowSchedule};
+use crate::device::{Database, DatabaseParams, FuzzyLayout, WindowSchedule};
 use crate::error::{Result, bad_input, guard};
 use crate::hashing::{HashKind, TypedHash};
 use blindmatch_core::server::{self as core, OpenOutcome, OpenedVoucher, Outcome, SourceList};
@@ -114,9 +114,34 @@ impl BuildOptions {
         self.with(|o| o.kinds = Some(kinds))
     }
 
+    /// The same options for a fuzzy database with core's recommended band layout
+    /// (`FuzzyLayout::RECOMMENDED`: 6 bands of 32 bits, 14 probes per band): listed PDQ
+    /// hashes then also match re-encoded and resized copies of their pictures, and devices
+    /// send probe bundles for pictures (`VoucherMaker::create_voucher_for_image`). A fuzzy
+    /// database always lists `pdq`; hashes of the exact kinds are listed as in an exact
+    /// database.
+    pub fn with_fuzzy(&self) -> Arc<Self> {
+        self.with(|o| o.fuzzy = Some(blindmatch_core::fuzzy::FuzzyLayout::RECOMMENDED))
+    }
+
+    /// As `with_fuzzy` with an explicit band layout: `bands` (1 to 32) bands of `band_bits`
+    /// (8 to 64) bits, `probes` (1 to 64) probes per band, at most 512 probes in all.
+    /// `BadInput` outside those ranges. Prefer `with_fuzzy` (see `docs/FUZZY.md`).
+    pub fn with_fuzzy_layout(&self, bands: u8, band_bits: u8, probes: u8) -> Result<Arc<Self>> {
+        guard(|| {
+            let layout = blindmatch_core::fuzzy::FuzzyLayout::new(bands, band_bits, probes)?;
+            Ok(self.with(|o| o.fuzzy = Some(layout)))
+        })
+    }
+
     /// T, s_max and the synthetic-rate range.
     pub fn params(&self) -> Arc<DatabaseParams> {
         Arc::new(self.inner.params.into())
+    }
+
+    /// The band layout of a fuzzy database, or `None` for an exact database (the default).
+    pub fn fuzzy_layout(&self) -> Option<FuzzyLayout> {
+        self.inner.fuzzy.as_ref().map(FuzzyLayout::from)
     }
 
     /// The window schedule.
@@ -278,7 +303,8 @@ impl Opener {
     }
 
     /// Open one voucher filed under `account` (the account id its device was made for, at
-    /// most 255 bytes). Not opening is a normal result (`opened = false`): no match, a
+    /// most 255 bytes); a probe bundle (a picture's upload on a fuzzy database) opens the
+    /// same way, into the same kind of record. Not opening is a normal result (`opened = false`): no match, a
     /// voucher made for another account, or a voucher whose outer layer opened and whose
     /// inner layer did not (tampered or crafted: one result on purpose, so that a sender
     /// learns nothing about whether a tampered voucher's item is listed; counted in

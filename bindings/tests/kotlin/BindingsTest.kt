@@ -338,9 +338,12 @@ fun main() {
             assertThrows<BlindMatchException.BadInput> { Database.fromBytes(bad, pk) }
         }
         expect(b[4] == 2.toByte())
-        for (version in listOf(1, 3)) { // v1 is refused as a format this build does not read
+        for (version in listOf(1, 4)) { // v1 is refused as a format this build does not read
             assertThrows<BlindMatchException.UnsupportedVersion> { Database.fromBytes(b.copyOf().also { it[4] = version.toByte() }, pk) }
         }
+        // v3 is the fuzzy format (a manifest that ends with the band layout): a v2 file relabelled
+        // 3 does not parse.
+        assertThrows<BlindMatchException.BadInput> { Database.fromBytes(b.copyOf().also { it[4] = 3 }, pk) }
         val tampered = b.copyOf().also { it[it.size - 5] = (it[it.size - 5].toInt() xor 1).toByte() }
         assertThrows<BlindMatchException.VerificationFailed> { Database.fromBytes(tampered, pk) }
         assertThrows<BlindMatchException.VerificationFailed> { Database.fromBytes(b, ServerKey.generate().publicKey()) }
@@ -651,6 +654,32 @@ fun main() {
             }
         } finally {
             pool.shutdown()
+        }
+    }
+
+    test("a fuzzy database: a JPEG copy of a listed picture opens, an unrelated picture does not") {
+        // Run from the repository root (scripts/test-kotlin.sh); the JPEG is a quality-70 copy
+        // of astronaut.png (bindings/tests/data/README.md).
+        val pictures = File("core/tests/data/pdq")
+        fun picture(name: String) = File(pictures, name).readBytes()
+        val copy = File("bindings/tests/data/astronaut-q70.jpg").readBytes()
+        val server = ServerKey.generate()
+        val hashes = listOf("astronaut.png", "rocket.png").map { pdqHashImage(picture(it)).hash!! }
+        val bytes = server.buildDatabase(listOf(HashList(name = "pictures", hashes = hashes)), options(threshold = 3u, sMax = 4u).withFuzzy())
+        Database.fromBytes(bytes, server.publicKey()).use { db ->
+            expect(db.isFuzzy() && db.info().fuzzy == FuzzyLayout(bands = 6u, bandBits = 32u, probes = 14u))
+            val maker = VoucherMaker.newWithInsecureTestPolicy(db, ClientKey.generate(), ACCOUNT)
+            val opener = Opener(server, db)
+            expect(maker.isFuzzy())
+            val made = maker.createVoucherForImageWithState(copy, "copy".utf8(), "note".utf8(), null, NOW)!!
+            expect(made.voucher.size.toUInt() == db.bundleLen(4u) && String(peekVoucher(made.voucher).id) == "copy")
+            val opened = opener.openVoucher(made.voucher, ACCOUNT)
+            expect(opened.opened && opened.record != null && opened.window == WINDOW)
+            val other = maker.createVoucherForImage(picture("camera.png"), "cam".utf8(), ByteArray(0), NOW)!!
+            val batch = opener.openVouchers(listOf(made.voucher, other, other.copyOf(other.size - 1)), ACCOUNT)
+            expect(batch.map { it.opened } == listOf(true, false, false))
+            expect(batch[1].refused == null && String(batch[1].id) == "cam" && batch[2].refused != null)
+            assertThrows<BlindMatchException.BadInput> { maker.createVoucherForImage("not an image".utf8(), ByteArray(0), ByteArray(0), NOW) }
         }
     }
 
