@@ -51,9 +51,11 @@ impl Bands {
         let mut padding = 0u64;
         for (j, pos) in self.positions.iter().enumerate() {
             let value = fuzzy::band_value(pos, &item.hash);
+            // A margin that is not a finite number ≥ 0 counts as 0 (§13.4).
             let margins: Vec<f32> = pos
                 .iter()
                 .map(|&k| item.margins.get(usize::from(k)).copied().unwrap_or(0.0))
+                .map(|m| if m.is_finite() && m >= 0.0 { m } else { 0.0 })
                 .collect();
             for mask in fuzzy::probe_masks(&margins, p) {
                 match mask {
@@ -374,6 +376,37 @@ mod tests {
                 .0;
             assert_eq!(identity(&keys, &probes), naive);
         }
+    }
+
+    /// The probe vector of `docs/PROTOCOL.md` §13.8: fractional margins exercise the heap's
+    /// order and the scores.
+    #[test]
+    fn probe_key_vector() {
+        let hash = crate::media::pdq::PdqHash::from_hex(
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+        )
+        .unwrap();
+        let item = HashMargins {
+            hash,
+            margins: std::array::from_fn(|k| ((k * 37) % 101) as f32 / 7.0),
+        };
+        let keys: Vec<String> = Bands::new(FuzzyLayout::RECOMMENDED)
+            .probe_keys(&item)
+            .iter()
+            .take(6)
+            .map(|(k, _)| hex::encode(k))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "0509008e8b729200000000",
+                "0509008e8b729300000000",
+                "050900ae8b729200000000",
+                "0509008e8b629200000000",
+                "0509008e8b728200000000",
+                "050900ae8b729300000000",
+            ]
+        );
     }
 
     #[test]
