@@ -24,9 +24,11 @@ pub const MAX_BANDS: u8 = 32;
 pub const MAX_PROBES: u8 = 64;
 /// Most outer layers a bundle may have (L·P).
 pub const MAX_LAYERS: usize = 512;
-/// The flip rate of the synthetic open-count formula, as a fraction `RHO_NUM / RHO_DEN`
-/// (`docs/PROTOCOL.md` §13.5).
-pub const RHO: (u32, u32) = (1, 256);
+/// The flip rate of the synthetic open-count formula, as a fraction (numerator, denominator)
+/// (`docs/PROTOCOL.md` §13.5): chosen with `blindmatch eval-fuzzy --protocol` to minimise the
+/// distance between D and the real open counts of forwarded and lightly edited copies
+/// (`docs/FUZZY.md`).
+pub const RHO: (u32, u32) = (1, 1024);
 
 /// The band layout of a fuzzy database: L bands of b bits, P probes per band.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -378,11 +380,11 @@ mod tests {
         assert_eq!(
             FuzzyLayout::RECOMMENDED.open_count_cdf(),
             [
-                0x0004_fe0c_7382_21c8,
-                0x006c_d4ca_2e72_8050,
-                0x04ec_b88f_5529_b8c0,
-                0x2100_54df_512b_dc00,
-                0x7e70_18a3_1c96_bc00,
+                0x0000_01aa_4060_f501,
+                0x0000_9281_4b4c_ef42,
+                0x001a_d234_82a4_5a9b,
+                0x02c7_d381_54e1_d0c0,
+                0x2805_da78_bf79_ca00,
                 u64::MAX
             ]
         );
