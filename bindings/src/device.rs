@@ -674,48 +674,6 @@ impl VoucherMaker {
         })
     }
 
-    /// `create_voucher_for_image` with the device's identity memory (fuzzy databases): a
-    /// picture within PDQ distance 31 of one already sent in this window reuses that picture's
-    /// identity, so copies of one picture (a thumbnail and the full picture, a resized
-    /// re-send) count once and share one real/synthetic choice. Pass the blob returned last
-    /// time (`None` at first) and store the new one (it holds hashes of sent pictures: store it
-    /// like message data). On an exact database it is `create_voucher_for_image` and the blob
-    /// comes back unchanged. `None` below the quality gate (keep the old blob).
-    #[uniffi::method(default(min_quality = None))]
-    pub fn create_voucher_for_image_remembering(
-        &self,
-        image: Vec<u8>,
-        id: Vec<u8>,
-        associated_data: Vec<u8>,
-        identity_memory: Option<Vec<u8>>,
-        now_unix: u64,
-        min_quality: Option<u32>,
-    ) -> Result<Option<VoucherWithMemory>> {
-        guard(|| {
-            let mut memory = match &identity_memory {
-                Some(b) => blindmatch_core::device::IdentityMemory::from_bytes(b)?,
-                None => blindmatch_core::device::IdentityMemory::new(),
-            };
-            let Some(picture) = self.picture(&image, min_quality)? else {
-                return Ok(None);
-            };
-            let voucher = match picture {
-                Picture::Bundle(item) => self.inner.bundle_remembering(
-                    &mut memory,
-                    &item,
-                    &id,
-                    &associated_data,
-                    now_unix,
-                )?,
-                Picture::Voucher(x) => self.inner.voucher(&x, &id, &associated_data, now_unix)?,
-            };
-            Ok(Some(VoucherWithMemory {
-                voucher,
-                identity_memory: memory.to_bytes(),
-            }))
-        })
-    }
-
     /// Make a voucher for one media item at time `now_unix` (Unix seconds: pass the current
     /// time): its typed hash, the app's id for it (at most 64 bytes, public) and associated
     /// data (at most 65532 bytes, revealed only at the threshold). Real or synthetic by the
@@ -779,23 +737,6 @@ fn decode_state(state: Option<Vec<u8>>) -> Result<DeviceState> {
         Some(bytes) => DeviceState::from_bytes(&bytes)?,
         None => DeviceState::new(),
     })
-}
-
-/// A voucher (or probe bundle) and the identity memory blob to store before sending it.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
-pub struct VoucherWithMemory {
-    /// The voucher or probe bundle.
-    pub voucher: Vec<u8>,
-    /// The new identity memory (opaque): store it like message data, and pass it next time.
-    pub identity_memory: Vec<u8>,
-}
-
-impl std::fmt::Debug for VoucherWithMemory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VoucherWithMemory")
-            .field("voucher_len", &self.voucher.len())
-            .finish_non_exhaustive()
-    }
 }
 
 /// A voucher and the device state blob to store before sending it.

@@ -369,11 +369,6 @@ pub struct VoucherArgs {
     /// database in a window already used.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Fuzzy databases: the device's identity memory file (created if missing): a picture
-    /// within PDQ distance 31 of one already sent this window reuses its identity, so copies
-    /// of one picture count once.
-    #[arg(long)]
-    identity_memory: Option<PathBuf>,
     /// Accept any valid database (small T, no synthetic vouchers): for tests and demos
     /// only, never for an app.
     #[arg(long)]
@@ -564,23 +559,12 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
             items.push((truncate_id(&name).to_string(), item));
         }
     }
-    let mut memory = match &a.identity_memory {
-        Some(path) => Some(match std::fs::read(path) {
-            Ok(b) => IdentityMemory::from_bytes(&b).at(path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IdentityMemory::new(),
-            Err(e) => return Err(Fail::file(path, e)),
-        }),
-        None => None,
-    };
     // Make every voucher first, then write: an error leaves no voucher files behind.
     let mut made = Vec::with_capacity(items.len());
     for (id, item) in &items {
-        let v = match (item, memory.as_mut()) {
-            (Item::Hash(h), _) => client.voucher(h, id.as_bytes(), a.ad.as_bytes(), now),
-            (Item::Picture(m), Some(mem)) => {
-                client.bundle_remembering(mem, m, id.as_bytes(), a.ad.as_bytes(), now)
-            }
-            (Item::Picture(m), None) => client.bundle(m, id.as_bytes(), a.ad.as_bytes(), now),
+        let v = match item {
+            Item::Hash(h) => client.voucher(h, id.as_bytes(), a.ad.as_bytes(), now),
+            Item::Picture(m) => client.bundle(m, id.as_bytes(), a.ad.as_bytes(), now),
         }
         .what(&format!("voucher for {id}"))?;
         made.push((id, v));
@@ -592,9 +576,6 @@ pub fn client_voucher(a: &VoucherArgs) -> Result<()> {
     }
     if let Some((path, st)) = state {
         files::write_atomic(path, &st.to_bytes(), false)?;
-    }
-    if let (Some(path), Some(mem)) = (&a.identity_memory, &memory) {
-        files::write_atomic(path, &mem.to_bytes(), true)?;
     }
     println!(
         "{} vouchers written to {} (window {})",

@@ -2297,40 +2297,6 @@ fn a_jpeg_copy_of_a_listed_picture_opens_through_a_fuzzy_database_and_an_unrelat
         ids,
         ["astronaut-q70.jpg", "camera-q70.jpg", "rocket-q70.jpg"]
     );
-    // With an identity memory, the half-size copy of a picture already sent reuses its
-    // identity: one column, so the account still holds the same number of distinct records.
-    let memory = s.path("identity.mem");
-    let again = s.path("again");
-    ok(&client_voucher(
-        &s,
-        &db,
-        &client,
-        NOW,
-        &again,
-        &["--identity-memory", p(&memory)],
-        &[media[0].clone(), test_picture("astronaut-half.png")],
-    ));
-    let bytes = std::fs::read(&memory).unwrap();
-    assert_eq!(&bytes[..4], b"BMIM");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&memory).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    open(&s, &store, &listing(&again));
-    let recs = records(&store, &[]);
-    let x0_of = |id: &str| -> Vec<String> {
-        recs.iter()
-            .filter(|r| r["id"] == id)
-            .map(|r| r["x0"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let (q70, half) = (x0_of("astronaut-q70.jpg"), x0_of("astronaut-half.png"));
-    assert_eq!((q70.len(), half.len()), (2, 1), "{recs:?}");
-    assert_eq!(
-        half[0], q70[0],
-        "the half-size copy joins the q70 copy's column"
-    );
     // A bare PDQ hash has no margins to probe with: refused with a clear message.
     fails(
         &client_voucher(

@@ -213,8 +213,6 @@ described! {
         OpenedRecord => "opened-voucher record",
         /// The device's window state.
         DeviceState => "device state",
-        /// The device's identity memory (fuzzy databases).
-        IdentityMemory => "identity memory",
     }
 }
 
@@ -256,8 +254,6 @@ described! {
         /// The fuzzy band layout: 1–32 bands of 8–64 bits, 1–64 probes per band, at most 512
         /// probes, dihedral 0, and the kinds must include pdq.
         ManifestFuzzy => "manifest fuzzy layout (1-32 bands of 8-64 bits, 1-64 probes per band, at most 512 probes, dihedral 0, kinds including pdq)",
-        /// An identity memory holds at most 4096 entries, each a band key.
-        MemoryEntries => "identity memory entries (at most 4096, each a band key)",
         /// A bundle's layer count must be the database's L·P.
         BundleLayers => "bundle layer count (must be the database's bands x probes)",
         /// min_sources must be at least 1 and at most the number of sources.

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 /// media hashes never collide.
 pub(crate) const BAND_KIND_ID: u8 = 5;
 /// Length of a band key's encoding: `u8(5) ‖ u8(9) ‖ u8(band) ‖ LE64(value)`.
-pub const BAND_KEY_LEN: usize = 11;
+pub(crate) const BAND_KEY_LEN: usize = 11;
 /// The seed of the band positions (a protocol constant, not a manifest field).
 pub const LAYOUT_SEED: &[u8] = b"blindmatch fuzzy band layout v1";
 /// Most bands a layout may have.

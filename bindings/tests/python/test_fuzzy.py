@@ -169,32 +169,3 @@ def test_errors_and_the_quality_gate():
     assert options().fuzzy_layout() is None
     assert options().with_fuzzy().fuzzy_layout() == bm.FuzzyLayout(bands=6, band_bits=32, probes=14)
 
-
-def test_the_identity_memory_remembers_pictures_and_reuses_a_near_ones_identity():
-    _, maker, opener = fuzzy_world(["astronaut.png", "camera.png"])
-    entry = 32 + 11  # a PDQ hash and a band key per remembered picture
-    made = maker.create_voucher_for_image_remembering(picture("astronaut.png"), b"a", b"", None, NOW)
-    assert made.identity_memory[:4] == b"BMIM"
-    base = len(made.identity_memory) - entry
-    first = opener.open_voucher(made.voucher, ACCOUNT)
-    # The half-size copy is within PDQ distance 31: it reuses the identity, nothing is added,
-    # and its record carries the same x0 (one column).
-    half = maker.create_voucher_for_image_remembering(
-        picture("astronaut-half.png"), b"h", b"", made.identity_memory, NOW
-    )
-    assert len(half.identity_memory) == base + entry
-    second = opener.open_voucher(half.voucher, ACCOUNT)
-    assert first.opened and second.opened
-
-    def x0(record: bytes) -> bytes:  # the BMOR record's x0 (PROTOCOL.md §9.1)
-        id_len = record[13]
-        return record[46 + id_len : 54 + id_len]
-
-    assert x0(first.record) == x0(second.record)
-    # An unrelated picture is remembered with its own identity.
-    cam = maker.create_voucher_for_image_remembering(
-        picture("camera.png"), b"c", b"", half.identity_memory, NOW
-    )
-    assert len(cam.identity_memory) == base + 2 * entry
-    with pytest.raises(bm.BlindMatchError.BadInput):
-        maker.create_voucher_for_image_remembering(picture("camera.png"), b"c", b"", b"BMIM", NOW)

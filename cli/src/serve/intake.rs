@@ -80,6 +80,16 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Rate-limit tokens a frame costs: one per voucher, and K for a probe bundle that declares K
+/// outer layers (its opening costs K point multiplications; a bundle whose K is not the
+/// database's is refused before any). From the frame's bytes alone, never from the list.
+pub(crate) fn cost(frame: &[u8]) -> usize {
+    match (frame.get(..2), frame.get(84..86)) {
+        (Some(b"BB"), Some(&[lo, hi])) => usize::from(u16::from_le_bytes([lo, hi])).clamp(1, 512),
+        _ => 1,
+    }
+}
+
 /// Split a body into its frames (`LE32(len) ‖ bytes`, back to back).
 pub(crate) fn frames(body: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
@@ -122,7 +132,8 @@ async fn vouchers(
         );
     };
     let n = framed.len();
-    if let Err(wait) = app.limits.take(&account, n) {
+    let tokens: usize = framed.iter().map(|f| cost(f)).sum();
+    if let Err(wait) = app.limits.take(&account, tokens) {
         Metrics::add(&m.requests_limited, 1);
         let mut r = status(
             StatusCode::TOO_MANY_REQUESTS,
@@ -222,5 +233,19 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(l.take("a", 5), Ok(()));
         assert!(l.take("a", 11).is_err(), "more than the burst never passes");
+    }
+
+    #[test]
+    fn a_bundle_costs_its_declared_layers() {
+        let mut b = vec![0u8; 200];
+        b[..2].copy_from_slice(b"BB");
+        b[84..86].copy_from_slice(&84u16.to_le_bytes());
+        assert_eq!(cost(&b), 84);
+        b[84..86].copy_from_slice(&60_000u16.to_le_bytes());
+        assert_eq!(cost(&b), 512);
+        b[84..86].copy_from_slice(&0u16.to_le_bytes());
+        assert_eq!(cost(&b), 1);
+        assert_eq!(cost(&b[..80]), 1);
+        assert_eq!(cost(b"BV\x02"), 1);
     }
 }

@@ -6,7 +6,6 @@
 //! layers a synthetic bundle opens only select (in constant time) among computed values.
 
 use super::keys::DeviceKeys;
-use super::memory::IdentityMemory;
 use super::voucher::{Client, SyntheticChoice, real_inner_for, synthetic_inner};
 use crate::error::{Error, Param, Result};
 use crate::fuzzy::{self, BAND_KEY_LEN, FuzzyLayout};
@@ -144,34 +143,6 @@ impl Client {
         let w = self.window_at(now_unix)?;
         self.make_bundle(
             item,
-            None,
-            id,
-            ad,
-            w,
-            SyntheticChoice::ByRate,
-            &mut super::voucher::os_rng(),
-        )
-    }
-
-    /// [`bundle`](Client::bundle) with the device's identity memory: a picture within PDQ
-    /// distance 31 of one already sent in this window (of this database) reuses that picture's
-    /// identity, so the copies share one column and one real/synthetic coin
-    /// (`docs/PROTOCOL.md` §13.4). Store `memory.to_bytes()` afterwards, like message data.
-    ///
-    /// # Errors
-    /// As [`Client::bundle`].
-    pub fn bundle_remembering(
-        &self,
-        memory: &mut IdentityMemory,
-        item: &HashMargins,
-        id: &[u8],
-        ad: &[u8],
-        now_unix: u64,
-    ) -> Result<Vec<u8>> {
-        let w = self.window_at(now_unix)?;
-        self.make_bundle(
-            item,
-            Some(memory),
             id,
             ad,
             w,
@@ -195,7 +166,6 @@ impl Client {
         let w = self.check_state(state, now_unix)?;
         self.make_bundle(
             item,
-            None,
             id,
             ad,
             w,
@@ -205,11 +175,9 @@ impl Client {
     }
 
     /// As [`bundle`](Client::bundle) in window `w` with an explicit choice and RNG.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn make_bundle<R: CryptoRng + ?Sized>(
         &self,
         item: &HashMargins,
-        memory: Option<&mut IdentityMemory>,
         id: &[u8],
         ad: &[u8],
         w: u64,
@@ -232,11 +200,7 @@ impl Client {
         let x_enc = x.encode();
         let keys = self.keys(w);
         let probes = bands.probe_keys(item);
-        let own = identity(&keys, &probes);
-        let ident = match memory {
-            Some(m) => m.identity(self.database().root_hash(), w, &item.hash, own),
-            None => own,
-        };
+        let ident = identity(&keys, &probes);
         let (by_rate, values) = keys.item(&ident);
         let synthetic = match choice {
             SyntheticChoice::ByRate => by_rate,

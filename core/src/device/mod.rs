@@ -3,12 +3,10 @@
 
 mod bundle;
 mod keys;
-mod memory;
 mod policy;
 mod state;
 mod voucher;
 
-pub use memory::{IdentityMemory, MEMORY_CAPACITY, MEMORY_RADIUS};
 pub use policy::{DevicePolicy, MAX_BANDS, MAX_LAYERS, MIN_BAND_BITS};
 pub use state::DeviceState;
 pub use voucher::{Client, SyntheticChoice};

@@ -51,7 +51,7 @@ pub fn bundle_with_choice<R: CryptoRng + ?Sized>(
     choice: SyntheticChoice,
     rng: &mut R,
 ) -> Result<Vec<u8>> {
-    client.make_bundle(item, None, id, ad, window, choice, rng)
+    client.make_bundle(item, id, ad, window, choice, rng)
 }
 
 /// H(x): RFC 9380 hash of a typed media hash to ristretto255 under `dst` — the hash-to-group
