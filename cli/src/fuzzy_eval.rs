@@ -12,6 +12,7 @@ mod bands;
 mod corpus;
 mod measure;
 mod model;
+mod protocol;
 mod report;
 
 use crate::fail::{Fail, Result};
@@ -27,8 +28,6 @@ pub const DEFAULT_BANDS: usize = 6;
 pub const DEFAULT_BAND_BITS: u32 = 32;
 /// Default probes per band (P).
 pub const DEFAULT_PROBES: usize = 14;
-/// Default public seed of the band layout.
-pub const DEFAULT_SEED: &str = "blindmatch fuzzy band layout v1";
 
 /// Band widths of the collision curve.
 const CURVE_WIDTHS: [u32; 16] = [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64];
@@ -85,9 +84,6 @@ pub struct EvalFuzzyArgs {
     /// List size (listed hashes) at which false matches are modelled.
     #[arg(long, default_value_t = 1_000_000)]
     pub list_size: u64,
-    /// Public seed of the band layout.
-    #[arg(long, default_value = DEFAULT_SEED)]
-    pub seed: String,
     /// Sweep the (L, b, P) grid and print the Pareto table.
     #[arg(long)]
     pub sweep: bool,
@@ -132,6 +128,21 @@ pub struct EvalFuzzyArgs {
     /// Write a chart (SVG) of recall per edit for the configured (L, b, P).
     #[arg(long)]
     pub chart: Option<PathBuf>,
+    /// Run the configured (L, b, P) through the real protocol: a fuzzy database listing half
+    /// of the pictures (plus random padding hashes up to --protocol-list-size), a probe bundle
+    /// per edited copy and per unlisted picture, opened by the server (docs/FUZZY.md).
+    #[arg(long, conflicts_with = "sweep")]
+    pub protocol: bool,
+    /// --protocol: hashes listed in the real database (the listed pictures plus random PDQ
+    /// hashes); the false-match figures are still scaled to --list-size.
+    #[arg(long, default_value_t = 100_000, requires = "protocol")]
+    pub protocol_list_size: u64,
+    /// --protocol: list every picture (no unrelated queries).
+    #[arg(long, requires = "protocol")]
+    pub list_all: bool,
+    /// --protocol: items timed one at a time on one thread (device and server).
+    #[arg(long, default_value_t = 200, requires = "protocol")]
+    pub timing_items: usize,
 }
 
 /// The listed pictures and the edits.
@@ -243,8 +254,11 @@ pub fn run(args: &EvalFuzzyArgs) -> Result<()> {
         corpus.edits.len(),
         t.elapsed().as_secs_f64()
     );
+    if args.protocol {
+        return protocol::run(args, &corpus);
+    }
     let baselines = baselines(&corpus, args.min_quality);
-    let curve = curve(&corpus, &args.seed);
+    let curve = curve(&corpus);
     let rows = evaluate(&corpus, args)?;
     eprintln!("evaluated ({:.1} s)", t.elapsed().as_secs_f64());
     let out = report::Report {
@@ -297,9 +311,9 @@ fn baselines(corpus: &Corpus, min_quality: u32) -> Vec<Baseline> {
         .collect()
 }
 
-fn curve(corpus: &Corpus, seed: &str) -> Curve {
+fn curve(corpus: &Corpus) -> Curve {
     let (points, pairs, histogram) =
-        model::collision_curve(&corpus.pictures, &CURVE_WIDTHS, CURVE_BANDS, seed);
+        model::collision_curve(&corpus.pictures, &CURVE_WIDTHS, CURVE_BANDS);
     Curve {
         fit: model::fit(&points),
         points,
@@ -341,7 +355,7 @@ fn evaluate(corpus: &Corpus, args: &EvalFuzzyArgs) -> Result<Vec<Row>> {
     for (l, b, mut grid) in layouts {
         grid.sort_unstable();
         grid.dedup();
-        let layout = BandLayout::new(l, b, &args.seed).map_err(|e| Fail::msg(e.to_string()))?;
+        let layout = BandLayout::new(l, b).map_err(|e| Fail::msg(e.to_string()))?;
         let ratios = RatioTable::new(layout.bits());
         let outcome = Evaluation {
             pictures: &corpus.pictures,
@@ -491,7 +505,7 @@ mod tests {
 
     #[test]
     fn jpeg_copy_matches_at_the_defaults_and_an_unrelated_picture_does_not() {
-        let layout = BandLayout::new(DEFAULT_BANDS, DEFAULT_BAND_BITS, DEFAULT_SEED).unwrap();
+        let layout = BandLayout::new(DEFAULT_BANDS, DEFAULT_BAND_BITS).unwrap();
         let probe = |img: &image::RgbImage| Probed::new(&item(img), 1, &layout, DEFAULT_PROBES);
         for name in ["astronaut.png", "camera.png", "rocket.png", "text.png"] {
             let original = load(name);
@@ -511,7 +525,7 @@ mod tests {
 
     #[test]
     fn mirror_matches_only_with_dihedral_handling() {
-        let layout = BandLayout::new(DEFAULT_BANDS, DEFAULT_BAND_BITS, DEFAULT_SEED).unwrap();
+        let layout = BandLayout::new(DEFAULT_BANDS, DEFAULT_BAND_BITS).unwrap();
         let original = item(&load("camera.png"));
         let mirrored = item(&Edit::Mirror.apply(&load("camera.png")).unwrap());
         let values = |it: &corpus::Item, variants: usize| -> Vec<u64> {

@@ -1,9 +1,10 @@
-//! The band layout (which bit positions each band reads), band values, and the multi-probe
-//! sequence of a band (Lv et al., VLDB 2007).
+//! The band layout (which bit positions each band reads) and band values, on core's protocol
+//! layout ([`FuzzyLayout::positions`], seed [`LAYOUT_SEED`]); the multi-probe sequence of a band
+//! is core's [`probe_masks`] (Lv et al., VLDB 2007).
 
-use sha2::{Digest, Sha256};
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+pub use blindmatch_core::fuzzy::probe_masks;
+use blindmatch_core::fuzzy::{FuzzyLayout, LAYOUT_SEED, MAX_BANDS};
+use blindmatch_core::media::pdq::PdqHash;
 
 /// A 256-bit hash as four words: bit `k` is `(words[k / 64] >> (k % 64)) & 1`, in
 /// [`PdqHash::bit`](blindmatch_core::media::pdq::PdqHash::bit)'s numbering.
@@ -19,6 +20,17 @@ impl Bits256 {
             }
         }
         Bits256(words)
+    }
+
+    /// The inverse of [`Bits256::from_pdq`].
+    pub fn to_pdq(self) -> PdqHash {
+        let mut bytes = [0u8; 32];
+        for k in 0..=255u8 {
+            if self.bit(k) {
+                bytes[31 - usize::from(k / 8)] |= 1 << (k % 8);
+            }
+        }
+        PdqHash(bytes)
     }
 
     pub fn bit(&self, k: u8) -> bool {
@@ -46,6 +58,8 @@ pub enum LayoutError {
     Bits(u32),
     /// Zero bands.
     NoBands,
+    /// More bands than the protocol's layout has streams for.
+    TooManyBands(usize),
 }
 
 impl std::fmt::Display for LayoutError {
@@ -53,41 +67,57 @@ impl std::fmt::Display for LayoutError {
         match self {
             LayoutError::Bits(b) => write!(f, "band width {b}: must be 1..=64 bits"),
             LayoutError::NoBands => f.write_str("at least one band is needed"),
+            LayoutError::TooManyBands(l) => write!(f, "{l} bands: at most {MAX_BANDS}"),
         }
     }
 }
 
-/// L bands of b bit positions each.
+/// L bands of b bit positions each: the protocol's layout (`docs/PROTOCOL.md` §13), seed
+/// [`LAYOUT_SEED`].
 ///
 /// When `L·b ≤ 256` the bands are disjoint: consecutive runs of one seeded permutation of the
 /// 256 positions. Otherwise band `j` is the first `b` entries of its own seeded permutation, so
-/// bands overlap. Permutations are Fisher–Yates with `j = u64(SHA-256(seed ‖ stream ‖ i)[..8])
-/// mod (i + 1)` for `i` = 255 down to 1 (stream = 0xFFFF_FFFF for the shared permutation, else
-/// the band index; all integers big-endian), so the layout is public and reproducible anywhere.
+/// bands overlap. For b ≥ 8 this is [`FuzzyLayout::positions`] itself; narrower bands (the
+/// collision curve's b = 4) are disjoint runs of the same shared permutation, which the
+/// 32 × 8-bit layout lists whole.
 #[derive(Clone, Debug)]
 pub struct BandLayout {
     positions: Vec<Vec<u8>>,
     masks: Vec<Bits256>,
 }
 
-/// Stream id of the one permutation shared by disjoint bands.
-const SHARED_STREAM: u32 = u32::MAX;
+/// The seed of the band positions (core's protocol constant).
+pub fn seed() -> &'static str {
+    std::str::from_utf8(LAYOUT_SEED).unwrap_or("")
+}
 
 impl BandLayout {
-    pub fn new(bands: usize, bits: u32, seed: &str) -> Result<BandLayout, LayoutError> {
+    pub fn new(bands: usize, bits: u32) -> Result<BandLayout, LayoutError> {
         if !(1..=64).contains(&bits) {
             return Err(LayoutError::Bits(bits));
         }
         if bands == 0 {
             return Err(LayoutError::NoBands);
         }
-        let b = bits as usize;
-        let positions: Vec<Vec<u8>> = if bands * b <= 256 {
-            let perm = permutation(seed, SHARED_STREAM);
-            perm.chunks(b).take(bands).map(<[u8]>::to_vec).collect()
+        let too_many = LayoutError::TooManyBands(bands);
+        let l = u8::try_from(bands)
+            .ok()
+            .filter(|&l| l <= MAX_BANDS)
+            .ok_or(too_many)?;
+        let positions: Vec<Vec<u8>> = if bits >= 8 {
+            FuzzyLayout::new(l, bits as u8, 1)
+                .map_err(|_| too_many)?
+                .positions()
         } else {
-            (0..bands)
-                .map(|j| permutation(seed, j as u32)[..b].to_vec())
+            // L ≤ 32 bands of at most 7 bits: always disjoint.
+            let shared = FuzzyLayout::new(MAX_BANDS, 8, 1)
+                .map_err(|_| too_many)?
+                .positions()
+                .concat();
+            shared
+                .chunks(bits as usize)
+                .take(bands)
+                .map(<[u8]>::to_vec)
                 .collect()
         };
         let masks = positions
@@ -139,119 +169,55 @@ impl BandLayout {
     }
 }
 
-/// A seeded permutation of 0..=255 (see [`BandLayout`]).
-fn permutation(seed: &str, stream: u32) -> Vec<u8> {
-    let mut perm: Vec<u8> = (0..=255).collect();
-    for i in (1..256usize).rev() {
-        let digest = Sha256::new()
-            .chain_update(seed.as_bytes())
-            .chain_update(stream.to_be_bytes())
-            .chain_update((i as u32).to_be_bytes())
-            .finalize();
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&digest[..8]);
-        let j = (u64::from_be_bytes(word) % (i as u64 + 1)) as usize;
-        perm.swap(i, j);
-    }
-    perm
-}
-
-/// A set of band bits to flip, over the bits sorted by margin, scored by its total margin.
-#[derive(Clone, Copy, PartialEq)]
-struct Candidate {
-    score: f64,
-    /// Bit `r` set: flip the `r`-th weakest bit.
-    set: u64,
-}
-
-impl Eq for Candidate {}
-
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then(self.set.cmp(&other.set))
-    }
-}
-
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// The band's `count` probes as XOR masks over the band value, in probe order: the exact value
-/// first (`Some(0)`), then flips of the band's weakest bits in increasing order of total flipped
-/// margin (Lv et al.'s shift/expand generation, each subset once), padded with `None` (a probe
-/// that cannot match) when the band has fewer than `count` subsets. Always exactly `count` long.
-pub fn probe_masks(margins: &[f32], count: usize) -> Vec<Option<u64>> {
-    let mut out = Vec::with_capacity(count);
-    if count == 0 {
-        return out;
-    }
-    out.push(Some(0));
-    let mut order: Vec<usize> = (0..margins.len().min(64)).collect();
-    order.sort_by(|&a, &b| margins[a].total_cmp(&margins[b]).then(a.cmp(&b)));
-    let sorted: Vec<f64> = order.iter().map(|&i| f64::from(margins[i])).collect();
-    let to_mask = |set: u64| -> u64 {
-        order
-            .iter()
-            .enumerate()
-            .filter(|&(r, _)| set >> r & 1 == 1)
-            .fold(0, |m, (_, &i)| m | 1 << i)
-    };
-    let mut heap = BinaryHeap::new();
-    if let Some(&first) = sorted.first() {
-        heap.push(Reverse(Candidate {
-            score: first,
-            set: 1,
-        }));
-    }
-    while out.len() < count {
-        let Some(Reverse(c)) = heap.pop() else { break };
-        out.push(Some(to_mask(c.set)));
-        let top = 63 - c.set.leading_zeros() as usize;
-        if let Some(&next) = sorted.get(top + 1) {
-            let shifted = c.set & !(1 << top) | 1 << (top + 1);
-            heap.push(Reverse(Candidate {
-                score: c.score - sorted[top] + next,
-                set: shifted,
-            }));
-            heap.push(Reverse(Candidate {
-                score: c.score + next,
-                set: c.set | 1 << (top + 1),
-            }));
-        }
-    }
-    out.resize(count, None);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn disjoint_layout_covers_each_position_once() {
-        let layout = BandLayout::new(8, 32, "seed").unwrap();
-        let mut seen = [0u8; 256];
-        for j in 0..layout.bands() {
-            assert_eq!(layout.positions(j).len(), 32);
-            for &k in layout.positions(j) {
-                seen[usize::from(k)] += 1;
-            }
+    fn layouts_are_the_protocols() {
+        let l = BandLayout::new(6, 32).unwrap();
+        let core = FuzzyLayout::RECOMMENDED.positions();
+        for (j, band) in core.iter().enumerate() {
+            assert_eq!(l.positions(j), band.as_slice());
         }
-        assert!(seen.iter().all(|&n| n == 1));
-        // Deterministic, and the seed matters.
-        let again = BandLayout::new(8, 32, "seed").unwrap();
-        assert_eq!(again.positions(3), layout.positions(3));
-        let other = BandLayout::new(8, 32, "other seed").unwrap();
-        assert_ne!(other.positions(0), layout.positions(0));
+        // Overlapping bands: band j is its own permutation's prefix, whatever L.
+        let wide = BandLayout::new(8, 64).unwrap();
+        assert_eq!(
+            wide.positions(5),
+            FuzzyLayout::new(6, 64, 1).unwrap().positions()[5].as_slice()
+        );
+        // Narrow bands are runs of the shared permutation, like the 8-bit ones.
+        let narrow = BandLayout::new(32, 4).unwrap();
+        let eight = BandLayout::new(3, 8).unwrap();
+        assert_eq!(
+            [narrow.positions(2), narrow.positions(3)].concat(),
+            eight.positions(1)
+        );
+        assert_eq!(seed(), "blindmatch fuzzy band layout v1");
+    }
+
+    #[test]
+    fn disjoint_layout_covers_each_position_once() {
+        for (bands, bits) in [(8, 32), (32, 8), (32, 4), (3, 7)] {
+            let layout = BandLayout::new(bands, bits).unwrap();
+            let mut seen = [0u8; 256];
+            for j in 0..layout.bands() {
+                assert_eq!(layout.positions(j).len(), bits as usize);
+                for &k in layout.positions(j) {
+                    seen[usize::from(k)] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&n| n <= 1));
+            assert_eq!(
+                seen.iter().filter(|&&n| n == 1).count(),
+                bands * bits as usize
+            );
+        }
     }
 
     #[test]
     fn overlapping_layout_has_distinct_positions_per_band() {
-        let layout = BandLayout::new(6, 64, "seed").unwrap();
+        let layout = BandLayout::new(6, 64).unwrap();
         for j in 0..6 {
             let mut p = layout.positions(j).to_vec();
             p.sort_unstable();
@@ -262,19 +228,17 @@ mod tests {
                 64
             );
         }
+        assert_eq!(BandLayout::new(1, 65).unwrap_err(), LayoutError::Bits(65));
+        assert_eq!(BandLayout::new(0, 8).unwrap_err(), LayoutError::NoBands);
         assert_eq!(
-            BandLayout::new(1, 65, "s").unwrap_err(),
-            LayoutError::Bits(65)
-        );
-        assert_eq!(
-            BandLayout::new(0, 8, "s").unwrap_err(),
-            LayoutError::NoBands
+            BandLayout::new(33, 8).unwrap_err(),
+            LayoutError::TooManyBands(33)
         );
     }
 
     #[test]
     fn band_value_packs_the_band_bits_in_order() {
-        let layout = BandLayout::new(4, 16, "seed").unwrap();
+        let layout = BandLayout::new(4, 16).unwrap();
         let band = layout.positions(2).to_vec();
         let mut h = Bits256::default();
         // Set the band's 1st and 4th positions and a position outside the band.
@@ -293,26 +257,16 @@ mod tests {
     #[test]
     fn bits256_matches_pdq_numbering() {
         let hex = "2d6b1af3a956c529e79ca3d2526fa834d4196c81cedd04de0a26b855fc99b724";
-        let pdq = blindmatch_core::media::pdq::PdqHash::from_hex(hex).unwrap();
+        let pdq = PdqHash::from_hex(hex).unwrap();
         let bits = Bits256::from_pdq(&pdq);
         for k in 0..=255u8 {
             assert_eq!(bits.bit(k), pdq.bit(k));
         }
+        assert_eq!(bits.to_pdq(), pdq);
         assert_eq!(
             bits.distance(&Bits256::default()),
-            pdq.hamming_distance(&blindmatch_core::media::pdq::PdqHash::ZERO)
+            pdq.hamming_distance(&PdqHash::ZERO)
         );
-    }
-
-    #[test]
-    fn probes_start_exact_then_flip_in_increasing_margin() {
-        // Band bits 0..4 with margins: bit 2 weakest, then 0, 3, 1.
-        let margins = [2.0, 9.0, 1.0, 4.0];
-        let probes = probe_masks(&margins, 8);
-        assert_eq!(probes.len(), 8);
-        // Scores: {} 0, {2} 1, {0} 2, {2,0} 3, {3} 4, {2,3} 5, {0,3} 6, {2,0,3} 7.
-        let expect = [0, 0b0100, 0b0001, 0b0101, 0b1000, 0b1100, 0b1001, 0b1101];
-        assert_eq!(probes, expect.map(Some).to_vec());
     }
 
     #[test]
@@ -340,14 +294,6 @@ mod tests {
                 assert!(masks.contains(&(1 << i)), "bit {i}");
             }
         }
-    }
-
-    #[test]
-    fn probes_are_padded_to_exactly_p() {
-        // Two bits: only four subsets exist.
-        let probes = probe_masks(&[1.0, 2.0], 6);
-        assert_eq!(probes, vec![Some(0), Some(1), Some(2), Some(3), None, None]);
         assert_eq!(probe_masks(&[1.0; 8], 0), Vec::<Option<u64>>::new());
-        assert_eq!(probe_masks(&[1.0; 8], 1), vec![Some(0)]);
     }
 }

@@ -148,11 +148,10 @@ pub fn collision_curve(
     pictures: &[Picture],
     widths: &[u32],
     bands: usize,
-    seed: &str,
 ) -> (Vec<CurvePoint>, u64, [u64; 257]) {
     let layouts: Vec<BandLayout> = widths
         .iter()
-        .filter_map(|&b| BandLayout::new(bands, b, seed).ok())
+        .filter_map(|&b| BandLayout::new(bands, b).ok())
         .collect();
     let masks: Vec<Vec<Bits256>> = layouts
         .iter()

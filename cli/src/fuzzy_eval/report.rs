@@ -410,7 +410,7 @@ impl Report<'_> {
             "min_quality": self.args.min_quality,
             "dihedral": self.args.dihedral.name(),
             "list_size": self.args.list_size,
-            "seed": self.args.seed,
+            "seed": super::bands::seed(),
             "threshold": self.args.threshold,
             "items_per_window": self.args.items,
             "baselines": baselines,
@@ -522,7 +522,7 @@ const GROUP_W: f64 = 96.0;
 const BAR_W: f64 = 26.0;
 const COLORS: [&str; 3] = ["#c0504d", "#4f81bd", "#9bbb59"];
 
-fn svg_bars(title: &str, legend: &[String; 3], bars: &[(String, [f64; 3])]) -> String {
+pub(super) fn svg_bars(title: &str, legend: &[String; 3], bars: &[(String, [f64; 3])]) -> String {
     let plot_w = GROUP_W * bars.len() as f64;
     let width = LEFT + plot_w + 30.0;
     let height = TOP + PLOT_H + 90.0;
