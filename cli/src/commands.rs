@@ -352,8 +352,9 @@ pub struct VoucherArgs {
     /// Associated data attached to every voucher.
     #[arg(long, default_value = "")]
     ad: String,
-    /// Kind used to hash FILEs [default: the database's: pdq for a fuzzy database (FILEs are
-    /// pictures and each gets a probe bundle), else its one listed kind].
+    /// Kind used to hash FILEs [default: from the database: pdq for a fuzzy database (FILEs are
+    /// pictures and each gets a probe bundle), else the first it lists of sha256, sha1, md5,
+    /// pdq].
     #[arg(long)]
     kind: Option<String>,
     /// A media hash given directly as KIND:HEX (repeatable).
@@ -392,8 +393,8 @@ enum Item {
     Picture(Box<HashMargins>),
 }
 
-/// The kind FILEs are hashed with: `--kind`, else the database's — pdq for a fuzzy database,
-/// else its only listed kind.
+/// The kind FILEs are hashed with: `--kind`, else from the database — pdq for a fuzzy
+/// database, else the first it lists of sha256, sha1, md5, pdq (wire-id order).
 fn file_kind(flag: Option<&str>, client: &Client) -> Result<HashKind> {
     if let Some(k) = flag {
         return HashKind::from_name(k).what("--kind");
@@ -401,18 +402,11 @@ fn file_kind(flag: Option<&str>, client: &Client) -> Result<HashKind> {
     if client.is_fuzzy() {
         return Ok(HashKind::Pdq);
     }
-    match client.database().manifest().kinds.as_slice() {
-        [one] => Ok(*one),
-        kinds => Err(Fail::msg(format!(
-            "the database lists {} kinds ({}): give --kind",
-            kinds.len(),
-            kinds
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+    let kinds = &client.database().manifest().kinds;
+    HashKind::ALL
+        .into_iter()
+        .find(|k| kinds.contains(k))
+        .ok_or_else(|| Fail::msg("the database lists no kind: give --kind"))
 }
 
 /// A picture's PDQ hash and per-bit margins (for a probe bundle), behind the quality gate.
