@@ -99,13 +99,39 @@ pub(crate) fn outer_keys(
     q: &[u8; 32],
     s: &[u8; 32],
 ) -> ([u8; 32], Zeroizing<[u8; 32]>) {
-    let ikm = Zeroizing::new([q.as_slice(), s.as_slice()].concat());
-    let len = [u8::try_from(account.len()).expect("account ids are checked to be ≤ 255 bytes")];
-    let tau = *hkdf32(OUTER, &ikm, &[OUTER_TAU, header, &len, account]);
-    (
-        tau,
-        hkdf32(OUTER, &ikm, &[OUTER_PAD, header, &len, account]),
-    )
+    let k = Outer::extract(q, s);
+    (k.tau(header, account), k.pad(header, account))
+}
+
+/// The outer layer's HKDF after its one extract, so τ and pad share it — and an opener that
+/// finds τ wrong never expands the pad.
+pub(crate) struct Outer(Hkdf<Sha256>);
+
+impl Outer {
+    /// `HKDF-Extract(salt = OUTER, ikm = Q ‖ S)`.
+    pub(crate) fn extract(q: &[u8; 32], s: &[u8; 32]) -> Outer {
+        let ikm = Zeroizing::new([q.as_slice(), s.as_slice()].concat());
+        Outer(Hkdf::<Sha256>::new(Some(OUTER), &ikm))
+    }
+
+    fn expand(&self, label: &[u8], header: &[u8], account: &[u8]) -> Zeroizing<[u8; 32]> {
+        let len = [u8::try_from(account.len()).expect("account ids are checked to be ≤ 255 bytes")];
+        let mut out = Zeroizing::new([0u8; 32]);
+        self.0
+            .expand_multi_info(&[label, header, &len, account], out.as_mut())
+            .expect("32 bytes is within HKDF-SHA256's output limit");
+        out
+    }
+
+    /// τ: info `"tau" ‖ header ‖ u8(len(account)) ‖ account`.
+    pub(crate) fn tau(&self, header: &[u8], account: &[u8]) -> [u8; 32] {
+        *self.expand(OUTER_TAU, header, account)
+    }
+
+    /// pad: info `"pad" ‖ header ‖ u8(len(account)) ‖ account`.
+    pub(crate) fn pad(&self, header: &[u8], account: &[u8]) -> Zeroizing<[u8; 32]> {
+        self.expand(OUTER_PAD, header, account)
+    }
 }
 
 /// k_ad of one voucher = HKDF(salt = ADCT, ikm = adkey, info = Q).

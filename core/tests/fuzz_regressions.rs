@@ -568,3 +568,46 @@ fn write_seeds() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
+
+/// The device values of PROTOCOL.md §13.8's fixture, re-derived by the spec-only checks: the
+/// fixture item's identity and x0 under the fixture client key and database.
+#[test]
+fn fuzzy_fixture_device_values_match_the_spec_vector() {
+    let key = ServerSecretKey::from_bytes(&checks::server_secret_bytes()).unwrap();
+    let db_bytes = std::fs::read(Path::new(FIXTURES).join("fuzzy.bmdb")).unwrap();
+    let db = Arc::new(Database::open(db_bytes, &key.public(), None).unwrap());
+    assert_eq!(
+        hex::encode(db.root_hash()),
+        "bb70b92a064d81caad7b31979215465f41d075b258d077a2168094969eee674a"
+    );
+    assert_eq!(
+        hex::encode(db.context()),
+        "562b93422f9912f771126099ca064ca77f60dc84068858be7891c3bb121a5b5f"
+    );
+    let client = Client::new(
+        db.clone(),
+        &ClientKey::import(&checks::client_key_bytes()).unwrap(),
+        ACCOUNT,
+        &DevicePolicy::permissive_for_tests(),
+    )
+    .unwrap();
+    let item = &checks::fuzzy_items()[0];
+    let (synthetic, identity) = bundle_identity(&client, item, WINDOW).unwrap();
+    assert!(!synthetic);
+    assert_eq!(hex::encode(identity), "05090033c3000000000000");
+    let b = bundle_with_choice(
+        &client,
+        item,
+        b"item-0",
+        b"associated data",
+        WINDOW,
+        SyntheticChoice::ByRate,
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let opener = Opener::new(&key, db.manifest()).unwrap();
+    let (OpenOutcome::Opened(rec), layers) = opener.open_bundle(&b, ACCOUNT).unwrap() else {
+        panic!("the fixture item's bundle opens")
+    };
+    assert_eq!((rec.x0(), layers), (14_860_373_753_980_842_690, 2));
+}

@@ -90,8 +90,9 @@ fn identity(keys: &DeviceKeys, probes: &[([u8; BAND_KEY_LEN], bool)]) -> [u8; BA
     let mut best_value = Zeroizing::new([0xFFu8; 32]);
     let mut best_key = [0u8; BAND_KEY_LEN];
     let mut found = Choice::from(0);
+    let minhash = keys.minhash();
     for (key, pad) in probes {
-        let v = keys.minhash(key);
+        let v = minhash.of(key);
         let take = !Choice::from(u8::from(*pad)) & (!found | ct_lt_bytes(&v, &best_value));
         for (b, x) in best_value.iter_mut().zip(v.iter()) {
             b.conditional_assign(x, take);
@@ -332,9 +333,10 @@ mod tests {
                 .iter()
                 .filter(|(_, pad)| !pad)
                 .min_by(|a, b| {
-                    keys.minhash(&a.0)
+                    keys.minhash()
+                        .of(&a.0)
                         .as_slice()
-                        .cmp(keys.minhash(&b.0).as_slice())
+                        .cmp(keys.minhash().of(&b.0).as_slice())
                 })
                 .unwrap()
                 .0;

@@ -59,6 +59,18 @@ impl core::fmt::Debug for DeviceKeys {
     }
 }
 
+/// The keyed MinHash function of one window (see [`DeviceKeys::minhash`]).
+pub(crate) struct MinHash(hmac::Hmac<Sha256>);
+
+impl MinHash {
+    /// `HMAC(fkey, MINHASH ‖ key)`.
+    pub(crate) fn of(&self, key: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut mac = self.0.clone();
+        mac.update(key);
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+}
+
 /// What a device does with one item in one window.
 pub(crate) enum Plan {
     /// A real voucher.
@@ -209,10 +221,14 @@ impl DeviceKeys {
         fp16(&out[..16])
     }
 
-    /// The MinHash value of one probe key: `HMAC(fkey, MINHASH ‖ key)` (§13.4). The probe key
-    /// with the smallest value is the bundle's identity.
-    pub(crate) fn minhash(&self, key: &[u8]) -> Zeroizing<[u8; 32]> {
-        hmac32(&self.fkey, &[label::MINHASH, key])
+    /// The MinHash function of probe keys: `key ↦ HMAC(fkey, MINHASH ‖ key)` (§13.4), keyed
+    /// once (the HMAC state after the key and the label) and applied to every probe. The
+    /// probe key with the smallest value is the bundle's identity.
+    pub(crate) fn minhash(&self) -> MinHash {
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(self.fkey.as_ref())
+            .expect("HMAC accepts keys of any length");
+        mac.update(label::MINHASH);
+        MinHash(mac)
     }
 
     /// A synthetic bundle's open-count draw: `LE64` of the first 8 bytes of

@@ -111,10 +111,11 @@ impl Opener {
     }
 
     fn finish(&self, v: Voucher<'_>, s: &[u8; 32], account: &[u8]) -> Result<OpenOutcome> {
-        let (tau, pad) = kdf::outer_keys(v.header_bytes, account, &v.outer.q, s);
-        if !bool::from(tau.ct_eq(&v.outer.tau)) {
+        let outer = kdf::Outer::extract(&v.outer.q, s);
+        if !bool::from(outer.tau(v.header_bytes, account).ct_eq(&v.outer.tau)) {
             return Ok(OpenOutcome::NoMatch);
         }
+        let pad = outer.pad(v.header_bytes, account);
         let mut rkey = Zeroizing::new([0u8; 32]);
         for ((k, w), p) in rkey.iter_mut().zip(v.outer.wrapped.iter()).zip(pad.iter()) {
             *k = w ^ p;
@@ -234,10 +235,11 @@ impl Opener {
         let mut rkey: Option<Zeroizing<[u8; 32]>> = None;
         for (l, s) in b.layers.iter().zip(&encoded) {
             let s = Zeroizing::new(s.to_bytes());
-            let (tau, pad) = kdf::outer_keys(b.header_bytes, account, &l.q, &s);
-            if bool::from(tau.ct_eq(&l.tau)) {
+            let outer = kdf::Outer::extract(&l.q, &s);
+            if bool::from(outer.tau(b.header_bytes, account).ct_eq(&l.tau)) {
                 opened += 1;
                 if rkey.is_none() {
+                    let pad = outer.pad(b.header_bytes, account);
                     let mut k = Zeroizing::new([0u8; 32]);
                     for ((k, w), p) in k.iter_mut().zip(l.wrapped.iter()).zip(pad.iter()) {
                         *k = w ^ p;
